@@ -1,0 +1,1 @@
+"""qusayr: an agent-based Mesa model of the second battle of al-Qusayr (2013)."""

@@ -1,0 +1,159 @@
+"""The ``qusayr`` command: thin subcommands over the functions of ``sim``.
+
+Bad input (a record, a scenario, an override) ends with one message on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sim.record import DEFAULT_RECORD_PATH, RecordError, describe, load_record, section_of
+from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scale_forces
+
+EXIT_BAD_INPUT = 2
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    record = load_record(args.file)
+    if args.json:
+        print(json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        return 0
+    entries = record.entries()
+    print(f"{record.battle}: {len(entries)} dated entries from {record.source.title!r} ({record.source.url})")
+    print(f"day 0 = {record.day0.isoformat()};  leans: G government, O opposition, N neutral;  ~ date inferred")
+    header = f"{'day':>4}  {'date':10}  {'section':8}  {'what':58}  {'lean':4}  source"
+    print(header)
+    print("-" * len(header))
+    for entry in entries:
+        mark = "~" if entry.date_basis == "inferred" else " "
+        what = describe(entry)
+        what = what if len(what) <= 58 else what[:55] + "..."
+        print(
+            f"{entry.day:>4}{mark} {entry.date.isoformat():10}  {section_of(entry):8}  {what:58}  "
+            f"{entry.lean[0].upper():4}  {entry.source}"
+        )
+    return 0
+
+
+def _write_atomic(path: Path, write) -> None:
+    """Write a file under a temporary name, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.plots import plot_control
+    from sim.run import manifest, run
+
+    scenario = load_scenario(args.scenario, args.set)
+    record = load_record()
+    out = args.out or Path("results") / f"{scenario.name}-seed{args.seed}"
+    result = run(scenario, args.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = result.summary
+    _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=1) + "\n"))
+    _write_atomic(
+        out / "manifest.json",
+        lambda p: p.write_text(json.dumps(manifest(scenario, args.seed, args.set), indent=1) + "\n"),
+    )
+    _write_atomic(out / "series.parquet", lambda p: result.series.to_parquet(p, index=False))
+    ax = plot_control(summary, record=record)
+    _write_atomic(out / "control.png", lambda p: ax.figure.savefig(p, format="png", dpi=120, bbox_inches="tight"))
+    plt.close(ax.figure)
+    print(f"scenario {summary['scenario']} (seed {summary['seed']}, {summary['days_simulated']} days)")
+    by_day = ", ".join(str(n) for n in summary["gov_sectors_by_day"])
+    print(f"  sectors held by the attackers at the end of each day: {by_day}")
+    for key in ("encirclement_day", "withdrawal_day", "fall_day"):
+        value = summary[key]
+        print(f"  {key.replace('_', ' ')}: {'never' if value is None else value}")
+    places = ", ".join(f"{k} {v}" for k, v in summary["places_captured"].items()) or "none"
+    print(f"  places captured (day): {places}")
+    for fate in ("killed", "wounded", "captured", "withdrawn"):
+        print(f"  {fate}: " + ", ".join(f"{k} {v}" for k, v in summary[fate].items()))
+    print(f"  written to {out}/ (summary.json, series.parquet, manifest.json, control.png)")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import resource
+    import time
+
+    from sim.run import run
+
+    scenario = scale_forces(load_scenario(args.scenario, args.set), args.forces_scale)
+    started = time.perf_counter()
+    result = run(scenario, args.seed)
+    seconds = time.perf_counter() - started
+    summary = result.summary
+    fighters = sum(summary["initial"][s] + summary["arrived"][s] for s in ("rebels", "army", "hezbollah"))
+    steps = len(result.series) - 1
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    line = {"scenario": scenario.name, "fighters": fighters, "steps": steps, "seconds": round(seconds, 3)}
+    line["peak_rss_mb"] = round(peak_mb, 1)
+    print(json.dumps(line))
+    return 0
+
+
+def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario value, e.g. --set forces.army.fighters=6000 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``qusayr`` command."""
+    parser = argparse.ArgumentParser(
+        prog="qusayr",
+        description="Agent-based model of the second battle of al-Qusayr (19 May - 5 June 2013).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    record = commands.add_parser("record", help="print the historical record (claims, events, forces, casualties)")
+    record.add_argument("--json", action="store_true", help="print the record as JSON")
+    record.add_argument("--file", type=Path, default=DEFAULT_RECORD_PATH, help="record file (default: %(default)s)")
+    record.set_defaults(handler=_cmd_record)
+
+    run = commands.add_parser("run", help="run a scenario once and write its outcomes")
+    _add_scenario_arguments(run)
+    run.add_argument("--out", type=Path, help="output folder (default: results/<scenario>-seed<seed>)")
+    run.set_defaults(handler=_cmd_run)
+
+    bench = commands.add_parser("bench", help="time one run; print fighters, steps, seconds, peak memory as JSON")
+    _add_scenario_arguments(bench)
+    bench.add_argument(
+        "--forces-scale", type=float, default=1.0, help="multiply every force by this (scaling checks; default 1)"
+    )
+    bench.set_defaults(handler=_cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qusayr`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (RecordError, ScenarioError) as exc:
+        print(f"qusayr: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Control: who holds each cell, each of the 16 sectors, and what share of the town.
+
+A cell is held by the rebels when only rebels are in it, contested when both sides are, and keeps
+its holder when it is empty (ground is held until someone else comes). Attackers alone in a cell
+hold it only once they have cleared it of fighters, mines and booby traps: the cell's clearing work
+starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off
+``min(attackers in the cell, clearing_capacity) * dt_h``, ``1 / undefended_share`` times faster
+where no rebel is within range (record: the Army took "small bit of ground" and consolidated it
+before advancing again; the town was entered "without resistance" once the rebels had left).
+A sector is held by a side
+holding at least ``sector_hold_share`` of its cells, else contested. The attackers' share of the
+town is the share of town cells they hold. The town falls the first time the attackers hold all
+sectors (the record: "16 squares"). Taking a cell costs the rebels its prepared positions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.rules.fire import neighbourhood_sum
+from sim.state import CONTESTED, GOV, REB, REBELS
+
+if TYPE_CHECKING:
+    from sim.model import BattleModel
+
+SECTOR_GOV, SECTOR_REB, SECTOR_CONTESTED = "gov", "reb", "contested"
+
+
+class Params(BaseModel):
+    """Parameters of control."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sector_hold_share: float = Field(
+        0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
+    )
+    clear_fighter_h: float = Field(
+        4500.0, ge=0, description="fighter-hours to clear a defended, fully built-up 100 m cell (assumption)"
+    )
+    undefended_share: float = Field(
+        0.1, gt=0, le=1, description="clearing work left where no rebel is within range, as a share (assumption)"
+    )
+    clearing_capacity: float = Field(150.0, gt=0, description="attackers able to work at once in a cell (assumption)")
+
+
+def step(model: BattleModel) -> None:
+    """Update cell control, sector holders, the attackers' share, and the fall."""
+    if model.well_mixed:
+        return
+    squads = model.squads
+    idx = np.flatnonzero(squads.in_town())
+    rebel = squads.side[idx] == REBELS
+    x, y = squads.x[idx], squads.y[idx]
+    p = model.config.rules.control
+    reb_here = model.cell_sum(x[rebel], y[rebel], np.ones(rebel.sum())) > 0
+    attackers = model.cell_sum(x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
+    gov_here = attackers > 0
+    control = model.control
+    alone = gov_here & ~reb_here
+    unopposed = neighbourhood_sum(model, reb_here.astype(float)) == 0
+    speed = np.where(unopposed, 1.0 / p.undefended_share, 1.0)
+    model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * speed)[alone] * model.dt_h
+    cleared = alone & (model.clearing_left <= 0)
+    control[cleared] = GOV
+    control[alone & ~cleared] = CONTESTED
+    control[reb_here & ~gov_here] = REB
+    control[reb_here & gov_here] = CONTESTED
+    model.prepared[control == GOV] = 0.0
+    update_sectors(model)
+    if model.fall_hour is None and model.sectors_gov == model.n_sectors:
+        model.fall_hour = model.hour
+
+
+def update_sectors(model: BattleModel) -> None:
+    """Sector holders and the attackers' share of the town, from cell control."""
+    hold = model.config.rules.control.sector_hold_share
+    town = model.in_town_mask
+    sector = model.sector[town]
+    control = model.control[town]
+    cells = np.bincount(sector, minlength=model.n_sectors)
+    gov = np.bincount(sector, weights=control == GOV, minlength=model.n_sectors) / cells
+    reb = np.bincount(sector, weights=control == REB, minlength=model.n_sectors) / cells
+    owner = np.full(model.n_sectors, SECTOR_CONTESTED, dtype=object)
+    owner[gov >= hold] = SECTOR_GOV
+    owner[reb >= hold] = SECTOR_REB
+    model.sector_owner = owner
+    model.sectors_gov = int((owner == SECTOR_GOV).sum())
+    model.gov_share = float((control == GOV).mean())

@@ -1,0 +1,180 @@
+"""Movement: attackers advance; rebels hold, fall back, reinforce, counter-attack, use tunnels.
+
+Attackers move one cell towards the nearest town cell they do not control, with probability per step::
+
+    p_move = speed_m_per_h * dt_h / cell_m / (1 + built_up_slowing * built_up(dest))
+             * (1 - mines(dest)) * (1 - suppressed)        (x river_factor on the river, off its crossings)
+
+When enemies are within range they stop to fight, and push on only where they outnumber the enemy
+near them by ``assault_ratio`` (then with ``assault_per_h``). Entering a mined cell hits each
+fighter with probability ``mines * mine_hit``; their passage clears ``mine_clearing`` of the mines.
+Rebels in contact fall back (to the neighbouring cell farthest from the attackers) when outnumbered
+by ``1 / retreat_ratio``, counter-attack into the nearest attacker-held cell when they outnumber the
+attackers near them by ``counterattack_ratio``, and otherwise hold; rebels out of contact deeper
+than ``reserve_depth_cells`` move towards the front. A rebel squad at one end of a tunnel whose
+other end the attackers hold goes through with ``tunnel_per_h`` (record: rebel tunnels linking
+areas around the town; Hezbollah "attacked from behind"). All coefficients are assumptions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.ndimage import distance_transform_edt
+
+from sim.rules.casualties import inflict
+from sim.state import CONTESTED, GOV, REBELS
+
+if TYPE_CHECKING:
+    from sim.model import BattleModel
+
+OFFSETS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int16)
+
+
+class Params(BaseModel):
+    """Parameters of movement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    speed_m_per_h: float = Field(
+        300.0, ge=0, description="attackers' pace over open ground, not in contact (assumption)"
+    )
+    built_up_slowing: float = Field(4.0, ge=0, description="slowing by building density (assumption)")
+    river_factor: float = Field(0.05, ge=0, le=1, description="pace across the river off its crossings (assumption)")
+    assault_ratio: float = Field(
+        2.0, ge=0, description="local odds at which attackers push into a fought-over cell (assumption)"
+    )
+    assault_per_h: float = Field(0.2, ge=0, description="chance per hour of such a push (assumption)")
+    mine_hit: float = Field(
+        0.05, ge=0, le=1, description="hit chance per fighter entering a fully mined cell (assumption)"
+    )
+    mine_clearing: float = Field(
+        0.5, ge=0, le=1, description="share of a cell's mines cleared by each squad's passage (assumption)"
+    )
+    retreat_ratio: float = Field(
+        0.33, ge=0, description="rebels fall back when their local odds drop below this (assumption)"
+    )
+    fallback_per_h: float = Field(
+        0.5, ge=0, description="chance per hour of falling back when outnumbered (assumption)"
+    )
+    counterattack_ratio: float = Field(1.5, ge=0, description="local odds at which rebels counter-attack (assumption)")
+    counterattack_per_h: float = Field(0.1, ge=0, description="chance per hour of a counter-attack (assumption)")
+    reserve_depth_cells: float = Field(3.0, ge=0, description="rebels deeper than this move to the front (assumption)")
+    reposition_per_h: float = Field(0.2, ge=0, description="chance per hour of moving towards the front (assumption)")
+    tunnel_per_h: float = Field(0.1, ge=0, description="chance per hour of a tunnel raid from an end (assumption)")
+
+
+def _chance(per_h: float, dt_h: float) -> float:
+    """Probability of an event with rate ``per_h`` per hour happening within a step."""
+    return 1.0 - float(np.exp(-per_h * dt_h))
+
+
+def step(model: BattleModel) -> None:
+    """Move the squads on the town grid."""
+    if model.well_mixed:
+        return
+    squads = model.squads
+    idx = np.flatnonzero(squads.in_town())
+    if idx.size == 0:
+        return
+    gov = idx[squads.side[idx] != REBELS]
+    reb = idx[squads.side[idx] == REBELS]
+    _advance_attackers(model, gov)
+    _move_rebels(model, reb)
+    _tunnel_raids(model, reb)
+
+
+def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
+    p = model.config.rules.movement
+    squads = model.squads
+    not_held = model.in_town_mask & (model.control != GOV)
+    if gov.size == 0 or not not_held.any():
+        return
+    _, (near_x, near_y) = distance_transform_edt(~not_held, return_indices=True)
+    x, y = squads.x[gov].astype(np.int64), squads.y[gov].astype(np.int64)
+    at_target = not_held[x, y]
+    nx = x + np.sign(near_x[x, y] - x)
+    ny = y + np.sign(near_y[x, y] - y)
+    base = p.speed_m_per_h * model.dt_h / model.cell_m
+    pace = base / (1.0 + p.built_up_slowing * model.built_up[nx, ny]) * (1.0 - model.mines[nx, ny])
+    pace *= np.where(model.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
+    engaged = model.engaged[gov]
+    push = model.local_ratio[gov] >= p.assault_ratio
+    pace = np.where(engaged, np.where(push, _chance(p.assault_per_h, model.dt_h), 0.0), pace)
+    moves = ~at_target & (model.rng.random(gov.size) < np.clip(pace, 0.0, 1.0))
+    movers = gov[moves]
+    if movers.size == 0:
+        return
+    mx, my = nx[moves], ny[moves]
+    squads.x[movers], squads.y[movers] = mx, my
+    mined = model.mines[mx, my] > 0
+    if mined.any():
+        inflict(model, movers[mined], model.mines[mx[mined], my[mined]] * p.mine_hit)
+        np.multiply.at(model.mines, (mx[mined], my[mined]), 1.0 - p.mine_clearing)
+
+
+def _move_rebels(model: BattleModel, reb: np.ndarray) -> None:
+    p = model.config.rules.movement
+    squads = model.squads
+    if reb.size == 0:
+        return
+    held = model.control == GOV
+    if not held.any():
+        return
+    depth, (near_x, near_y) = distance_transform_edt(~held, return_indices=True)
+    x, y = squads.x[reb].astype(np.int64), squads.y[reb].astype(np.int64)
+    engaged = model.engaged[reb]
+    ratio = model.local_ratio[reb]
+    dt_h = model.dt_h
+    draw = model.rng.random(reb.size)
+    fall_back = engaged & (ratio < p.retreat_ratio) & (draw < _chance(p.fallback_per_h, dt_h))
+    counter = engaged & (ratio >= p.counterattack_ratio) & (draw < _chance(p.counterattack_per_h, dt_h))
+    reposition = ~engaged & (depth[x, y] > p.reserve_depth_cells) & (draw < _chance(p.reposition_per_h, dt_h))
+    toward = counter | reposition
+    new_x, new_y = x.copy(), y.copy()
+    new_x[toward] = x[toward] + np.sign(near_x[x[toward], y[toward]] - x[toward])
+    new_y[toward] = y[toward] + np.sign(near_y[x[toward], y[toward]] - y[toward])
+    if fall_back.any():
+        cx = x[fall_back, None] + OFFSETS[None, :, 0]
+        cy = y[fall_back, None] + OFFSETS[None, :, 1]
+        w, h = model.shape
+        cx, cy = np.clip(cx, 0, w - 1), np.clip(cy, 0, h - 1)
+        score = np.where(model.in_town_mask[cx, cy] & ~held[cx, cy], depth[cx, cy], -1.0)
+        best = score.argmax(axis=1)
+        rows = np.arange(best.size)
+        new_x[fall_back], new_y[fall_back] = cx[rows, best], cy[rows, best]
+    # rebels stay in the town: a move out of it is cancelled
+    inside = model.in_town_mask[new_x, new_y]
+    squads.x[reb] = np.where(inside, new_x, x)
+    squads.y[reb] = np.where(inside, new_y, y)
+
+
+def _tunnel_raids(model: BattleModel, reb: np.ndarray) -> None:
+    """Rebels at a tunnel end emerge at the other end when the attackers hold or contest it."""
+    if model.tunnels.size == 0 or reb.size == 0:
+        return
+    p = model.config.rules.movement
+    squads = model.squads
+    ends = model.tunnels  # (n, 4): x_a, y_a, x_b, y_b
+    control = model.control
+    # a tunnel whose both ends the attackers hold is found and lost (record: tunnels discovered)
+    both_held = (control[ends[:, 0], ends[:, 1]] == GOV) & (control[ends[:, 2], ends[:, 3]] == GOV)
+    model.tunnels = ends = ends[~both_held]
+    chance = _chance(p.tunnel_per_h, model.dt_h)
+    moved = np.zeros(reb.size, bool)
+    for col_from, col_to in ((0, 2), (2, 0)):
+        src = ends[:, col_from : col_from + 2]
+        dst = ends[:, col_to : col_to + 2]
+        target = control[dst[:, 0], dst[:, 1]]
+        usable = ((target == GOV) | (target == CONTESTED)) & (control[src[:, 0], src[:, 1]] != GOV)
+        if not usable.any():
+            continue
+        lookup = np.full(model.shape, -1, np.int64)
+        lookup[src[usable, 0], src[usable, 1]] = np.flatnonzero(usable)
+        tunnel = lookup[squads.x[reb], squads.y[reb]]
+        go = (tunnel >= 0) & ~moved & (model.rng.random(reb.size) < chance)
+        squads.x[reb[go]] = dst[tunnel[go], 0]
+        squads.y[reb[go]] = dst[tunnel[go], 1]
+        moved |= go

@@ -1,0 +1,116 @@
+"""Supply and encirclement: which routes are open, and what they carry.
+
+The routes run from a town entrance through outside places to a rebel source. A route is open
+while the rebels hold every place on it and the attackers do not hold its entrance cell (or
+always, when ``routes_can_be_cut`` is false). The town
+is encircled when no route is open; the first such moment is an outcome. Open routes bring
+ammunition (``resupply_per_day`` of a basic load per day, times the share of routes open), let
+rebel reinforcements waiting at a source enter the town, and carry the wounded out
+(``evacuation_per_day``). Reinforcements with no open route try to break through
+(``breakthrough_per_day``), losing ``breakthrough_hit`` of their fighters per try and getting in
+with ``breakthrough_success`` (record: reinforcements "made it to the outskirts but failed";
+300 later "managed to reinforce"). The water station is lost when the attackers hold its cell.
+Coefficients are assumptions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.rules.casualties import inflict
+from sim.state import ACTIVE, GOV, IN_TOWN, REB, REBELS
+
+if TYPE_CHECKING:
+    from sim.model import BattleModel
+
+
+class Params(BaseModel):
+    """Parameters of supply."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    routes_can_be_cut: bool = Field(True, description="false: the routes stay open whatever happens (counterfactual)")
+    resupply_per_day: float = Field(0.5, ge=0, description="basic loads per day when every route is open (assumption)")
+    evacuation_per_day: float = Field(
+        0.5, ge=0, description="share of waiting wounded carried out per day (assumption)"
+    )
+    breakthrough_per_day: float = Field(
+        1.0, ge=0, description="tries per day to break into an encircled town (assumption)"
+    )
+    breakthrough_hit: float = Field(0.05, ge=0, le=1, description="share of fighters hit in a try (assumption)")
+    breakthrough_success: float = Field(0.3, ge=0, le=1, description="chance that a try gets in (assumption)")
+
+
+def open_routes(model: BattleModel) -> list[int]:
+    """Indices of the routes the rebels can use now."""
+    if not model.config.rules.supply.routes_can_be_cut:
+        return list(range(len(model.routes)))
+    opened = []
+    for i, (nodes, (ex, ey)) in enumerate(model.routes):
+        if all(model.node_holder[n] == REB for n in nodes) and model.control[ex, ey] != GOV:
+            opened.append(i)
+    return opened
+
+
+def step(model: BattleModel) -> None:
+    """Update the routes, encirclement and water; move supplies, reinforcements and wounded."""
+    if model.well_mixed:
+        return
+    p = model.config.rules.supply
+    squads = model.squads
+    opened = open_routes(model)
+    model.routes_open = opened
+    if not opened and model.encirclement_hour is None:
+        model.encirclement_hour = model.hour
+    wx, wy = model.water_station
+    if model.control[wx, wy] == GOV and model.water_cut_hour is None:
+        model.water_cut_hour = model.hour
+    days = model.dt_h / 24.0
+    if opened:
+        share = len(opened) / len(model.routes)
+        rebels = np.flatnonzero(squads.in_town() & (squads.side == REBELS))
+        squads.ammo[rebels] = np.minimum(1.0, squads.ammo[rebels] + p.resupply_per_day * days * share)
+        waiting = model.wounded_in_cell.ravel()  # a view of the grid
+        cells = np.flatnonzero(waiting)
+        out = model.rng.binomial(waiting[cells], 1.0 - np.exp(-p.evacuation_per_day * days))
+        waiting[cells] -= out
+        model.tally.wounded_evacuated[REBELS] += int(out.sum())
+    held = model.node_holder == REB
+    out_nodes = model.rng.binomial(np.where(held, model.wounded_at_node, 0), 1.0 - np.exp(-p.evacuation_per_day * days))
+    model.wounded_at_node -= out_nodes
+    model.tally.wounded_evacuated[REBELS] += int(out_nodes.sum())
+    _reinforcements_enter(model, p, opened)
+
+
+def _reinforcements_enter(model: BattleModel, p: Params, opened: list[int]) -> None:
+    squads = model.squads
+    waiting = np.flatnonzero(model.en_route & (squads.status == ACTIVE) & (squads.strength > 0))
+    if waiting.size == 0 or model.withdrawal_hour is not None:  # nobody goes into a town being given up
+        return
+    for source in np.unique(squads.node[waiting]):
+        group = waiting[squads.node[waiting] == source]
+        through = [i for i in opened if model.routes[i][0][-1] == source]
+        if through:
+            entrance = model.routes[through[0]][1]
+        else:
+            if model.rng.random() >= 1.0 - np.exp(-p.breakthrough_per_day * model.dt_h / 24.0):
+                continue
+            inflict(model, group, np.full(group.size, p.breakthrough_hit))
+            if model.rng.random() >= p.breakthrough_success:
+                continue
+            entrance = model.routes[_least_blocked_route(model, int(source))][1]
+        squads.node[group] = IN_TOWN
+        squads.x[group], squads.y[group] = entrance
+        model.en_route[group] = False
+        model.rebel_arrivals_step += int(squads.strength[group].sum())
+
+
+def _least_blocked_route(model: BattleModel, source: int) -> int:
+    """The route from ``source`` (or any route) with the fewest places held by the attackers."""
+    candidates = [i for i, (nodes, _) in enumerate(model.routes) if nodes[-1] == source] or list(
+        range(len(model.routes))
+    )
+    return min(candidates, key=lambda i: sum(model.node_holder[n] == GOV for n in model.routes[i][0]))

@@ -1,0 +1,53 @@
+"""Surrender and capture of rebels.
+
+Rebels in contact and outnumbered ``surrender_odds`` to one surrender, each fighter with
+probability per hour ``surrender_per_h * (1 - cohesion)``. Wounded rebels left in cells the
+attackers hold, or at places they take, are captured. Coefficients are assumptions (the record
+has the government's claim of 1,000 captured).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sim.state import GOV, REBELS
+
+if TYPE_CHECKING:
+    from sim.model import BattleModel
+
+
+class Params(BaseModel):
+    """Parameters of surrender."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    surrender_odds: float = Field(
+        4.0, gt=0, description="local odds against rebels at which they may surrender (assumption)"
+    )
+    surrender_per_h: float = Field(
+        0.01, ge=0, description="surrender chance per fighter-hour at zero cohesion (assumption)"
+    )
+
+
+def step(model: BattleModel) -> None:
+    """Capture surrendering rebels and the wounded left behind."""
+    if model.well_mixed:
+        return
+    p = model.config.rules.surrender
+    squads = model.squads
+    idx = np.flatnonzero(squads.in_town() & (squads.side == REBELS) & model.engaged)
+    cornered = idx[model.local_ratio[idx] * p.surrender_odds < 1.0]
+    if cornered.size:
+        chance = 1.0 - np.exp(-p.surrender_per_h * (1.0 - model.cohesion) * model.dt_h)
+        gave_up = model.rng.binomial(squads.strength[cornered], chance)
+        squads.strength[cornered] -= gave_up.astype(np.int32)
+        model.tally.captured[REBELS] += int(gave_up.sum())
+        model.rebels_surrendered += int(gave_up.sum())
+    left_behind = model.control == GOV
+    taken = model.wounded_in_cell[left_behind]
+    if taken.any():
+        model.tally.captured[REBELS] += int(taken.sum())
+        model.wounded_in_cell[left_behind] = 0

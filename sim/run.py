@@ -1,0 +1,133 @@
+"""One run of the model: ``run(scenario, seed) -> RunResult``, the function everything else calls.
+
+The result holds the run's summary (the outcomes compared with the record: fall, withdrawal and
+encirclement days, sector control day by day, places captured, casualties by side) and the
+per-step series from ``model.datacollector``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.model import BattleModel
+from sim.scenario import Scenario
+from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_version() -> str:
+    """The installed version of this package."""
+    try:
+        return importlib.metadata.version("qusayr")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class RunResult:
+    """What a run produced: its summary (JSON-ready) and its per-step series."""
+
+    summary: dict[str, Any]
+    series: pd.DataFrame
+
+
+def _day(hour: float | None) -> float | None:
+    """Hours since day 0 as days, rounded; None stays None."""
+    return None if hour is None else round(hour / 24.0, 3)
+
+
+def _by_side(counts: np.ndarray, with_civilians: bool = True) -> dict[str, int]:
+    sides = SIDE_NAMES if with_civilians else SIDE_NAMES[:3]
+    return {name: int(counts[i]) for i, name in enumerate(sides)}
+
+
+def run(scenario: Scenario, seed: int) -> RunResult:
+    """Run ``scenario`` with ``seed`` to its end and summarise it."""
+    model = BattleModel(scenario, rng=seed)
+    sectors_by_day: list[int] = []
+    share_by_day: list[float] = []
+    owners_by_day: list[list[str]] = []
+    strength_by_day: dict[str, list[int]] = {SIDE_NAMES[s]: [] for s in FIGHTING_SIDES}
+    steps_per_day = round(24 / model.dt_h)
+    for _ in range(model.n_steps):
+        model.step()
+        if round(model.hour / model.dt_h) % steps_per_day == 0:
+            sectors_by_day.append(model.sectors_gov)
+            share_by_day.append(round(model.gov_share, 4))
+            owners_by_day.append([str(o) for o in model.sector_owner])
+            squads = model.squads
+            for s in FIGHTING_SIDES:
+                alive = (squads.side == s) & (squads.status <= OFF_DUTY)
+                strength_by_day[SIDE_NAMES[s]].append(int(squads.strength[alive].sum()))
+    tally = model.tally
+    summary = {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256(),
+        "seed": seed,
+        "version": code_version(),
+        "dt_minutes": scenario.time.dt_minutes,
+        "days_simulated": round(model.n_steps * model.dt_h / 24.0, 3),
+        "start_day": _day(model.start_hour),
+        "fall_day": _day(model.fall_hour),
+        "withdrawal_day": _day(model.withdrawal_hour),
+        "talks_day": _day(model.talks_hour),
+        "encirclement_day": _day(model.encirclement_hour),
+        "water_cut_day": _day(model.water_cut_hour),
+        "gov_sectors_by_day": sectors_by_day,
+        "gov_share_by_day": share_by_day,
+        "sector_owner_by_day": owners_by_day,
+        "places_captured": {name: _day(hour) for name, hour in sorted(model.place_captured_hour.items())},
+        "killed": _by_side(tally.killed),
+        "wounded": _by_side(tally.wounded),
+        "captured": _by_side(tally.captured, with_civilians=False),
+        "withdrawn": _by_side(tally.withdrawn),
+        "initial": _by_side(tally.initial),
+        "arrived": _by_side(tally.arrived, with_civilians=False),
+        "strength_by_day": strength_by_day,
+        "final_cohesion": round(model.cohesion, 4),
+    }
+    series = model.datacollector.get_model_vars_dataframe().reset_index(names="step")
+    return RunResult(summary=summary, series=series)
+
+
+def git_commit() -> dict[str, Any]:
+    """The checkout's commit and whether it has uncommitted changes (None outside git)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def manifest(scenario: Scenario, seed: int, overrides: list[str]) -> dict[str, Any]:
+    """Provenance of a run: scenario hash, seed, overrides, code version and commit, package versions."""
+    packages = {}
+    for name in ("mesa", "numpy", "scipy", "pydantic", "pyarrow", "pandas", "networkx"):
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256(),
+        "seed": seed,
+        "overrides": overrides,
+        "version": code_version(),
+        "git": git_commit(),
+        "python": platform.python_version(),
+        "packages": packages,
+    }

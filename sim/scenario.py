@@ -1,0 +1,470 @@
+"""Scenario files: the schema (pydantic, unknown keys are errors), variants, overrides, loading.
+
+A scenario describes the town grid (16 sectors), the outside places and the routes between them,
+the forces and their arrivals, the exogenous inputs (fire plans, the Hezbollah rotation policy,
+tactics, civilians, mines, tunnels), the time step, and the parameters of every rule
+(``rules.<rule>``, declared beside each rule in ``sim/rules``). A variant names a ``base`` scenario
+and holds only what it overrides; the merged mapping is validated as a whole. Every number in a
+shipped scenario file carries a comment citing the record (``record:<id>``) or saying
+``assumption`` or ``calibrated`` (checked by the tests).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.record import DAY0
+from sim.rules import (
+    casualties,
+    civilians,
+    cohesion,
+    control,
+    corridor,
+    fire,
+    fire_support,
+    movement,
+    supply,
+    surrender,
+    villages,
+)
+
+CasualtiesParams = casualties.Params
+FireParams = fire.Params
+FireSupportParams = fire_support.Params
+MovementParams = movement.Params
+ControlParams = control.Params
+VillagesParams = villages.Params
+SupplyParams = supply.Params
+SurrenderParams = surrender.Params
+CohesionParams = cohesion.Params
+CiviliansParams = civilians.Params
+CorridorParams = corridor.Params
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+DEFAULT_SCENARIO = "al-qusayr-2013"
+BATTLE_START = dt.datetime.combine(DAY0, dt.time())
+BATTLE_LAST_DAY = dt.date(2013, 6, 6)  # the article's narrative ends with mop-up on 6 June
+
+Direction = Literal["north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"]
+FightingSide = Literal["rebels", "army", "hezbollah"]
+
+
+class Spec(BaseModel):
+    """Base of the scenario models: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimeSpec(Spec):
+    """The clock: the run covers ``start`` to ``end`` in steps of ``dt_minutes``."""
+
+    start: dt.datetime = Field(description="start of the run (record: day 0 is 19 May 2013)")
+    end: dt.datetime = Field(description="end of the run (default: 6 June 2013 00:00)")
+    dt_minutes: int = Field(ge=1, le=240, description="length of a step in minutes")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeSpec:
+        if self.end <= self.start:
+            raise ValueError("end must come after start")
+        for name in ("start", "end"):
+            moment = getattr(self, name)
+            if not (BATTLE_START <= moment <= dt.datetime.combine(BATTLE_LAST_DAY, dt.time(23, 59))):
+                raise ValueError(f"{name} {moment} is outside the battle (19 May - 6 June 2013)")
+        if (24 * 60) % self.dt_minutes:
+            raise ValueError("dt_minutes must divide a day (1440 minutes)")
+        return self
+
+
+class Cell(Spec):
+    """A cell of the town grid, counted in sector coordinates from the north-west corner."""
+
+    col: int = Field(ge=0, description="column, west to east, in cells from the town's west edge")
+    row: int = Field(ge=0, description="row, north to south, in cells from the town's north edge")
+
+
+class Entrance(Spec):
+    """A road entering the town; mined when the scenario says so."""
+
+    name: str
+    cell: Cell
+    mines: float = Field(0.0, ge=0, le=1, description="mine and booby-trap density at the entrance (0-1)")
+
+
+class TownSpec(Spec):
+    """The town as a grid: sectors_per_side x sectors_per_side sectors of sector_cells x sector_cells cells."""
+
+    cell_m: float = Field(gt=0, description="side of a cell in metres")
+    sectors_per_side: int = Field(ge=1, le=8, description="the record's 16 squares: 4 x 4")
+    sector_cells: int = Field(ge=1, le=20, description="cells along a sector's side")
+    margin_cells: int = Field(ge=2, le=20, description="outskirts around the town, in cells")
+    built_up_by_sector: list[list[float]] = Field(description="building density 0-1, rows north to south")
+    outskirts_built_up: float = Field(ge=0, le=1, description="building density of the outskirts")
+    river_col: int = Field(description="grid column of the Orontes (Assi), west of the town")
+    river_crossings_row: list[int] = Field(description="town rows (from north) where the river can be crossed")
+    booby_traps: float = Field(ge=0, le=1, description="booby traps per unit of building density in rebel cells")
+    entrances: list[Entrance]
+    water_station: Cell
+    tunnels: int = Field(ge=0, description="rebel tunnels linking pairs of built-up cells")
+
+    @model_validator(mode="after")
+    def _tiles(self) -> TownSpec:
+        n = self.sectors_per_side
+        rows = self.built_up_by_sector
+        if len(rows) != n or any(len(row) != n for row in rows):
+            raise ValueError(
+                f"built_up_by_sector must be {n} rows of {n} values so that the sectors tile the town "
+                f"(got {len(rows)} rows of {[len(r) for r in rows]})"
+            )
+        if any(not 0 <= v <= 1 for row in rows for v in row):
+            raise ValueError("built_up_by_sector values must lie in 0-1")
+        side = self.town_cells
+        for cell in [e.cell for e in self.entrances] + [self.water_station]:
+            if cell.col >= side or cell.row >= side:
+                raise ValueError(f"cell {cell.col},{cell.row} is outside the town ({side} x {side} cells)")
+        if not 0 <= self.river_col < self.margin_cells:
+            raise ValueError(f"river_col must lie in the western outskirts (0-{self.margin_cells - 1})")
+        return self
+
+    @property
+    def town_cells(self) -> int:
+        """Cells along the town's side."""
+        return self.sectors_per_side * self.sector_cells
+
+    @property
+    def grid_cells(self) -> int:
+        """Cells along the grid's side (town and outskirts)."""
+        return self.town_cells + 2 * self.margin_cells
+
+
+class PlaceSpec(Spec):
+    """An outside place: a node of the supply network (positions relative to the town centre)."""
+
+    name: str
+    x_km: float = Field(description="kilometres east of the town centre")
+    y_km: float = Field(description="kilometres north of the town centre")
+    holder: Literal["gov", "rebels"]
+    garrison: int = Field(0, ge=0, description="rebel fighters holding it at the start (part of the rebels' fighters)")
+    source: bool = Field(False, description="rebel hinterland: reinforcements and supplies come from here")
+    record_place: str | None = Field(None, description="the place's name in the record, when it has one")
+
+
+class RouteSpec(Spec):
+    """A supply route from the town out to a rebel source, through outside places."""
+
+    name: str
+    places: list[str] = Field(min_length=1, description="places from the town outwards; the last is a source")
+    entrance: str = Field(description="the town entrance it arrives at")
+
+
+class ForceSpec(Spec):
+    """A side's fighters at the start (scheduled reinforcements come on top)."""
+
+    fighters: int = Field(ge=0, description="fighters at the start of the battle")
+    take_part: bool = Field(True, description="false: the side takes no part at all (counterfactual)")
+    squad_size: int = Field(ge=1, le=200, description="fighters per squad")
+    start: list[Direction] = Field(description="directions of the outskirts where it starts")
+
+
+class RebelSpec(ForceSpec):
+    """The defenders: their fighters form ``units`` units, each split into squads."""
+
+    units: int = Field(ge=1, description="number of rebel units (record: 15 rebel units)")
+    start: list[Direction] = []
+    deployment_by_sector: list[list[float]] | None = Field(
+        None, description="relative density of rebels per sector (rows north to south), times building density"
+    )
+
+
+class Forces(Spec):
+    """The three fighting sides."""
+
+    rebels: RebelSpec
+    army: ForceSpec
+    hezbollah: ForceSpec
+
+
+class Reinforcement(Spec):
+    """A scheduled arrival (exogenous): who, how many, when and where they come in."""
+
+    at: dt.datetime
+    side: FightingSide
+    fighters: int = Field(ge=0)
+    entry: str = Field(description="attackers: a direction of the outskirts; rebels: an outside place")
+    cite: str
+
+
+class FirePlan(Spec):
+    """Fire support (exogenous): munitions per hour on a target between two moments."""
+
+    kind: Literal["artillery", "mortar", "rockets", "barrage", "air_raid", "missile"]
+    start: dt.datetime
+    end: dt.datetime
+    per_hour: float = Field(ge=0, description="munitions (shells, bombs, missiles) per hour")
+    target: str = Field("town", description="'town' (rebel-held cells) or an outside place")
+    cite: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FirePlan:
+        if self.end <= self.start:
+            raise ValueError("end must come after start")
+        return self
+
+
+class RotationPolicy(Spec):
+    """Hezbollah's rotation from ``start``: ``days_on`` fighting, then ``days_off`` on leave."""
+
+    start: dt.datetime
+    days_on: float = Field(gt=0)
+    days_off: float = Field(ge=0)
+    cite: str
+
+
+class TacticsChange(Spec):
+    """From ``start``, Hezbollah fights in small groups with this effectiveness multiplier."""
+
+    start: dt.datetime
+    effectiveness: float = Field(gt=0)
+    cite: str
+
+
+class CivilianSpec(Spec):
+    """Civilians in the town at the start."""
+
+    present: int = Field(ge=0, description="record: 25,000 residents stayed")
+
+
+class Rules(Spec):
+    """Parameters of every rule, each declared beside its rule in ``sim/rules``."""
+
+    casualties: CasualtiesParams = CasualtiesParams()
+    fire: FireParams = FireParams()
+    fire_support: FireSupportParams = FireSupportParams()
+    movement: MovementParams = MovementParams()
+    control: ControlParams = ControlParams()
+    villages: VillagesParams = VillagesParams()
+    supply: SupplyParams = SupplyParams()
+    surrender: SurrenderParams = SurrenderParams()
+    cohesion: CohesionParams = CohesionParams()
+    civilians: CiviliansParams = CiviliansParams()
+    corridor: CorridorParams = CorridorParams()
+
+
+class Scenario(Spec):
+    """A whole scenario, validated; build a model from it with ``BattleModel(scenario)``."""
+
+    name: str
+    description: str
+    space: Literal["grid", "well_mixed"] = Field(
+        "grid", description="'well_mixed': no space or terrain, everyone in range of everyone (docking tests)"
+    )
+    time: TimeSpec
+    town: TownSpec
+    places: list[PlaceSpec]
+    routes: list[RouteSpec]
+    forces: Forces
+    reinforcements: list[Reinforcement] = []
+    fire_plans: list[FirePlan] = []
+    hezbollah_rotation: list[RotationPolicy] = []
+    hezbollah_tactics: list[TacticsChange] = []
+    civilians: CivilianSpec
+    rules: Rules = Rules()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [p.name for p in self.places]
+        if len(set(names)) != len(names):
+            raise ValueError("places: names must be unique")
+        if "al-Qusayr" not in names:
+            raise ValueError("places: the town 'al-Qusayr' must be a place")
+        entrances = {e.name for e in self.town.entrances}
+        for route in self.routes:
+            unknown = [p for p in route.places if p not in names]
+            if unknown:
+                raise ValueError(f"routes: {route.name!r} names unknown places {unknown}")
+            if route.entrance not in entrances:
+                raise ValueError(f"routes: {route.name!r} arrives at unknown entrance {route.entrance!r}")
+        if not self.forces.rebels.take_part:
+            raise ValueError("forces.rebels.take_part: the rebels defend the town in every scenario")
+        deployment = self.forces.rebels.deployment_by_sector
+        n = self.town.sectors_per_side
+        if deployment is None:
+            self.forces.rebels.deployment_by_sector = [[1.0] * n for _ in range(n)]
+        elif (
+            len(deployment) != n
+            or any(len(row) != n for row in deployment)
+            or any(v < 0 for r in deployment for v in r)
+        ):
+            raise ValueError(f"forces.rebels.deployment_by_sector must be {n} rows of {n} non-negative values")
+        garrisons = sum(p.garrison for p in self.places)
+        if garrisons > self.forces.rebels.fighters:
+            raise ValueError(f"places: garrisons ({garrisons}) exceed the rebels' fighters")
+        for r in self.reinforcements:
+            if r.side == "rebels" and r.entry not in names:
+                raise ValueError(f"reinforcements: rebel entry {r.entry!r} is not a place")
+            if r.side != "rebels" and r.entry not in Direction.__args__:
+                raise ValueError(f"reinforcements: attacker entry {r.entry!r} is not a direction")
+        first, last = BATTLE_START, dt.datetime.combine(BATTLE_LAST_DAY, dt.time(23, 59))
+        for field in ("reinforcements", "fire_plans", "hezbollah_rotation", "hezbollah_tactics"):
+            for i, item in enumerate(getattr(self, field)):
+                for name in ("at", "start", "end"):
+                    moment = getattr(item, name, None)
+                    if moment is not None and not first <= moment <= last:
+                        raise ValueError(f"{field}.{i}.{name}: {moment} is outside the battle (19 May - 6 June 2013)")
+        for plan in self.fire_plans:
+            if plan.target != "town" and plan.target not in names:
+                raise ValueError(f"fire_plans: target {plan.target!r} is neither 'town' nor a place")
+        return self
+
+    def sha256(self) -> str:
+        """Hash of the validated scenario (what the model actually uses)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used; the message names the file and the field path."""
+
+
+def scenario_path(name_or_path: str | Path) -> Path:
+    """A scenario's file: a path as given, or ``scenarios/<name>.yaml``."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return SCENARIO_DIR / f"{name_or_path}.yaml"
+
+
+def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's mapping merged onto its ``base`` (recursively), before validation."""
+    if path in chain:
+        raise ScenarioError(f"{path}: base: scenarios name each other in a loop")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: a scenario is a mapping of keys to values")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ScenarioError(f"{path}: base: must name a scenario")
+    return _deep_merge(
+        _read_raw(scenario_path(base) if "/" in base else path.parent / f"{base}.yaml", (*chain, path)), raw
+    )
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``dotted.path=value`` into the path and the value, parsed as YAML (``5``, ``0.1``, ``false``)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text}: expected dotted.path=value")
+    path, _, value = text.partition("=")
+    keys = path.strip().split(".")
+    if not all(keys):
+        raise ScenarioError(f"--set {text}: empty key in {path!r}")
+    try:
+        return keys, yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ScenarioError(f"--set {text}: value is not a valid YAML scalar") from None
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Set each ``dotted.path=value`` in a copy of ``raw``; list items are addressed by index."""
+    merged = copy.deepcopy(raw)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node: Any = merged
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise ScenarioError(f"--set {text}: {'.'.join(keys[: depth + 1])} is not an item of the list")
+                if last:
+                    node[int(key)] = value
+                else:
+                    node = node[int(key)]
+            elif isinstance(node, dict):
+                if last:
+                    node[key] = value
+                else:
+                    node = node.setdefault(key, {})
+            else:
+                raise ScenarioError(f"--set {text}: {'.'.join(keys[:depth])} is a value, not a section")
+    return merged
+
+
+def _describe_errors(label: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(k) for k in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message += _valid_keys_hint(err["loc"])
+        lines.append(f"{label}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def _valid_keys_hint(loc: tuple[Any, ...]) -> str:
+    """The keys that would have been valid where an unknown key was found."""
+    model: Any = Scenario
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(key) if hasattr(model, "model_fields") else None
+        if field is None:
+            return ""
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return ""
+    return f" (valid keys: {', '.join(model.model_fields)})"
+
+
+def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None) -> Scenario:
+    """Read a scenario (merging its ``base``), apply overrides, validate; raise ScenarioError."""
+    path = scenario_path(name_or_path)
+    raw = apply_overrides(_read_raw(path), overrides or [])
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
+        raise ScenarioError(_describe_errors(label, exc)) from None
+
+
+def scale_forces(scenario: Scenario, factor: float) -> Scenario:
+    """The same scenario with every force multiplied by ``factor`` (start, garrisons, arrivals), validated."""
+    raw = scenario.model_dump()
+    for side in ("rebels", "army", "hezbollah"):
+        raw["forces"][side]["fighters"] = round(raw["forces"][side]["fighters"] * factor)
+    for place in raw["places"]:
+        place["garrison"] = round(place["garrison"] * factor)
+    for arrival in raw["reinforcements"]:
+        arrival["fighters"] = round(arrival["fighters"] * factor)
+    return Scenario.model_validate(raw)
+
+
+def list_scenarios() -> list[str]:
+    """Names of the shipped scenarios."""
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))

@@ -1,0 +1,73 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTICLE_NAME = "000_a6f26b3a840e0080.txt"
+
+
+def article_path() -> Path:
+    """Where the source article is: $QUSAYR_ARTICLE, else ../shared/seeds beside the repository."""
+    override = os.environ.get("QUSAYR_ARTICLE")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "seeds" / ARTICLE_NAME
+
+
+@pytest.fixture(scope="session")
+def article_text() -> str:
+    """The source article's text; tests that need it are skipped, saying so, when it is absent."""
+    path = article_path()
+    if not path.is_file():
+        pytest.skip(f"source article not found at {path}: quote checks against the article skipped")
+    return path.read_text(encoding="utf-8")
+
+
+def small_scenario(
+    *,
+    rebels: int = 200,
+    army: int = 400,
+    hezbollah: int = 150,
+    civilians: int = 2000,
+    hours: int = 36,
+    dt_minutes: int = 60,
+    garrison: int = 10,
+    extra: list[str] | None = None,
+):
+    """The baseline cut down to a few hundred fighters and a day or two, for fast tests.
+
+    Its inputs are moved inside the shorter run: a barrage, an air raid and harassing fire, a rebel
+    and an army reinforcement, Hezbollah's first rotation policy and its tactics change.
+    """
+    import datetime as dt
+
+    from sim.scenario import Scenario, _read_raw, apply_overrides, scenario_path
+
+    raw = _read_raw(scenario_path("al-qusayr-2013"))
+    start = dt.datetime(2013, 5, 19)
+    at = [start + dt.timedelta(hours=h) for h in range(max(hours, 8) + 1)]
+    raw["time"] = {"start": start, "end": at[hours], "dt_minutes": dt_minutes}
+    raw["forces"]["rebels"]["fighters"] = rebels
+    raw["forces"]["army"]["fighters"] = army
+    raw["forces"]["hezbollah"]["fighters"] = hezbollah
+    raw["civilians"]["present"] = civilians
+    for place in raw["places"]:
+        if place.get("garrison"):
+            place["garrison"] = min(garrison, rebels // 20)
+    raw["reinforcements"] = [
+        {"at": at[hours // 4], "side": "rebels", "fighters": 30, "entry": "rebel north", "cite": "test"},
+        {"at": at[hours // 3], "side": "army", "fighters": 50, "entry": "south", "cite": "test"},
+        {"at": at[hours // 2], "side": "hezbollah", "fighters": 20, "entry": "west", "cite": "test"},
+    ]
+    raw["fire_plans"] = [
+        {"kind": "artillery", "start": at[0], "end": at[hours], "per_hour": 30, "cite": "test"},
+        {"kind": "barrage", "start": at[2], "end": at[5], "per_hour": 600, "cite": "test"},
+        {"kind": "air_raid", "start": at[4], "end": at[8], "per_hour": 1, "cite": "test"},
+        {"kind": "rockets", "start": at[2], "end": at[5], "per_hour": 50, "target": "Hamidiya", "cite": "test"},
+    ]
+    raw["hezbollah_rotation"] = [{"start": at[0], "days_on": 0.5, "days_off": 0.25, "cite": "test"}]
+    raw["hezbollah_tactics"] = [{"start": at[1], "effectiveness": 1.5, "cite": "test"}]
+    return Scenario.model_validate(apply_overrides(raw, extra or []))

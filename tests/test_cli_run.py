@@ -1,0 +1,70 @@
+import json
+
+import pyarrow.parquet as pq
+
+from sim.cli import main
+
+SHORT = ["--set", "time.end=2013-05-20T12:00:00"]
+SUMMARY_KEYS = {
+    "scenario",
+    "scenario_sha256",
+    "seed",
+    "version",
+    "dt_minutes",
+    "days_simulated",
+    "fall_day",
+    "withdrawal_day",
+    "encirclement_day",
+    "gov_sectors_by_day",
+    "gov_share_by_day",
+    "sector_owner_by_day",
+    "places_captured",
+    "killed",
+    "wounded",
+    "captured",
+    "withdrawn",
+    "strength_by_day",
+}
+
+
+def test_run_writes_summary_series_manifest_and_figure(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--seed", "4", "--out", str(out), *SHORT]) == 0
+    printed = capsys.readouterr().out
+    assert "sectors held by the attackers" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) >= SUMMARY_KEYS
+    assert summary["seed"] == 4
+    assert summary["days_simulated"] == 1.5
+    assert len(summary["gov_sectors_by_day"]) == 1  # one whole day ended
+    assert len(summary["sector_owner_by_day"][0]) == 16
+    assert set(summary["sector_owner_by_day"][0]) <= {"gov", "reb", "contested"}
+    assert set(summary["killed"]) == {"rebels", "army", "hezbollah", "civilians"}
+    series = pq.read_table(out / "series.parquet")
+    assert series.num_rows == 36 + 1  # one row per step, and the start
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario_sha256"] == summary["scenario_sha256"]
+    assert manifest["overrides"] == ["time.end=2013-05-20T12:00:00"]
+    assert "mesa" in manifest["packages"]
+    assert "commit" in manifest["git"]
+    assert (out / "control.png").read_bytes()[:4] == b"\x89PNG"
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_overrides_change_the_run(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["run", "--out", str(a), *SHORT]) == 0
+    assert main(["run", "--out", str(b), *SHORT, "--set", "forces.army.fighters=100"]) == 0
+    first = json.loads((a / "summary.json").read_text())
+    second = json.loads((b / "summary.json").read_text())
+    assert first["scenario_sha256"] != second["scenario_sha256"]
+    assert first["initial"]["army"] == 5500
+    assert second["initial"]["army"] == 100
+
+
+def test_bench_prints_one_json_line(capsys):
+    assert main(["bench", *SHORT]) == 0
+    line = json.loads(capsys.readouterr().out.strip())
+    assert {"fighters", "steps", "seconds", "peak_rss_mb"} <= set(line)
+    assert line["steps"] == 36
+    assert line["fighters"] == 9250  # no reinforcement arrives in the first 36 hours

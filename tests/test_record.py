@@ -1,0 +1,216 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.record import (
+    DAY0,
+    ControlClaim,
+    Figure,
+    RecordError,
+    figure_follows_from_quote,
+    load_record,
+    normalize_text,
+    quote_in_article,
+)
+
+
+@pytest.fixture(scope="module")
+def record():
+    return load_record()
+
+
+def test_the_record_loads_and_is_not_trivial(record):
+    assert len(record.control_claims) >= 15
+    assert len(record.events) >= 40
+    assert len(record.casualties) >= 10
+    assert len(record.forces) >= 8
+
+
+def test_every_quote_occurs_in_the_article(record, article_text):
+    missing = [(e.id, e.quote) for e in record.entries() if not quote_in_article(e.quote, article_text)]
+    assert missing == []
+
+
+def test_every_place_alias_occurs_in_the_article(record, article_text):
+    text = normalize_text(article_text)
+    missing = [(p.name, a) for p in record.places for a in p.aliases if normalize_text(a) not in text]
+    assert missing == []
+
+
+def test_every_figure_follows_from_its_quote(record):
+    wrong = [
+        (e.id, name, fig)
+        for e in record.entries()
+        for name, fig in e.figures_by_name().items()
+        if not figure_follows_from_quote(fig, e.quote)
+    ]
+    assert wrong == []
+
+
+def test_days_agree_with_dates_and_sections_are_sorted(record):
+    for entry in record.entries():
+        assert entry.day == (entry.date - DAY0).days, entry.id
+    for section in (record.forces, record.control_claims, record.events, record.casualties):
+        dates = [e.date for e in section]
+        assert dates == sorted(dates)
+
+
+def test_every_percentage_and_fraction_of_the_article_is_in_the_record(record, article_text):
+    """Completeness: each "N%" / "N percent" / "two-thirds" of the article is quoted by some entry."""
+    text = normalize_text(article_text)
+    quotes = " | ".join(normalize_text(e.quote) for e in record.entries())
+    shares = re.findall(r"\d+ ?(?:%|percent)", text) + re.findall(r"two-thirds of the city", text)
+    assert shares, "the article should hold percentages"
+    assert [s for s in shares if s not in quotes] == []
+
+
+def test_infobox_figures_are_all_recorded(record):
+    figures = {x for e in record.entries() for f in e.figures_by_name().values() for x in f.numbers()}
+    for number in (1900, 15, 5000, 6000, 1700, 2000, 431, 500, 1000, 1257, 1192, 114, 23, 8, 200, 47):
+        assert number in figures, number
+
+
+def test_key_claims_and_events_are_present(record):
+    grid = [c for c in record.control_claims if c.share.rule == "ratio"]
+    assert [(c.day, round(c.share.value, 4)) for c in grid] == [(10, 0.8125)]
+    kinds = {(e.kind, e.place) for e in record.events}
+    for place in ("al-Dabaa air base", "Hamidiya", "Arjoun", "Jawadiyeh"):
+        assert ("capture", place) in kinds, place
+    assert {"encirclement", "corridor", "withdrawal", "fall", "water_cut", "rotation_policy"} <= {
+        e.kind for e in record.events
+    }
+    fall = [e for e in record.events if e.kind == "fall"]
+    assert [e.date.isoformat() for e in fall] == ["2013-06-05"]
+    barrage = next(e for e in record.events if "shells_per_min" in e.figures)
+    assert (barrage.day, barrage.figures["shells_per_min"].value) == (6, 40)
+
+
+def test_gov_share_of_a_rebel_claim_is_the_complement():
+    claim = ControlClaim.model_validate(
+        {
+            "id": "x",
+            "date": DAY0,
+            "day": 0,
+            "source": "s",
+            "lean": "opposition",
+            "quote": "rebels were holding 80 percent",
+            "holder": "rebels",
+            "share": {"value": 0.8, "rule": "percent"},
+        }
+    )
+    assert claim.gov_share == pytest.approx((0.2, 0.2))
+
+
+@pytest.mark.parametrize(
+    ("figure", "quote", "follows"),
+    [
+        ({"value": 0.6, "rule": "percent"}, "in control of 60% of the city", True),
+        ({"value": 0.6, "rule": "percent"}, "in control of 60 of the city", False),
+        ({"value": 0.5, "rule": "percent"}, "in control of 60% of the city", False),
+        ({"value": 0.6, "rule": "literal"}, "in control of 60% of the city", False),
+        ({"value": 0.667, "rule": "fraction_word"}, "captured two-thirds of the city", True),
+        ({"value": 0.75, "rule": "fraction_word"}, "captured two-thirds of the city", False),
+        ({"value": 0.8125, "rule": "ratio"}, "16 squares, of which they had captured 13", True),
+        ({"value": 0.75, "rule": "ratio"}, "16 squares, of which they had captured 13", False),
+        ({"low": 6, "high": 7, "rule": "literal"}, "lasted for six to seven hours", True),
+        ({"value": 1900}, "1,900 fighters", True),
+        ({"value": 1800}, "1,900 fighters", False),
+        ({"low": 7, "high": 9}, "killing 7–9 and wounding 80", True),
+        ({"low": 0.5, "high": 1.0, "rule": "phrase"}, "more than half the city", True),
+        ({"low": 0.6, "high": 1.0, "rule": "phrase"}, "more than half the city", False),
+        ({"low": 0.5, "high": 1.0, "rule": "phrase"}, "sixty of the city", False),
+    ],
+)
+def test_derivation_rules(figure, quote, follows):
+    assert figure_follows_from_quote(Figure.model_validate(figure), quote) is follows
+
+
+def test_quotes_match_across_mojibake_and_line_wraps():
+    article = "killing 7â€“9 and\n   wounding 80"
+    assert quote_in_article("killing 7–9 and wounding 80", article)
+    assert not quote_in_article("killing 7–9 and wounding 81", article)
+
+
+# --- bad input -------------------------------------------------------------------------------
+
+
+def _write_broken(tmp_path: Path, breaker) -> Path:
+    from sim.record import DEFAULT_RECORD_PATH
+
+    raw = yaml.safe_load(DEFAULT_RECORD_PATH.read_text(encoding="utf-8"))
+    breaker(raw)
+    path = tmp_path / "record.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _first_claim_id(raw) -> str:
+    return raw["control_claims"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("breaker", "expected"),
+    [
+        (lambda raw: raw["control_claims"][0].update(colour="red"), ["control_claims[0]", "colour", "Extra inputs"]),
+        (lambda raw: raw["control_claims"][0].update(day="zero"), ["control_claims[0]", "day"]),
+        (lambda raw: raw["control_claims"][0].update(day=5), ["control_claims[0]", "day is 5"]),
+        (lambda raw: raw["control_claims"][0]["share"].update(rule="guess"), ["control_claims[0]", "share.rule"]),
+        (lambda raw: raw["control_claims"][0].update(lean="pro-rebel"), ["control_claims[0]", "lean"]),
+        (lambda raw: raw["control_claims"].reverse(), ["comes after a later date"]),
+    ],
+)
+def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expected):
+    path = _write_broken(tmp_path, breaker)
+    with pytest.raises(RecordError) as info:
+        load_record(path)
+    message = str(info.value)
+    assert str(path) in message
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_error_names_the_entry_id(tmp_path):
+    ident = {}
+
+    def breaker(raw):
+        ident["id"] = _first_claim_id(raw)
+        raw["control_claims"][0]["day"] = 99
+
+    path = _write_broken(tmp_path, breaker)
+    with pytest.raises(RecordError, match=re.escape(repr(ident["id"]))):
+        load_record(path)
+
+
+def test_cli_refuses_a_bad_record_with_status_2_and_no_traceback(tmp_path):
+    path = _write_broken(tmp_path, lambda raw: raw["events"][0].update(place=["a", "list"]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "record", "--file", str(path)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert str(path) in proc.stderr
+    assert "events[0]" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_cli_refuses_a_missing_file(tmp_path, capsys):
+    assert main(["record", "--file", str(tmp_path / "nope.yaml")]) == 2
+    assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_cli_prints_the_record_as_a_table_and_as_json(record, capsys):
+    assert main(["record"]) == 0
+    table = capsys.readouterr().out
+    assert "2013-05-29" in table
+    assert "SOHR" in table
+    assert len(table.splitlines()) >= len(record.entries())
+    assert main(["record", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["control_claims"]) == len(record.control_claims)
+    assert data["day0"] == "2013-05-19"

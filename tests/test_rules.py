@@ -1,0 +1,391 @@
+"""Each rule on a tiny hand-built situation, and the direction in which its parameters push."""
+
+import numpy as np
+import pytest
+
+from sim.model import BattleModel
+from sim.rules import (
+    arrivals,
+    civilians,
+    cohesion,
+    control,
+    corridor,
+    fire,
+    fire_support,
+    movement,
+    supply,
+    surrender,
+    villages,
+)
+from sim.state import ACTIVE, ARMY, CIVILIANS, CONTESTED, GONE, GOV, HEZBOLLAH, IN_TOWN, OFF_DUTY, REB, REBELS
+from tests.conftest import small_scenario
+
+
+def bare_model(extra=None, seed=0, **kwargs):
+    """A small model whose squads are all parked far away (strength kept), to stage a situation."""
+    model = BattleModel(small_scenario(extra=extra, **kwargs), rng=seed)
+    model.squads.x[:], model.squads.y[:] = 0, 0
+    model.steps = 1
+    return model
+
+
+def place(model, side, col, row, strength=10, count=1):
+    """Put ``count`` squads of ``side`` in town cell (col, row); return their indices."""
+    squads = model.squads
+    idx = np.flatnonzero((squads.side == side) & (squads.status == ACTIVE) & (squads.node == IN_TOWN))[:count]
+    assert idx.size == count
+    squads.x[idx], squads.y[idx] = model.town_xy(col, row)
+    squads.strength[idx] = strength
+    return idx
+
+
+def park_everyone_else(model, keep):
+    squads = model.squads
+    others = np.setdiff1d(np.arange(len(squads)), keep)
+    squads.status[others] = GONE
+    squads.strength[others] = 0
+
+
+# --- fire ----------------------------------------------------------------------------------------
+
+
+def test_fire_hits_only_within_range():
+    model = bare_model()
+    reb = place(model, REBELS, 5, 5, strength=50)
+    near = place(model, ARMY, 6, 5, strength=200)
+    park_everyone_else(model, np.concatenate([reb, near]))
+    for _ in range(20):
+        fire.step(model)
+    assert model.squads.strength[reb][0] < 50
+    assert model.engaged[reb].all()
+
+    model = bare_model()
+    reb = place(model, REBELS, 5, 5, strength=50)
+    far = place(model, ARMY, 9, 5, strength=200)
+    park_everyone_else(model, np.concatenate([reb, far]))
+    for _ in range(20):
+        fire.step(model)
+    assert model.squads.strength[reb][0] == 50
+    assert not model.engaged[reb].any()
+
+
+def _rebel_losses(built_up: float, seeds=range(8)) -> float:
+    lost = []
+    for seed in seeds:
+        model = bare_model(seed=seed)
+        model.built_up[:] = built_up
+        model.prepared[:] = 0.0
+        reb = place(model, REBELS, 5, 5, strength=100)
+        att = place(model, ARMY, 5, 6, strength=300)
+        park_everyone_else(model, np.concatenate([reb, att]))
+        for _ in range(10):
+            fire.step(model)
+        lost.append(100 - model.squads.strength[reb][0])
+    return float(np.mean(lost))
+
+
+def test_cover_from_buildings_saves_lives():
+    assert _rebel_losses(0.9) < _rebel_losses(0.0)
+
+
+def test_fire_splits_hits_into_killed_and_wounded():
+    model = bare_model(extra=["rules.casualties.killed_share=0.35"])
+    reb = place(model, REBELS, 5, 5, strength=200)
+    att = place(model, ARMY, 5, 5, strength=1000)
+    park_everyone_else(model, np.concatenate([reb, att]))
+    for _ in range(5):
+        fire.step(model)
+    tally = model.tally
+    hits = 200 - model.squads.strength[reb][0]
+    assert tally.killed[REBELS] + tally.wounded[REBELS] == hits
+    assert 0.15 < tally.killed[REBELS] / hits < 0.55
+    assert model.wounded_in_cell.sum() == tally.wounded[REBELS]  # the rebels' wounded wait where they fell
+
+
+# --- fire support --------------------------------------------------------------------------------
+
+
+def test_shells_fall_on_rebel_cells_away_from_attackers_and_damage_them():
+    model = bare_model()
+    reb = place(model, REBELS, 2, 2, strength=30)
+    att = place(model, ARMY, 9, 9, strength=30)
+    park_everyone_else(model, np.concatenate([reb, att]))
+    model.control[model.in_town_mask] = GOV
+    model.control[model.town_xy(2, 2)] = REB
+    model.control[model.town_xy(8, 9)] = REB  # next to the attackers: danger close
+    fire_support._on_town(model, model.config.rules.fire_support, 200, 1.0)
+    assert model.damage[model.town_xy(2, 2)] > 0
+    assert model.damage[model.town_xy(8, 9)] == 0
+    assert model.damage[model.control == GOV].sum() == 0
+    assert model.squads.suppressed[reb][0] > 0.9
+
+
+def test_shelling_harms_civilians_only_where_shells_fall():
+    model = bare_model(civilians=20000)
+    model.control[model.in_town_mask] = GOV
+    target = model.town_xy(4, 4)
+    model.control[target] = REB
+    before = model.civilians.copy()
+    fire_support._on_town(model, model.config.rules.fire_support, 5000, 1.0)
+    changed = model.civilians != before
+    assert changed[target]
+    changed[target] = False
+    assert not changed.any()
+    assert model.tally.killed[CIVILIANS] == before.sum() - model.civilians.sum()
+
+
+# --- movement ------------------------------------------------------------------------------------
+
+
+def test_attackers_advance_on_the_nearest_cell_they_do_not_hold():
+    model = bare_model(extra=["rules.movement.speed_m_per_h=10000"])
+    att = place(model, ARMY, 0, 0, strength=10)
+    park_everyone_else(model, att)
+    model.control[model.in_town_mask] = GOV
+    model.control[model.town_xy(3, 0)] = REB
+    model.mines[:] = 0
+    model.engaged[:] = False
+    for _ in range(3):
+        movement.step(model)
+    assert (model.squads.x[att][0], model.squads.y[att][0]) == model.town_xy(3, 0)
+
+
+def test_the_river_slows_a_crossing_away_from_the_bridges():
+    def steps_to_cross(river_factor):
+        model = bare_model(extra=[f"rules.movement.river_factor={river_factor}", "rules.movement.speed_m_per_h=100"])
+        squads = model.squads
+        att = np.flatnonzero(squads.side == HEZBOLLAH)[:1]
+        park_everyone_else(model, att)
+        squads.status[att] = ACTIVE
+        x_river = model.config.town.river_col
+        squads.x[att], squads.y[att] = x_river - 1, model.town_xy(0, 10)[1]
+        model.river[x_river, :] = True
+        for n in range(1, 200):
+            model.engaged[:] = False
+            movement.step(model)
+            if squads.x[att][0] > x_river:
+                return n
+        return 200
+
+    assert steps_to_cross(0.01) > steps_to_cross(1.0)
+
+
+def test_outnumbered_rebels_fall_back_away_from_the_attackers():
+    model = bare_model(extra=["rules.movement.fallback_per_h=100"])
+    reb = place(model, REBELS, 10, 10, strength=5)
+    park_everyone_else(model, reb)
+    model.control[model.in_town_mask] = REB
+    model.control[model.town_xy(10, 11)] = GOV  # attackers just south
+    model.engaged[reb] = True
+    model.local_ratio[reb] = 0.1
+    movement.step(model)
+    _x, y = model.squads.x[reb][0], model.squads.y[reb][0]
+    assert y > model.town_xy(10, 10)[1]  # moved north, away from them
+
+
+def test_rebels_come_up_behind_the_attackers_through_a_tunnel():
+    model = bare_model(extra=["rules.movement.tunnel_per_h=1000"])
+    reb = place(model, REBELS, 2, 2, strength=10)
+    park_everyone_else(model, reb)
+    a, b = model.town_xy(2, 2), model.town_xy(15, 15)
+    model.tunnels = np.array([[a[0], a[1], b[0], b[1]]])
+    model.control[model.in_town_mask] = REB
+    model.control[b] = GOV
+    model.engaged[:] = False
+    movement.step(model)
+    assert (model.squads.x[reb][0], model.squads.y[reb][0]) == b
+
+
+# --- control -------------------------------------------------------------------------------------
+
+
+def test_attackers_hold_a_cell_only_once_it_is_cleared():
+    model = bare_model(extra=["rules.control.clear_fighter_h=200", "rules.control.clearing_capacity=10"])
+    att = place(model, ARMY, 4, 4, strength=10)
+    park_everyone_else(model, att)
+    cell = model.town_xy(4, 4)
+    model.built_up[cell] = 1.0
+    model.clearing_left[cell] = 200.0
+    control.step(model)  # no rebel within range: 10 fighters x 1 h x 10 (unopposed) = 100 fighter-hours
+    assert model.control[cell] == CONTESTED
+    assert model.clearing_left[cell] == pytest.approx(100.0)
+    control.step(model)
+    assert model.control[cell] == GOV
+
+
+def test_sectors_and_share_follow_the_cells():
+    model = bare_model()
+    model.control[model.in_town_mask] = REB
+    model.control[model.in_town_mask & (model.sector == 0)] = GOV
+    control.update_sectors(model)
+    assert model.sectors_gov == 1
+    assert model.sector_owner[0] == "gov"
+    assert model.gov_share == pytest.approx(1 / 16)
+
+
+# --- villages ------------------------------------------------------------------------------------
+
+
+def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
+    model = BattleModel(small_scenario(rebels=400, army=2000, garrison=20), rng=1)
+    hamidiya = model.place_index["Hamidiya"]
+    for _ in range(model.n_steps):
+        villages.step(model)
+        model.steps += 1
+        if model.node_holder[hamidiya] == GOV:
+            break
+    assert model.node_holder[hamidiya] == GOV
+    assert "Hamidiya" in model.place_captured_hour
+    squads = model.squads
+    assert not ((squads.node == hamidiya) & (squads.side == REBELS) & (squads.strength > 0)).any()
+
+
+# --- supply --------------------------------------------------------------------------------------
+
+
+def test_routes_close_when_a_place_on_them_falls_and_the_town_is_encircled():
+    model = bare_model()
+    assert supply.open_routes(model) == [1, 2, 3]  # the south route was cut before the battle
+    for name in ("Hamidiya", "Haret al-Turkumen", "Jawadiyeh"):
+        model.node_holder[model.place_index[name]] = GOV
+    supply.step(model)
+    assert model.routes_open == []
+    assert model.encirclement_hour == model.hour
+
+
+def test_wounded_leave_only_by_an_open_route():
+    model = bare_model(extra=["rules.supply.evacuation_per_day=100"])
+    model.wounded_in_cell[model.town_xy(5, 5)] = 40
+    supply.step(model)
+    assert model.wounded_in_cell.sum() == 0
+    assert model.tally.wounded_evacuated[REBELS] == 40
+    model.wounded_in_cell[model.town_xy(5, 5)] = 40
+    for name in ("Hamidiya", "Haret al-Turkumen", "Jawadiyeh"):
+        model.node_holder[model.place_index[name]] = GOV
+    supply.step(model)
+    assert model.wounded_in_cell.sum() == 40
+
+
+def test_routes_that_cannot_be_cut_stay_open():
+    model = bare_model(extra=["rules.supply.routes_can_be_cut=false"])
+    for i in range(len(model.node_holder)):
+        model.node_holder[i] = GOV
+    supply.step(model)
+    assert model.encirclement_hour is None
+
+
+# --- surrender -----------------------------------------------------------------------------------
+
+
+def test_wounded_left_in_cells_the_attackers_take_are_captured():
+    model = bare_model()
+    cell = model.town_xy(3, 3)
+    model.wounded_in_cell[cell] = 12
+    model.control[cell] = GOV
+    model.engaged[:] = False
+    surrender.step(model)
+    assert model.wounded_in_cell[cell] == 0
+    assert model.tally.captured[REBELS] == 12
+
+
+# --- cohesion ------------------------------------------------------------------------------------
+
+
+def _cohesion_after(model, steps=24):
+    for _ in range(steps):
+        cohesion.step(model)
+    return model.cohesion
+
+
+def test_cohesion_falls_with_encirclement_and_losses_and_rises_with_help():
+    calm = _cohesion_after(bare_model())
+    encircled = bare_model()
+    encircled.routes_open = []
+    assert _cohesion_after(encircled) < calm
+    bleeding = bare_model()
+    bleeding.tally.killed[REBELS] += 50
+    assert _cohesion_after(bleeding, 1) < 1.0
+    helped = bare_model()
+    helped.cohesion = 0.5
+    helped.rebel_arrivals_step = 100
+    assert _cohesion_after(helped, 1) > 0.5
+
+
+# --- civilians -----------------------------------------------------------------------------------
+
+
+def test_civilians_leave_faster_while_a_route_is_open():
+    def left(open_routes):
+        model = bare_model(civilians=20000)
+        model.routes_open = [1] if open_routes else []
+        model.fire_intensity[:] = 0
+        for _ in range(24):
+            civilians.step(model)
+        return model.tally.withdrawn[CIVILIANS]
+
+    assert left(True) > 2 * left(False)
+
+
+# --- corridor ------------------------------------------------------------------------------------
+
+
+def test_the_corridor_opens_after_talks_and_everyone_in_town_withdraws_unharmed():
+    model = bare_model(extra=["rules.corridor.negotiation_h=2", "rules.corridor.withdrawal_h=3"])
+    reb = place(model, REBELS, 5, 5, strength=40, count=3)
+    model.wounded_in_cell[model.town_xy(5, 5)] = 9
+    model.cohesion = 0.1
+    for _ in range(2):
+        corridor.step(model)
+        model.steps += 1
+    assert model.talks_hour is not None
+    assert model.withdrawal_hour is None
+    corridor.step(model)
+    assert model.withdrawal_hour is not None
+    assert model.ceasefire
+    for _ in range(4):
+        model.steps += 1
+        corridor.step(model)
+    assert (model.squads.strength[reb] == 0).all()
+    assert model.tally.withdrawn[REBELS] >= 120 + 9
+    assert model.tally.killed[REBELS] == 0
+    assert not model.ceasefire
+
+
+def test_no_corridor_when_disabled():
+    model = bare_model(extra=["rules.corridor.enabled=false"])
+    model.cohesion = 0.0
+    for _ in range(50):
+        corridor.step(model)
+        model.steps += 1
+    assert model.talks_hour is None
+
+
+# --- arrivals ------------------------------------------------------------------------------------
+
+
+def test_reinforcements_arrive_on_time_and_are_counted():
+    model = BattleModel(small_scenario(hours=24), rng=0)
+    arriving = model.squads.status == 2  # PENDING
+    first_step = model.squads.arrival_step[arriving].min()
+    while model.steps < first_step - 1:
+        model.steps += 1
+        arrivals.step(model)
+    assert model.tally.arrived.sum() == 0
+    model.steps += 1
+    arrivals.step(model)
+    assert model.tally.arrived.sum() > 0
+
+
+def test_rotation_keeps_the_share_of_hezbollah_on_duty():
+    model = BattleModel(small_scenario(hezbollah=400, hours=48), rng=0)
+    on_duty = []
+    for _ in range(model.n_steps):
+        model.steps += 1
+        arrivals.step(model)
+        hez = model.squads.side == HEZBOLLAH
+        alive = hez & (model.squads.status <= OFF_DUTY)
+        on_duty.append(
+            (model.squads.strength[hez & (model.squads.status == ACTIVE)].sum()) / model.squads.strength[alive].sum()
+        )
+    # the small scenario's policy: 0.5 days on, 0.25 off: two-thirds on duty on average
+    assert np.mean(on_duty) == pytest.approx(2 / 3, abs=0.1)

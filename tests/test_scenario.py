@@ -1,0 +1,142 @@
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.record import load_record
+from sim.scenario import SCENARIO_DIR, ScenarioError, _read_raw, list_scenarios, load_scenario, scenario_path
+
+VARIANTS = ["attackers-5000", "attackers-8000", "no-hezbollah", "supply-open", "no-corridor"]
+
+
+def test_the_baseline_and_every_variant_load():
+    names = list_scenarios()
+    assert "al-qusayr-2013" in names
+    assert set(VARIANTS) <= set(names)
+    for name in names:
+        scenario = load_scenario(name)
+        assert scenario.name == name
+
+
+def test_baseline_forces_lie_inside_the_recorded_ranges():
+    forces = load_scenario().forces
+    assert forces.rebels.fighters == 1900
+    assert forces.rebels.units == 15
+    assert 5000 <= forces.army.fighters <= 6000
+    assert 1700 <= forces.hezbollah.fighters <= 2000
+    assert load_scenario().civilians.present == 25000
+    assert load_scenario().town.sectors_per_side ** 2 == 16
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_variant_differs_from_its_base_only_in_what_it_overrides(name):
+    own = yaml.safe_load(scenario_path(name).read_text())
+    assert own["base"] == "al-qusayr-2013"
+    base = load_scenario("al-qusayr-2013").model_dump()
+    variant = load_scenario(name).model_dump()
+
+    def leaves(tree, prefix=()):
+        if isinstance(tree, dict):
+            for key, value in tree.items():
+                yield from leaves(value, (*prefix, key))
+        else:
+            yield prefix, tree
+
+    def get(tree, path):
+        for key in path:
+            tree = tree[key]
+        return tree
+
+    overridden = {path for path, _ in leaves({k: v for k, v in own.items() if k != "base"})}
+    changed = {path for path, value in leaves(variant) if get(base, path) != value}
+    assert changed, "a variant must change something"
+    assert changed <= overridden | {("name",), ("description",)}
+
+
+NUMBER = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w:-])")
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_number_in_a_scenario_file_says_where_it_comes_from(path):
+    """Each line holding a number carries a comment citing the record, or saying assumption or calibrated."""
+    record_ids = {e.id for e in load_record().entries()}
+    bad = []
+    in_prose = False
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        code, _, comment = line.partition("#")
+        key = code.strip().split(":")[0]
+        if in_prose and line.startswith("  "):
+            continue  # the folded text of a description
+        in_prose = code.strip() == "description: >"
+        if key in ("name", "description", "cite", "- name") or not NUMBER.search(code):
+            continue
+        if not re.search(r"record:[a-z0-9-]+|assumption|calibrated|origin of the other places", comment):
+            bad.append((number, line.strip()))
+    assert bad == []
+    cited = set(re.findall(r"record:([a-z0-9-]+)", path.read_text()))
+    assert cited - record_ids == set(), "cited record ids must exist in the record"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragments"),
+    [
+        (["forces.army.colour=red"], ["forces.army.colour", "Extra inputs", "valid keys:", "fighters"]),
+        (["forces.army.fighters=many"], ["forces.army.fighters", "integer"]),
+        (["forces.army.fighters=-5"], ["forces.army.fighters", "greater than or equal to 0"]),
+        (["town.sectors_per_side=5"], ["town", "tile the town"]),
+        (["reinforcements.0.at=2013-07-01T00:00:00"], ["reinforcements.0.at", "outside the battle"]),
+        (["fire_plans.2.start=2013-05-01T00:00:00"], ["fire_plans.2.start", "outside the battle"]),
+        (["time.end=2013-08-01T00:00:00"], ["time", "outside the battle"]),
+        (["rules.fire.lethality=0.2"], ["rules.fire.lethality", "valid keys:", "range_cells"]),
+        (["places.99.garrison=3"], ["places.99", "not an item"]),
+        (["forces.army.fighters"], ["dotted.path=value"]),
+    ],
+)
+def test_bad_overrides_name_the_field(overrides, fragments):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario("al-qusayr-2013", overrides)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_a_bad_scenario_file_names_the_file_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("base: al-qusayr-2013\nname: bad\nforces:\n  hezbollah:\n    fighters: -1\n")
+    # a base named by name resolves beside the file: copy the baseline next to it
+    (tmp_path / "al-qusayr-2013.yaml").write_text(scenario_path("al-qusayr-2013").read_text())
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert str(path) in str(info.value)
+    assert "forces.hezbollah.fighters" in str(info.value)
+
+
+def test_missing_files_and_base_loops_are_reported(tmp_path):
+    with pytest.raises(ScenarioError, match="no such scenario file"):
+        load_scenario(tmp_path / "nope.yaml")
+    (tmp_path / "a.yaml").write_text("base: b\n")
+    (tmp_path / "b.yaml").write_text("base: a\n")
+    with pytest.raises(ScenarioError, match="loop"):
+        _read_raw(tmp_path / "a.yaml")
+
+
+def test_cli_refuses_bad_input_with_status_2_no_traceback_and_nothing_written(tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", "--set", "forces.rebels.fighters=-3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "forces.rebels.fighters" in proc.stderr
+    assert not out.exists()
+
+
+def test_cli_unknown_scenario(capsys):
+    assert main(["run", "no-such-scenario"]) == 2
+    assert "no-such-scenario" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Directional tests: each variant moves the outcomes the way common sense says, on a small ensemble.
+
+The same seeds run for every scenario (common random numbers), so the paired differences are not
+seed noise. Runs go through a process pool of two.
+"""
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+
+from sim.run import run
+from sim.scenario import load_scenario
+
+SCENARIOS = ["al-qusayr-2013", "attackers-5000", "attackers-8000", "no-hezbollah", "supply-open", "no-corridor"]
+SEEDS = range(6)
+NEVER = 99.0  # a fall or withdrawal that does not happen counts as after the end
+
+
+def _outcomes(name_seed):
+    name, seed = name_seed
+    summary = run(load_scenario(name), seed).summary
+    fall = summary["fall_day"] if summary["fall_day"] is not None else NEVER
+    withdrawal = summary["withdrawal_day"] if summary["withdrawal_day"] is not None else NEVER
+    return {"fall": fall, "lasted": min(fall, withdrawal), "rebels_killed": summary["killed"]["rebels"]}
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    jobs = [(name, seed) for name in SCENARIOS for seed in SEEDS]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_outcomes, jobs))
+    table = {}
+    for (name, _), result in zip(jobs, results, strict=True):
+        for key, value in result.items():
+            table.setdefault(name, {}).setdefault(key, []).append(value)
+    return {name: {key: np.array(values) for key, values in d.items()} for name, d in table.items()}
+
+
+def _paired_mean(outcomes, variant, key):
+    return float(np.mean(outcomes[variant][key] - outcomes["al-qusayr-2013"][key]))
+
+
+def test_more_attackers_take_the_town_sooner(outcomes):
+    assert _paired_mean(outcomes, "attackers-8000", "fall") < 0
+    assert _paired_mean(outcomes, "attackers-5000", "fall") > 0
+
+
+def test_without_hezbollah_the_town_falls_later(outcomes):
+    assert _paired_mean(outcomes, "no-hezbollah", "fall") > 0
+
+
+def test_with_the_supply_routes_open_the_rebels_last_longer(outcomes):
+    assert _paired_mean(outcomes, "supply-open", "lasted") > 0
+
+
+def test_without_a_corridor_the_fall_is_later_and_more_rebels_die(outcomes):
+    assert _paired_mean(outcomes, "no-corridor", "fall") > 0
+    assert _paired_mean(outcomes, "no-corridor", "rebels_killed") > 0
