@@ -83,7 +83,7 @@ class BattleModel(mesa.Model):
         self.withdrawal_hour: float | None = None
         self.fall_hour: float | None = None
         self.place_captured_hour: dict[str, float] = {}
-        self.objective = -1
+        self.objectives: list[int] = []  # outside places the task force is attacking
         update_sectors(self)
         self.datacollector = mesa.DataCollector(
             model_reporters={

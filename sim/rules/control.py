@@ -38,7 +38,7 @@ class Params(BaseModel):
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
     )
     clear_fighter_h: float = Field(
-        4500.0, ge=0, description="fighter-hours to clear a defended, fully built-up 100 m cell (assumption)"
+        9000.0, ge=0, description="fighter-hours to clear a defended, fully built-up 100 m cell (assumption)"
     )
     undefended_share: float = Field(
         0.1, gt=0, le=1, description="clearing work left where no rebel is within range, as a share (assumption)"

@@ -29,7 +29,7 @@ class Params(BaseModel):
 
     enabled: bool = Field(True, description="whether a corridor can be negotiated at all (policy input)")
     cohesion_threshold: float = Field(0.25, ge=0, le=1, description="cohesion below which talks begin (assumption)")
-    needs_encirclement: bool = Field(False, description="talks only once the town is encircled (assumption)")
+    needs_encirclement: bool = Field(True, description="talks only once the town is encircled (assumption)")
     negotiation_h: float = Field(24.0, ge=0, description="hours from the start of talks to the corridor (assumption)")
     withdrawal_h: float = Field(
         10.0, gt=0, description="hours the withdrawal takes (assumption: an evening and a night)"

@@ -1,9 +1,12 @@
 """Movement: attackers advance; rebels hold, fall back, reinforce, counter-attack, use tunnels.
 
-Attackers move one cell towards the nearest town cell they do not control, with probability per step::
+Attackers move towards the nearest town cell they do not control, covering per step on average::
 
-    p_move = speed_m_per_h * dt_h / cell_m / (1 + built_up_slowing * built_up(dest))
-             * (1 - mines(dest)) * (1 - suppressed)        (x river_factor on the river, off its crossings)
+    cells = speed_m_per_h * dt_h / cell_m / (1 + built_up_slowing * built_up(next))
+            * (1 - mines(next)) * (1 - suppressed)        (x river_factor on the river, off its crossings)
+
+(the whole part of it, and one more cell with the fractional part as probability), where ``next``
+is the first cell on the way; mines act in the cell where the squad stops.
 
 When enemies are within range they stop to fight, and push on only where they outnumber the enemy
 near them by ``assault_ratio`` (then with ``assault_per_h``). Entering a mined cell hits each
@@ -103,11 +106,17 @@ def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
     engaged = model.engaged[gov]
     push = model.local_ratio[gov] >= p.assault_ratio
     pace = np.where(engaged, np.where(push, _chance(p.assault_per_h, model.dt_h), 0.0), pace)
-    moves = ~at_target & (model.rng.random(gov.size) < np.clip(pace, 0.0, 1.0))
+    # pace is the expected number of cells this step: its whole part, and one more by chance,
+    # so that a long step covers the ground several short ones would
+    cells = np.floor(pace) + (model.rng.random(gov.size) < pace - np.floor(pace))
+    moves = ~at_target & (cells > 0)
     movers = gov[moves]
     if movers.size == 0:
         return
-    mx, my = nx[moves], ny[moves]
+    dx, dy = near_x[x, y][moves] - x[moves], near_y[x, y][moves] - y[moves]
+    reach = cells[moves].astype(np.int64)
+    mx = x[moves] + np.sign(dx) * np.minimum(reach, np.abs(dx))
+    my = y[moves] + np.sign(dy) * np.minimum(reach, np.abs(dy))
     squads.x[movers], squads.y[movers] = mx, my
     mined = model.mines[mx, my] > 0
     if mined.any():

@@ -1,8 +1,9 @@
 """Fighting for the outside places: the attackers' task force takes the villages and the air base.
 
-A share ``task_force_share`` of the army's starting squads works outside the town. Its objective
-is the first rebel-held place of the scenario's ``plan`` (a policy, not a timetable) that borders
-a place the attackers hold or the town. At a place both sides fight with the aimed-fire law of
+A share ``task_force_share`` of the army's starting squads works outside the town. Its objectives
+are the first ``parallel_objectives`` rebel-held places of the scenario's ``plan`` (a policy, not a
+timetable) that border a place the attackers hold or the town; its squads are split evenly
+between them. At a place both sides fight with the aimed-fire law of
 the rule ``fire`` (same lethalities); a place's frontage lets at most ``engage_odds`` attackers
 per defender fire at once, and the garrison is protected by ``place_cover``. The place changes
 hands when its garrison has lost ``break_share`` of the strength it had when the fight began;
@@ -33,6 +34,7 @@ class Params(BaseModel):
         0.25, ge=0, le=1, description="share of army squads working outside the town (assumption)"
     )
     plan: list[str] = Field([], description="the attackers' order of objectives outside the town (policy input)")
+    parallel_objectives: int = Field(2, ge=1, description="places attacked at once (assumption)")
     place_cover: float = Field(0.3, ge=0, le=1, description="fire a garrison avoids behind its walls (assumption)")
     engage_odds: float = Field(4.0, gt=0, description="attackers able to fire at once per defender (assumption)")
     break_share: float = Field(
@@ -71,21 +73,24 @@ def step(model: BattleModel) -> None:
 
 
 def _choose_objective(model: BattleModel) -> None:
+    """Keep up to ``parallel_objectives`` objectives; split the task force evenly between them."""
+    p = model.config.rules.villages
     squads = model.squads
-    task_force = np.flatnonzero(model.task_force & (squads.status == ACTIVE) & (squads.strength > 0))
-    current = model.objective
-    if current >= 0 and model.node_holder[current] == REB:
+    kept = [node for node in model.objectives if model.node_holder[node] == REB]
+    if len(kept) == len(model.objectives) and kept:
         return
-    model.objective = -1
-    for name in model.config.rules.villages.plan:
+    for name in p.plan:
+        if len(kept) >= p.parallel_objectives:
+            break
         node = model.place_index[name]
-        if model.node_holder[node] != REB:
+        if model.node_holder[node] != REB or node in kept:
             continue
         if any(model.node_holder[n] == GOV or n == model.town_node for n in model.network_neighbours[node]):
-            model.objective = node
-            break
-    if model.objective >= 0:
-        squads.node[task_force] = model.objective
+            kept.append(node)
+    model.objectives = kept
+    task_force = np.flatnonzero(model.task_force & (squads.status == ACTIVE) & (squads.strength > 0))
+    if kept:
+        squads.node[task_force] = np.array(kept)[np.arange(task_force.size) % len(kept)]
     else:  # nothing left outside: the task force joins the fight in the town from the north
         model.task_force[task_force] = False
         squads.node[task_force] = IN_TOWN
