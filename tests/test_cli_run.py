@@ -41,7 +41,7 @@ def test_run_writes_summary_series_manifest_and_figure(tmp_path, capsys):
     assert set(summary["sector_owner_by_day"][0]) <= {"gov", "reb", "contested"}
     assert set(summary["killed"]) == {"rebels", "army", "hezbollah", "civilians"}
     series = pq.read_table(out / "series.parquet")
-    assert series.num_rows == 36 + 1  # one row per step, and the start
+    assert series.num_rows == 36 * 4 + 1  # one row per 15-minute step, and the start
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario_sha256"] == summary["scenario_sha256"]
     assert manifest["overrides"] == ["time.end=2013-05-20T12:00:00"]
@@ -66,5 +66,5 @@ def test_bench_prints_one_json_line(capsys):
     assert main(["bench", *SHORT]) == 0
     line = json.loads(capsys.readouterr().out.strip())
     assert {"fighters", "steps", "seconds", "peak_rss_mb"} <= set(line)
-    assert line["steps"] == 36
+    assert line["steps"] == 36 * 4
     assert line["fighters"] == 9250  # no reinforcement arrives in the first 36 hours

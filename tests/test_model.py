@@ -95,7 +95,11 @@ def test_people_are_conserved_every_step(rebels, army, hezbollah, civilians, dt_
         civilians=civilians,
         hours=24,
         dt_minutes=dt_minutes,
-        extra=[f"rules.corridor.cohesion_threshold={corridor_threshold}", "rules.corridor.negotiation_h=2"],
+        extra=[
+            f"rules.corridor.cohesion_threshold={corridor_threshold}",
+            "rules.corridor.negotiation_h=2",
+            "rules.corridor.needs_encirclement=false",
+        ],
     )
     model = BattleModel(scenario, rng=seed)
     _check_invariants(model)
@@ -109,7 +113,11 @@ def test_conservation_holds_through_a_withdrawal_and_captures():
         rebels=300,
         army=900,
         hours=48,
-        extra=["rules.corridor.cohesion_threshold=0.999", "rules.corridor.negotiation_h=6"],
+        extra=[
+            "rules.corridor.cohesion_threshold=0.999",
+            "rules.corridor.negotiation_h=6",
+            "rules.corridor.needs_encirclement=false",
+        ],
     )
     model = BattleModel(scenario, rng=7)
     for _ in range(model.n_steps):

@@ -227,7 +227,10 @@ def test_sectors_and_share_follow_the_cells():
 
 
 def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
-    model = BattleModel(small_scenario(rebels=400, army=2000, garrison=20), rng=1)
+    model = BattleModel(
+        small_scenario(rebels=400, army=2000, garrison=20, hours=72, extra=["rules.villages.parallel_objectives=1"]),
+        rng=1,
+    )
     hamidiya = model.place_index["Hamidiya"]
     for _ in range(model.n_steps):
         villages.step(model)
@@ -333,6 +336,7 @@ def test_the_corridor_opens_after_talks_and_everyone_in_town_withdraws_unharmed(
     model = bare_model(extra=["rules.corridor.negotiation_h=2", "rules.corridor.withdrawal_h=3"])
     reb = place(model, REBELS, 5, 5, strength=40, count=3)
     model.wounded_in_cell[model.town_xy(5, 5)] = 9
+    model.encirclement_hour = 0.0  # talks need the town encircled
     model.cohesion = 0.1
     for _ in range(2):
         corridor.step(model)

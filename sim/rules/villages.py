@@ -77,8 +77,8 @@ def _choose_objective(model: BattleModel) -> None:
     p = model.config.rules.villages
     squads = model.squads
     kept = [node for node in model.objectives if model.node_holder[node] == REB]
-    if len(kept) == len(model.objectives) and kept:
-        return
+    if len(kept) == len(model.objectives) and (kept or not model.task_force.any()):
+        return  # nothing has changed, or the task force has already gone into the town
     for name in p.plan:
         if len(kept) >= p.parallel_objectives:
             break
