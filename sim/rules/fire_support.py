@@ -81,29 +81,40 @@ def step(model: BattleModel) -> None:
 def _on_town(model: BattleModel, p: Params, count: int, per_munition: float) -> None:
     squads = model.squads
     town = np.flatnonzero(squads.in_town())
-    gov = town[squads.side[town] != REBELS]
-    reb = town[squads.side[town] == REBELS]
+    rebel = squads.side[town] == REBELS
+    gov, reb = town[~rebel], town[rebel]
     gov_here = model.cell_sum(squads.x[gov], squads.y[gov], np.ones(gov.size))
     near_gov = model.box_sum(gov_here, p.danger_close_cells) > 0
-    rebels_here = model.cell_sum(squads.x[reb], squads.y[reb], squads.strength[reb])
-    allowed = (model.control == REB) & ~near_gov & model.in_town_mask
-    weights = np.where(allowed, 1.0 + rebels_here / 10.0, 0.0).ravel()
-    total = weights.sum()
-    if total <= 0:
+    targets = np.flatnonzero(((model.control == REB) & ~near_gov & model.in_town_mask).ravel())
+    if targets.size == 0:
         return
-    shells = model.rng.multinomial(count, weights / total).reshape(model.shape) * per_munition
-    hit_cells = shells > 0
-    shelter = 1.0 - p.building_protection * model.built_up * (1.0 - model.damage)
+    rebels_here = model.cell_sum(squads.x[reb], squads.y[reb], squads.strength[reb]).ravel()
+    weights = 1.0 + rebels_here[targets] / 10.0
+    landed = model.rng.multinomial(count, weights / weights.sum())
+    hit = targets[landed > 0]
+    shells_hit = landed[landed > 0] * per_munition
+    shells = np.zeros(model.shape)
+    shells.ravel()[hit] = shells_hit
+    shelter_hit = 1.0 - p.building_protection * model.built_up.ravel()[hit] * (1.0 - model.damage.ravel()[hit])
     per_shell = p.lethal_area_m2 / model.cell_area_m2
-    # fighters
+    # fighters in the cells hit
     m = shells[squads.x[reb], squads.y[reb]]
-    inflict(model, reb, 1.0 - np.exp(-m * per_shell * p.fighter_exposure * shelter[squads.x[reb], squads.y[reb]]))
-    squads.suppressed[reb] = np.maximum(squads.suppressed[reb], 1.0 - np.exp(-m * p.suppression_per_shell))
-    # civilians
-    p_civ = np.where(hit_cells, 1.0 - np.exp(-shells * per_shell * p.civilian_exposure * shelter), 0.0)
+    under_fire = m > 0
+    if under_fire.any():
+        hit_reb = reb[under_fire]
+        shelter_reb = 1.0 - p.building_protection * model.built_up[squads.x[hit_reb], squads.y[hit_reb]] * (
+            1.0 - model.damage[squads.x[hit_reb], squads.y[hit_reb]]
+        )
+        m = m[under_fire]
+        inflict(model, hit_reb, 1.0 - np.exp(-m * per_shell * p.fighter_exposure * shelter_reb))
+        squads.suppressed[hit_reb] = np.maximum(squads.suppressed[hit_reb], 1.0 - np.exp(-m * p.suppression_per_shell))
+    # civilians in the cells hit
+    p_civ = np.zeros(model.shape)
+    p_civ.ravel()[hit] = 1.0 - np.exp(-shells_hit * per_shell * p.civilian_exposure * shelter_hit)
     harm_civilians(model, p_civ, p.killed_share_civilians)
     # buildings
-    model.damage[:] = 1.0 - (1.0 - model.damage) * np.exp(-shells * p.damage_per_shell)
+    damage = model.damage.ravel()  # a view of the layer
+    damage[hit] = 1.0 - (1.0 - damage[hit]) * np.exp(-shells_hit * p.damage_per_shell)
 
 
 def harm_civilians(model: BattleModel, p_hit: np.ndarray, killed_share: float) -> None:

@@ -65,8 +65,7 @@ def step(model: BattleModel) -> None:
         firing = min(attackers, p.engage_odds * rebels)
         on_rebel = fire.attacker_lethality_per_h * model.dt_h * firing / rebels * (1.0 - p.place_cover)
         on_attacker = fire.rebel_lethality_per_h * model.dt_h * rebels / attackers * model.rebel_fire_factor()
-        inflict(model, here[rebel], np.full(rebel.sum(), 1.0 - np.exp(-on_rebel)))
-        inflict(model, here[~rebel], np.full((~rebel).sum(), 1.0 - np.exp(-on_attacker)))
+        inflict(model, here, np.where(rebel, 1.0 - np.exp(-on_rebel), 1.0 - np.exp(-on_attacker)))
         left = squads.strength[here[rebel]].sum()
         if left <= (1.0 - p.break_share) * model.defenders_at_start[node]:
             _hand_over(model, int(node), here[rebel])
