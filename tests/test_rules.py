@@ -151,6 +151,22 @@ def test_attackers_advance_on_the_nearest_cell_they_do_not_hold():
     assert (model.squads.x[att][0], model.squads.y[att][0]) == model.town_xy(3, 0)
 
 
+def test_attackers_spread_over_the_cells_to_take_instead_of_crowding_one():
+    model = bare_model(extra=["rules.control.clearing_capacity=50", "rules.movement.speed_m_per_h=10000"])
+    att = place(model, ARMY, 10, 10, strength=10, count=30)  # 300 fighters where 50 can work
+    park_everyone_else(model, att)
+    model.control[model.in_town_mask] = REB
+    model.mines[:] = 0
+    model.engaged[:] = False
+    movement.step(model)
+    cells = {(int(x), int(y)) for x, y in zip(model.squads.x[att], model.squads.y[att], strict=True)}
+    assert len(cells) > 3
+    stayed = np.sum(
+        (model.squads.x[att] == model.town_xy(10, 10)[0]) & (model.squads.y[att] == model.town_xy(10, 10)[1])
+    )
+    assert 0 < stayed < 30
+
+
 def test_the_river_slows_a_crossing_away_from_the_bridges():
     def steps_to_cross(river_factor):
         model = bare_model(extra=[f"rules.movement.river_factor={river_factor}", "rules.movement.speed_m_per_h=100"])

@@ -5,7 +5,7 @@ its holder when it is empty (ground is held until someone else comes). Attackers
 hold it only once they have cleared it of fighters, mines and booby traps: the cell's clearing work
 starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off
 ``min(attackers in the cell, clearing_capacity) * dt_h``, ``1 / undefended_share`` times faster
-where no rebel is within range (record: the Army took "small bit of ground" and consolidated it
+where no rebel is within ``opposed_within_cells`` (record: the Army took "small bit of ground" and consolidated it
 before advancing again; the town was entered "without resistance" once the rebels had left).
 A sector is held by a side
 holding at least ``sector_hold_share`` of its cells, else contested. The attackers' share of the
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.rules.fire import neighbourhood_sum
 from sim.state import CONTESTED, GOV, REB, REBELS
 
 if TYPE_CHECKING:
@@ -39,6 +38,9 @@ class Params(BaseModel):
     )
     clear_fighter_h: float = Field(
         9000.0, ge=0, description="fighter-hours to clear a defended, fully built-up 100 m cell (assumption)"
+    )
+    opposed_within_cells: int = Field(
+        3, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
     )
     undefended_share: float = Field(
         0.1, gt=0, le=1, description="clearing work left where no rebel is within range, as a share (assumption)"
@@ -60,7 +62,7 @@ def step(model: BattleModel) -> None:
     gov_here = attackers > 0
     control = model.control
     alone = gov_here & ~reb_here
-    unopposed = neighbourhood_sum(model, reb_here.astype(float)) == 0
+    unopposed = model.box_sum(reb_here.astype(float), p.opposed_within_cells) == 0
     speed = np.where(unopposed, 1.0 / p.undefended_share, 1.0)
     model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * speed)[alone] * model.dt_h
     cleared = alone & (model.clearing_left <= 0)

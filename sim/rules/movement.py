@@ -1,6 +1,8 @@
 """Movement: attackers advance; rebels hold, fall back, reinforce, counter-attack, use tunnels.
 
-Attackers move towards the nearest town cell they do not control, covering per step on average::
+Attackers move towards the nearest town cell they do not control and where fewer attackers than
+the ``control`` rule's ``clearing_capacity`` already are (the surplus of a crowded cell moves on),
+covering per step on average::
 
     cells = speed_m_per_h * dt_h / cell_m / (1 + built_up_slowing * built_up(next))
             * (1 - mines(next)) * (1 - suppressed)        (x river_factor on the river, off its crossings)
@@ -95,9 +97,18 @@ def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
     not_held = model.in_town_mask & (model.control != GOV)
     if gov.size == 0 or not not_held.any():
         return
-    _, (near_x, near_y) = distance_transform_edt(~not_held, return_indices=True)
     x, y = squads.x[gov].astype(np.int64), squads.y[gov].astype(np.int64)
-    at_target = not_held[x, y]
+    # squads spread over the cells to take: a cell already holding as many attackers as can
+    # work in it is no target, and the surplus in a crowded cell moves on
+    capacity = model.config.rules.control.clearing_capacity
+    load = model.cell_sum(x, y, squads.strength[gov])
+    open_targets = not_held & (load < capacity)
+    if not open_targets.any():
+        open_targets = not_held
+    _, (near_x, near_y) = distance_transform_edt(~open_targets, return_indices=True)
+    here = load[x, y]
+    surplus = np.where(here > capacity, (here - capacity) / np.maximum(here, 1.0), 0.0)
+    at_target = not_held[x, y] & (model.rng.random(gov.size) >= surplus)
     nx = x + np.sign(near_x[x, y] - x)
     ny = y + np.sign(near_y[x, y] - y)
     base = p.speed_m_per_h * model.dt_h / model.cell_m
