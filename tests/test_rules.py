@@ -157,8 +157,9 @@ def test_attackers_spread_over_the_cells_to_take_instead_of_crowding_one():
     park_everyone_else(model, att)
     model.control[model.in_town_mask] = REB
     model.mines[:] = 0
-    model.engaged[:] = False
-    movement.step(model)
+    for _ in range(6):
+        model.engaged[:] = False
+        movement.step(model)
     cells = {(int(x), int(y)) for x, y in zip(model.squads.x[att], model.squads.y[att], strict=True)}
     assert len(cells) > 3
     stayed = np.sum(
