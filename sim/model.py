@@ -125,6 +125,7 @@ class BattleModel(mesa.Model):
             ("damage", 0.0, float),
             ("prepared", 0.0, float),
             ("mines", 0.0, float),
+            ("road", False, bool),
             ("clearing_left", 0.0, float),
         ):
             self.grid.create_property_layer(name, default, dtype)
@@ -139,6 +140,7 @@ class BattleModel(mesa.Model):
         self.prepared = layers["prepared"].data
         self.mines = layers["mines"].data
         self.clearing_left = layers["clearing_left"].data
+        self.road = layers["road"].data
         m, t, n = self.margin, self.town_side, town.sectors_per_side
         self.n_sectors = n * n
         self.in_town_mask = np.zeros(self.shape, bool)
@@ -160,6 +162,14 @@ class BattleModel(mesa.Model):
         for e in town.entrances:
             self.mines[self.entrances[e.name]] = max(e.mines, self.mines[self.entrances[e.name]])
         self.water_station = self.town_xy(town.water_station.col, town.water_station.row)
+        for road in town.roads:
+            for start, end in zip(road.cells, road.cells[1:], strict=False):
+                (x0, y0), (x1, y1) = self.town_xy(start.col, start.row), self.town_xy(end.col, end.row)
+                length = max(abs(x1 - x0), abs(y1 - y0))
+                steps = np.linspace(0.0, 1.0, length + 1)
+                self.road[np.rint(x0 + (x1 - x0) * steps).astype(int), np.rint(y0 + (y1 - y0) * steps).astype(int)] = (
+                    True
+                )
         weights = np.where(self.in_town_mask, self.built_up, 0.0).ravel()
         if weights.sum() > 0 and self.config.civilians.present:
             people = self.rng.multinomial(self.config.civilians.present, weights / weights.sum())

@@ -98,6 +98,13 @@ class Entrance(Spec):
     mines: float = Field(0.0, ge=0, le=1, description="mine and booby-trap density at the entrance (0-1)")
 
 
+class Road(Spec):
+    """A road through the town: straight runs between consecutive cells."""
+
+    name: str
+    cells: list[Cell] = Field(min_length=2)
+
+
 class TownSpec(Spec):
     """The town as a grid: sectors_per_side x sectors_per_side sectors of sector_cells x sector_cells cells."""
 
@@ -111,6 +118,7 @@ class TownSpec(Spec):
     river_crossings_row: list[int] = Field(description="town rows (from north) where the river can be crossed")
     booby_traps: float = Field(ge=0, le=1, description="booby traps per unit of building density in rebel cells")
     entrances: list[Entrance]
+    roads: list[Road] = []
     water_station: Cell
     tunnels: int = Field(ge=0, description="rebel tunnels linking pairs of built-up cells")
 
@@ -126,7 +134,8 @@ class TownSpec(Spec):
         if any(not 0 <= v <= 1 for row in rows for v in row):
             raise ValueError("built_up_by_sector values must lie in 0-1")
         side = self.town_cells
-        for cell in [e.cell for e in self.entrances] + [self.water_station]:
+        road_cells = [cell for road in self.roads for cell in road.cells]
+        for cell in [e.cell for e in self.entrances] + [self.water_station] + road_cells:
             if cell.col >= side or cell.row >= side:
                 raise ValueError(f"cell {cell.col},{cell.row} is outside the town ({side} x {side} cells)")
         if not 0 <= self.river_col < self.margin_cells:

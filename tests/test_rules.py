@@ -168,6 +168,26 @@ def test_attackers_spread_over_the_cells_to_take_instead_of_crowding_one():
     assert 0 < stayed < 30
 
 
+def test_roads_speed_the_advance_through_built_up_cells():
+    def cells_covered(on_road):
+        model = bare_model(extra=["rules.movement.speed_m_per_h=300"], seed=5)
+        att = place(model, ARMY, 0, 10, strength=10, count=20)
+        park_everyone_else(model, att)
+        model.control[model.in_town_mask] = GOV
+        model.control[model.town_xy(23, 10)] = REB  # the target, far east along row 10
+        model.built_up[:] = 1.0
+        model.mines[:] = 0
+        model.road[:] = False
+        if on_road:
+            model.road[:, model.town_xy(0, 10)[1]] = True
+        for _ in range(8):
+            model.engaged[:] = False
+            movement.step(model)
+        return float(np.mean(model.squads.x[att] - model.town_xy(0, 10)[0]))
+
+    assert cells_covered(True) > 1.5 * cells_covered(False)
+
+
 def test_the_river_slows_a_crossing_away_from_the_bridges():
     def steps_to_cross(river_factor):
         model = bare_model(extra=[f"rules.movement.river_factor={river_factor}", "rules.movement.speed_m_per_h=100"])

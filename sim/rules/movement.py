@@ -4,11 +4,12 @@ Attackers move towards the nearest town cell they do not control and where fewer
 the ``control`` rule's ``clearing_capacity`` already are (the surplus of a crowded cell moves on),
 covering per step on average::
 
-    cells = speed_m_per_h * dt_h / cell_m / (1 + built_up_slowing * built_up(next))
+    cells = speed_m_per_h * dt_h / cell_m / (1 + built_up_slowing * road * built_up(next))
             * (1 - mines(next)) * (1 - suppressed)        (x river_factor on the river, off its crossings)
 
 (the whole part of it, and one more cell with the fractional part as probability), where ``next``
-is the first cell on the way; mines act in the cell where the squad stops.
+is the first cell on the way, ``road`` is ``road_share`` on a road and 1 off it; mines act in the
+cell where the squad stops.
 
 When enemies are within range they stop to fight, and push on only where they outnumber the enemy
 near them by ``assault_ratio`` (then with ``assault_per_h``). Entering a mined cell hits each
@@ -47,6 +48,7 @@ class Params(BaseModel):
         300.0, ge=0, description="attackers' pace over open ground, not in contact (assumption)"
     )
     built_up_slowing: float = Field(4.0, ge=0, description="slowing by building density (assumption)")
+    road_share: float = Field(0.25, ge=0, le=1, description="share of the built-up slowing left on a road (assumption)")
     river_factor: float = Field(0.05, ge=0, le=1, description="pace across the river off its crossings (assumption)")
     assault_ratio: float = Field(
         2.0, ge=0, description="local odds at which attackers push into a fought-over cell (assumption)"
@@ -112,7 +114,8 @@ def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
     nx = x + np.sign(near_x[x, y] - x)
     ny = y + np.sign(near_y[x, y] - y)
     base = p.speed_m_per_h * model.dt_h / model.cell_m
-    pace = base / (1.0 + p.built_up_slowing * model.built_up[nx, ny]) * (1.0 - model.mines[nx, ny])
+    slowing = p.built_up_slowing * np.where(model.road[nx, ny], p.road_share, 1.0)
+    pace = base / (1.0 + slowing * model.built_up[nx, ny]) * (1.0 - model.mines[nx, ny])
     pace *= np.where(model.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
     engaged = model.engaged[gov]
     push = model.local_ratio[gov] >= p.assault_ratio
