@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sim.record import DEFAULT_RECORD_PATH, RecordError, describe, load_record, section_of
 from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scale_forces
+from sim.sweeps.experiment import ExperimentError
 
 EXIT_BAD_INPUT = 2
 
@@ -104,6 +105,89 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.sweeps.runner import sweep
+
+    name = Path(args.experiment).stem
+    out = args.out or Path("results") / "sweeps" / name
+    status = sweep(args.experiment, out, workers=args.workers, cluster=args.cluster, quiet=args.quiet)
+    if status:
+        print(f"qusayr: some runs failed; see 'qusayr status {out}'", file=sys.stderr)
+    return status
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from sim.sweeps.ledger import LEDGER_NAME, Ledger
+
+    if not (args.folder / LEDGER_NAME).is_file():
+        print(f"qusayr: {args.folder}: no sweep here (no {LEDGER_NAME})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ledger = Ledger(args.folder, read_only=True)
+    try:
+        meta, counts, failed, points = ledger.meta(), ledger.counts(), ledger.failed(), ledger.points()
+        first, last = ledger.time_span()
+    finally:
+        ledger.close()
+    experiment = meta["experiment"]
+    total = sum(counts.values())
+    print(
+        f"experiment {experiment['name']} on scenario {experiment['scenario']} ({experiment['design']}, "
+        f"{points} points x {experiment['replicates']} replicates, master seed {experiment['master_seed']})"
+    )
+    print(f"varied: {', '.join(p['path'] for p in experiment['parameters'])}")
+    print(
+        f"runs: {total}: {counts['done']} done, {counts['failed']} failed, "
+        f"{counts['pending'] + counts['running']} pending"
+    )
+    if first is not None and last is not None:
+        print(f"elapsed: {dt.timedelta(seconds=round(last - first))} (first start to last end)")
+    for run_id, point, replicate, error in failed:
+        print(f"failed: {run_id} (point {point}, replicate {replicate}): {error}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from sim.plots import plot_outcome_vs_parameter, plot_sector_bands
+    from sim.sweeps.ledger import LEDGER_NAME, Ledger
+    from sim.sweeps.runner import RUNS_TABLE
+
+    table = args.folder / RUNS_TABLE
+    if not table.is_file() or not (args.folder / LEDGER_NAME).is_file():
+        print(f"qusayr: {args.folder}: no finished sweep here (no {RUNS_TABLE})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    runs = pd.read_parquet(table)
+    ledger = Ledger(args.folder, read_only=True)
+    parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
+    ledger.close()
+    plots = args.folder / "plots"
+    plots.mkdir(exist_ok=True)
+    written = []
+    for outcome in ("fall_day", "killed_rebels", "encirclement_day"):
+        for parameter in parameters:
+            if runs[parameter].dtype == object:
+                runs[parameter] = runs[parameter].astype(str)
+            ax = plot_outcome_vs_parameter(runs, parameter, outcome)
+            path = plots / f"{outcome}-vs-{parameter.replace('.', '_')}.png"
+            ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+            plt.close(ax.figure)
+            written.append(path)
+    ax = plot_sector_bands(runs)
+    path = plots / "sector-bands.png"
+    ax.figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(ax.figure)
+    written.append(path)
+    print(f"{len(written)} figures written to {plots}/")
+    return 0
+
+
 def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
@@ -142,6 +226,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--forces-scale", type=float, default=1.0, help="multiply every force by this (scaling checks; default 1)"
     )
     bench.set_defaults(handler=_cmd_bench)
+
+    sweep = commands.add_parser("sweep", help="run every (point, replicate) of an experiment; resumable")
+    sweep.add_argument("experiment", help="experiment name or file")
+    sweep.add_argument("--out", type=Path, help="sweep folder (default: results/sweeps/<experiment>)")
+    sweep.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    sweep.add_argument("--quiet", action="store_true", help="no progress output")
+    sweep.set_defaults(handler=_cmd_sweep)
+
+    status = commands.add_parser("status", help="what a sweep folder holds (read-only)")
+    status.add_argument("folder", type=Path)
+    status.set_defaults(handler=_cmd_status)
+
+    plot = commands.add_parser("plot", help="figures from a finished sweep")
+    plot.add_argument("folder", type=Path)
+    plot.set_defaults(handler=_cmd_plot)
     return parser
 
 
@@ -150,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (RecordError, ScenarioError) as exc:
+    except (RecordError, ScenarioError, ExperimentError) as exc:
         print(f"qusayr: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

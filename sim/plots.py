@@ -10,6 +10,7 @@ from typing import Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.axes import Axes
 
 from sim.record import DAY0, Record
@@ -65,5 +66,53 @@ def plot_control(summary: dict[str, Any], *, record: Record | None = None, ax: A
     ax.set_xlabel("2013")
     ax.set_title(f"al-Qusayr: control of the town, scenario {summary['scenario']}, seed {summary['seed']}", pad=28)
     ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_outcome_vs_parameter(runs, parameter: str, outcome: str, *, ax: Axes | None = None) -> Axes:
+    """One outcome of a sweep against one varied parameter: every run, and each point's median.
+
+    ``runs`` is the sweep's ``runs.parquet`` as a DataFrame; runs where the outcome did not happen
+    (a town that never fell) are left out and counted in the title.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    happened = runs[runs[outcome].notna()]
+    ax.scatter(happened[parameter], happened[outcome], s=10, alpha=0.4, color="tab:blue", label="runs")
+    medians = happened.groupby("point").agg({parameter: "first", outcome: "median"}).sort_values(parameter)
+    ax.plot(medians[parameter], medians[outcome], "o", color="black", ms=4, label="median of a point's replicates")
+    missing = len(runs) - len(happened)
+    ax.set_xlabel(parameter)
+    ax.set_ylabel(outcome.replace("_", " "))
+    ax.set_title(f"{outcome.replace('_', ' ')} against {parameter}" + (f" ({missing} runs: never)" if missing else ""))
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_sector_bands(runs, *, ax: Axes | None = None, max_points: int = 8) -> Axes:
+    """Sectors held by the attackers by date for each design point: median and 10-90 % band of its replicates."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    columns = sorted(c for c in runs.columns if c.startswith("gov_sectors_d"))
+    ends = [_end_of_day(int(c.removeprefix("gov_sectors_d"))) for c in columns]
+    for point, group in list(runs.groupby("point"))[:max_points]:
+        values = group[columns].to_numpy(dtype=float)
+        line = ax.plot(ends, np.median(values, axis=0), label=f"point {point}")[0]
+        ax.fill_between(
+            ends,
+            np.percentile(values, 10, axis=0),
+            np.percentile(values, 90, axis=0),
+            color=line.get_color(),
+            alpha=0.15,
+        )
+    ax.set_ylim(0, 16.5)
+    ax.set_ylabel("sectors held by the attackers (of 16)")
+    ax.xaxis.set_major_locator(mdates.DayLocator(interval=2))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.set_xlabel("2013")
+    ax.set_title("Sector control by design point: median and 10-90 % of replicates")
+    ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     return ax

@@ -1,0 +1,188 @@
+"""Experiment files: what to vary, how (the design), how often (replicates), and the seeds.
+
+An experiment names a scenario, fixed overrides (``set``), the parameters to vary (dotted paths
+into the scenario, each with ``low``/``high`` bounds or a list of ``values``), a design (``grid``,
+``lhs``, ``sobol``, ``nolh``) with its number of points, the replicates per point, and a master
+seed. Bounded parameters follow the design; value lists are crossed with it (a small factorial,
+as data farming does for discrete factors). Run ``r`` of point ``p`` gets its seed from
+``SeedSequence(master_seed).spawn(points)[p].spawn(replicates)[r]``, so a run's seed depends only
+on the experiment, its point and its replicate. A run's id hashes the scenario, the point's values
+and the replicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.scenario import ScenarioError, load_scenario
+from sim.sweeps import designs
+
+EXPERIMENT_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
+
+
+class Parameter(BaseModel):
+    """A parameter to vary: a dotted path into the scenario, with bounds or a list of values."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1)
+    low: float | None = None
+    high: float | None = None
+    integer: bool = Field(False, description="round the design's values to whole numbers")
+    values: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _bounds_or_values(self) -> Parameter:
+        bounded = self.low is not None or self.high is not None
+        if bounded and self.values is not None:
+            raise ValueError("give either low/high or values, not both")
+        if not bounded and not self.values:
+            raise ValueError("give low and high, or a non-empty list of values")
+        if bounded:
+            if self.low is None or self.high is None:
+                raise ValueError("give both low and high")
+            if self.low > self.high:
+                raise ValueError(f"bounds reversed: low {self.low} is above high {self.high}")
+        return self
+
+
+class Experiment(BaseModel):
+    """A sweep: a scenario, parameters, a design, replicates and a master seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    scenario: str
+    set: list[str] = Field([], description="fixed overrides applied to every run")
+    parameters: list[Parameter] = Field(min_length=1)
+    design: Literal["grid", "lhs", "sobol", "nolh"]
+    points: int = Field(ge=1, description="design points (for grid: about levels ** factors)")
+    replicates: int = Field(ge=1, description="runs (seeds) per point")
+    master_seed: int = Field(ge=0)
+
+    @property
+    def bounded(self) -> list[Parameter]:
+        """The parameters that follow the design."""
+        return [p for p in self.parameters if p.values is None]
+
+    @property
+    def listed(self) -> list[Parameter]:
+        """The parameters given as value lists (crossed with the design)."""
+        return [p for p in self.parameters if p.values is not None]
+
+
+class ExperimentError(Exception):
+    """An experiment that cannot be run; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: its id, point, replicate, seed and overrides."""
+
+    run_id: str
+    point: int
+    replicate: int
+    seed: int
+    values: dict[str, Any]
+    overrides: tuple[str, ...]
+
+
+def experiment_path(name_or_path: str | Path) -> Path:
+    """An experiment's file: a path as given, or ``experiments/<name>.yaml``."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return EXPERIMENT_DIR / f"{name_or_path}.yaml"
+
+
+def _override(path: str, value: Any) -> str:
+    """A ``--set`` string for ``value``, written so that YAML reads it back unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value) if abs(value) < 2**53 else value
+    return f"{path}={json.dumps(value)}"
+
+
+def load_experiment(name_or_path: str | Path) -> Experiment:
+    """Read and validate an experiment; check its paths and design; raise ExperimentError."""
+    path = experiment_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExperimentError(f"{path}: no such experiment file") from None
+    except yaml.YAMLError as exc:
+        raise ExperimentError(f"{path}: not valid YAML: {exc}") from None
+    try:
+        experiment = Experiment.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(k) for k in err["loc"]) or "(top level)"
+            lines.append(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ExperimentError("\n".join(lines)) from None
+    try:
+        load_scenario(experiment.scenario, experiment.set)
+    except ScenarioError as exc:
+        raise ExperimentError(f"{path}: scenario / set: {exc}") from None
+    for i, parameter in enumerate(experiment.parameters):
+        probe = parameter.values[0] if parameter.values is not None else (parameter.low + parameter.high) / 2
+        if parameter.integer and parameter.values is None:
+            probe = round(probe)
+        try:
+            load_scenario(experiment.scenario, [*experiment.set, _override(parameter.path, probe)])
+        except ScenarioError as exc:
+            raise ExperimentError(
+                f"{path}: parameters.{i}.path: {parameter.path!r} is not a valid setting: {exc}"
+            ) from None
+    if experiment.bounded:
+        factors = len(experiment.bounded)
+        try:
+            minimum = designs.minimum_points(experiment.design, factors)
+        except designs.DesignError as exc:
+            raise ExperimentError(f"{path}: design: {exc}") from None
+        if experiment.points < minimum:
+            raise ExperimentError(
+                f"{path}: points: the {experiment.design} design needs at least {minimum} points "
+                f"for {factors} factor(s), got {experiment.points}"
+            )
+    return experiment
+
+
+def design_values(experiment: Experiment) -> list[dict[str, Any]]:
+    """The design points: for each, the value of every varied parameter."""
+    rows: list[dict[str, Any]] = [{}]
+    bounded = experiment.bounded
+    if bounded:
+        unit = designs.unit_design(experiment.design, len(bounded), experiment.points, experiment.master_seed)
+        scaled = designs.scale(unit, [p.low for p in bounded], [p.high for p in bounded], [p.integer for p in bounded])
+        rows = [
+            {p.path: (int(v) if p.integer else float(v)) for p, v in zip(bounded, row, strict=True)} for row in scaled
+        ]
+    listed = experiment.listed
+    if listed:
+        combos = designs.levels_design([p.values for p in listed])
+        rows = [{**row, **dict(zip([p.path for p in listed], combo, strict=True))} for row in rows for combo in combos]
+    return rows
+
+
+def plan(experiment: Experiment, scenario_sha256: str) -> list[RunSpec]:
+    """Every run of the experiment, in (point, replicate) order, with its seed and id."""
+    points = design_values(experiment)
+    per_point = np.random.SeedSequence(experiment.master_seed).spawn(len(points))
+    runs = []
+    for point, (values, sequence) in enumerate(zip(points, per_point, strict=True)):
+        overrides = (*experiment.set, *(_override(k, v) for k, v in values.items()))
+        for replicate, child in enumerate(sequence.spawn(experiment.replicates)):
+            seed = int(child.generate_state(1, dtype=np.uint32)[0])
+            key = json.dumps([scenario_sha256, sorted(overrides), replicate]).encode()
+            run_id = hashlib.sha256(key).hexdigest()[:16]
+            runs.append(RunSpec(run_id, point, replicate, seed, values, overrides))
+    return runs

@@ -1,0 +1,138 @@
+"""The sweep's ledger: one SQLite file (WAL) per sweep folder, written by the driver only.
+
+It holds the experiment and its provenance (``meta``), and one row per run (``runs``): run id,
+point, replicate, seed, status (``pending``, ``running``, ``done``, ``failed``), start and end
+times, worker, error text, and the run's scalar outcomes (JSON). The driver commits once per
+batch; a run found ``running`` when a sweep starts was in flight when the last driver died, and
+runs again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+LEDGER_NAME = "ledger.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    point INTEGER NOT NULL,
+    replicate INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started REAL,
+    ended REAL,
+    worker TEXT,
+    error TEXT,
+    outcomes TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
+"""
+
+
+class Ledger:
+    """The ledger of one sweep folder."""
+
+    def __init__(self, folder: Path, *, read_only: bool = False) -> None:
+        self.path = Path(folder) / LEDGER_NAME
+        if read_only:
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+            self.db.commit()
+
+    def close(self) -> None:
+        """Close the database."""
+        self.db.close()
+
+    # --- writing (the driver) ----------------------------------------------------------------
+
+    def set_meta(self, values: dict[str, Any]) -> None:
+        """Store provenance (JSON values) and commit."""
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", [(k, json.dumps(v)) for k, v in values.items()]
+        )
+        self.db.commit()
+
+    def register(self, runs: Iterable[tuple[str, int, int, int]]) -> None:
+        """Add runs (run_id, point, replicate, seed) not already in the ledger, as pending."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO runs (run_id, point, replicate, seed, status) VALUES (?, ?, ?, ?, 'pending')", runs
+        )
+        self.db.commit()
+
+    def requeue_interrupted(self) -> int:
+        """Runs left ``running`` by a driver that died go back to pending; returns how many."""
+        count = self.db.execute("UPDATE runs SET status = 'pending', started = NULL WHERE status = 'running'").rowcount
+        self.db.commit()
+        return count
+
+    def mark_running(self, run_id: str, worker: str = "") -> None:
+        """A run was handed to a worker (committed with the batch)."""
+        self.db.execute(
+            "UPDATE runs SET status = 'running', started = ?, worker = ? WHERE run_id = ?",
+            (time.time(), worker, run_id),
+        )
+
+    def record_done(self, run_id: str, outcomes: dict[str, Any], started: float, ended: float, worker: str) -> None:
+        """A run finished (committed with the batch)."""
+        self.db.execute(
+            "UPDATE runs SET status = 'done', outcomes = ?, started = ?, ended = ?, worker = ?, error = NULL "
+            "WHERE run_id = ?",
+            (json.dumps(outcomes), started, ended, worker, run_id),
+        )
+
+    def record_failed(self, run_id: str, error: str, ended: float) -> None:
+        """A run raised (committed with the batch)."""
+        self.db.execute(
+            "UPDATE runs SET status = 'failed', error = ?, ended = ? WHERE run_id = ?", (error, ended, run_id)
+        )
+
+    def commit(self) -> None:
+        """Commit the batch."""
+        self.db.commit()
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        """The stored provenance."""
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+
+    def statuses(self) -> dict[str, str]:
+        """Run id -> status."""
+        return dict(self.db.execute("SELECT run_id, status FROM runs"))
+
+    def counts(self) -> dict[str, int]:
+        """Runs by status."""
+        counts = {"pending": 0, "running": 0, "done": 0, "failed": 0}
+        counts.update(dict(self.db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")))
+        return counts
+
+    def points(self) -> int:
+        """How many design points the runs cover."""
+        return self.db.execute("SELECT COUNT(DISTINCT point) FROM runs").fetchone()[0]
+
+    def failed(self) -> list[tuple[str, int, int, str]]:
+        """(run_id, point, replicate, error) of every failed run."""
+        return list(self.db.execute("SELECT run_id, point, replicate, error FROM runs WHERE status = 'failed'"))
+
+    def done_rows(self) -> list[dict[str, Any]]:
+        """Every finished run with its outcomes, in (point, replicate) order."""
+        rows = self.db.execute(
+            "SELECT run_id, point, replicate, seed, outcomes FROM runs WHERE status = 'done' ORDER BY point, replicate"
+        )
+        return [{"run_id": r, "point": p, "replicate": k, "seed": s, **json.loads(o)} for r, p, k, s, o in rows]
+
+    def time_span(self) -> tuple[float | None, float | None]:
+        """The earliest start and the latest end recorded."""
+        return tuple(self.db.execute("SELECT MIN(started), MAX(ended) FROM runs").fetchone())

@@ -1,0 +1,229 @@
+"""Running a sweep: every (point, replicate) of an experiment, on local processes or a Dask cluster.
+
+The unit of work is ``execute``: one run from its scenario, overrides and seed; it writes the
+run's per-step series to ``series/<run_id>.parquet`` (under a temporary name, then renamed) and
+returns its scalar outcomes. The driver (``sweep``) keeps a bounded window of runs in flight on a
+``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's executor),
+records each result in the ledger (committed per batch), and at the end writes ``runs.parquet``:
+one tidy row per finished run (parameters, seed, outcomes), the only table analysis reads.
+Resuming on the same folder skips finished runs and reruns those left in flight.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from sim.run import code_version, git_commit, run
+from sim.scenario import load_scenario
+from sim.sweeps.experiment import ExperimentError, load_experiment, plan
+from sim.sweeps.ledger import Ledger
+
+RUNS_TABLE = "runs.parquet"
+SERIES_DIR = "series"
+IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
+COMMIT_EVERY_S = 2.0
+
+
+def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
+    """The run's outcomes as flat scalars: event days, casualties by side, sectors and share by day."""
+    out: dict[str, Any] = {
+        key: summary[key]
+        for key in ("fall_day", "withdrawal_day", "talks_day", "encirclement_day", "water_cut_day", "final_cohesion")
+    }
+    for fate in ("killed", "wounded", "captured", "withdrawn"):
+        for side, count in summary[fate].items():
+            out[f"{fate}_{side}"] = count
+    for day, count in enumerate(summary["gov_sectors_by_day"]):
+        out[f"gov_sectors_d{day:02d}"] = count
+    for day, share in enumerate(summary["gov_share_by_day"]):
+        out[f"gov_share_d{day:02d}"] = share
+    for place in places:
+        slug = place.lower().replace(" ", "_").replace("-", "_")
+        out[f"captured_day_{slug}"] = summary["places_captured"].get(place)
+    return out
+
+
+def execute(spec: dict[str, Any], folder: str) -> dict[str, Any]:
+    """Run one (point, replicate); write its series; return its id, outcomes, times and worker."""
+    started = time.time()
+    scenario = load_scenario(spec["scenario"], list(spec["overrides"]))
+    result = run(scenario, spec["seed"])
+    series_dir = Path(folder) / SERIES_DIR
+    series_dir.mkdir(parents=True, exist_ok=True)
+    final = series_dir / f"{spec['run_id']}.parquet"
+    tmp = series_dir / f".{spec['run_id']}.{os.getpid()}.tmp"
+    result.series.to_parquet(tmp, index=False)
+    tmp.replace(final)
+    places = [p.name for p in scenario.places if p.name != "al-Qusayr"]
+    return {
+        "run_id": spec["run_id"],
+        "outcomes": scalar_outcomes(result.summary, places),
+        "started": started,
+        "ended": time.time(),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+
+
+class Progress:
+    """A tqdm bar on a terminal; otherwise a plain line every few seconds."""
+
+    def __init__(self, total: int, done: int, quiet: bool, stream: TextIO) -> None:
+        self.total, self.done, self.failed = total, done, 0
+        self.quiet, self.stream = quiet, stream
+        self.started = time.time()
+        self.done_at_start = done
+        self.last_line = 0.0
+        self.bar = None
+        if not quiet and stream.isatty() and not os.environ.get("CI"):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=done, unit="run", file=stream)
+
+    def update(self, ok: bool) -> None:
+        """One more run ended."""
+        self.done += 1
+        self.failed += not ok
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=self.failed)
+        elif not self.quiet and time.time() - self.last_line >= 5.0:
+            self.line()
+
+    def line(self) -> None:
+        """Print done, failed, rate and time left."""
+        elapsed = time.time() - self.started
+        rate = (self.done - self.done_at_start) / elapsed * 60 if elapsed > 0 else 0.0
+        left = (self.total - self.done) / rate if rate > 0 else float("nan")
+        print(
+            f"sweep: {self.done}/{self.total} done, {self.failed} failed, {rate:.1f} runs/min, {left:.1f} min left",
+            file=self.stream,
+            flush=True,
+        )
+        self.last_line = time.time()
+
+    def close(self) -> None:
+        """End the bar or print a last line."""
+        if self.bar is not None:
+            self.bar.close()
+        elif not self.quiet:
+            self.line()
+
+
+def _executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor, int, Callable[[], None]]:
+    """The executor, its number of workers, and how to shut it down."""
+    if cluster:
+        from distributed import Client
+
+        client = Client(cluster)
+        slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()) or 1
+        return client.get_executor(pure=False), slots, client.close
+    slots = workers or os.cpu_count() or 1
+    pool = cf.ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn"))
+    return pool, slots, lambda: pool.shutdown(cancel_futures=True)
+
+
+def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict[str, Any]]) -> Path:
+    """Write ``runs.parquet``: parameters + seed + outcomes, one row per finished run."""
+    rows = [{**row, **values_by_run.get(row["run_id"], {})} for row in ledger.done_rows()]
+    frame = pd.DataFrame(rows)
+    if not frame.empty:
+        ids = ["run_id", "point", "replicate", "seed"]
+        params = sorted({k for v in values_by_run.values() for k in v})
+        rest = sorted(c for c in frame.columns if c not in ids and c not in params)
+        frame = frame[ids + params + rest]
+    target = folder / RUNS_TABLE
+    tmp = folder / f".{RUNS_TABLE}.tmp"
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(target)
+    return target
+
+
+def sweep(
+    experiment_name: str | Path,
+    folder: Path,
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+    quiet: bool = False,
+    stream: TextIO = sys.stderr,
+) -> int:
+    """Run (or resume) every run of an experiment into ``folder``; 0 when none failed, else 1."""
+    experiment = load_experiment(experiment_name)
+    scenario = load_scenario(experiment.scenario, experiment.set)
+    runs = plan(experiment, scenario.sha256())
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(folder)
+    try:
+        known = ledger.meta()
+        described = experiment.model_dump(mode="json")
+        if known and known.get("experiment") != described:
+            raise ExperimentError(f"{folder}: already holds a different experiment ({known['experiment']['name']})")
+        if not known:
+            ledger.set_meta(
+                {
+                    "experiment": described,
+                    "scenario_sha256": scenario.sha256(),
+                    "version": code_version(),
+                    "git": git_commit(),
+                    "created": time.time(),
+                    "runs": len(runs),
+                }
+            )
+        ledger.register((r.run_id, r.point, r.replicate, r.seed) for r in runs)
+        ledger.requeue_interrupted()
+        status = ledger.statuses()
+        todo = [r for r in runs if status[r.run_id] == "pending"]
+        progress = Progress(len(runs), len(runs) - len(todo), quiet, stream)
+        if todo:
+            _drive(experiment.scenario, folder, todo, ledger, progress, workers, cluster)
+        progress.close()
+        write_runs_table(folder, ledger, {r.run_id: r.values for r in runs})
+        return 1 if ledger.counts()["failed"] else 0
+    finally:
+        ledger.close()
+
+
+def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> None:
+    executor, slots, shutdown = _executor(workers, cluster)
+    window = slots * IN_FLIGHT_PER_WORKER
+    queue = list(reversed(todo))
+    in_flight: dict[cf.Future, Any] = {}
+    last_commit = time.time()
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < window:
+                spec = queue.pop()
+                job = {"run_id": spec.run_id, "scenario": scenario_name, "overrides": spec.overrides, "seed": spec.seed}
+                in_flight[executor.submit(execute, job, str(folder))] = spec
+                ledger.mark_running(spec.run_id)
+            ledger.commit()
+            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                spec = in_flight.pop(future)
+                error = future.exception()
+                if error is None:
+                    result = future.result()
+                    ledger.record_done(
+                        spec.run_id, result["outcomes"], result["started"], result["ended"], result["worker"]
+                    )
+                else:
+                    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+                    ledger.record_failed(spec.run_id, text, time.time())
+                progress.update(error is None)
+            if time.time() - last_commit >= COMMIT_EVERY_S or not in_flight:
+                ledger.commit()
+                last_commit = time.time()
+    finally:
+        ledger.commit()
+        shutdown()

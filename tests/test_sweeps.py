@@ -1,0 +1,160 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.scenario import load_scenario
+from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
+from sim.sweeps.ledger import LEDGER_NAME, Ledger
+from sim.sweeps.runner import RUNS_TABLE, SERIES_DIR, sweep
+
+
+def smoke(tmp_path: Path, **changes) -> Path:
+    """A copy of experiments/smoke.yaml with some fields changed."""
+    raw = yaml.safe_load(experiment_path("smoke").read_text())
+    raw.update(changes)
+    path = tmp_path / f"smoke-{abs(hash(json.dumps(changes, sort_keys=True, default=str)))}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def ledger_rows(folder: Path) -> list[tuple]:
+    db = sqlite3.connect(folder / LEDGER_NAME)
+    try:
+        return list(db.execute("SELECT run_id, point, replicate, seed, status, outcomes FROM runs ORDER BY run_id"))
+    finally:
+        db.close()
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    """The smoke sweep run once, uninterrupted, on two local processes."""
+    out = tmp_path_factory.mktemp("whole") / "sweep"
+    assert sweep("smoke", out, workers=2, quiet=True) == 0
+    return out
+
+
+def test_shipped_experiments_load():
+    for name in ("smoke", "force-ratio", "corridor"):
+        experiment = load_experiment(name)
+        assert experiment.name == name
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"parameters": [{"path": "forces.army.colour", "low": 1, "high": 2}]}, "parameters.0.path"),
+        ({"parameters": [{"path": "forces.army.fighters", "low": 6000, "high": 4000}]}, "bounds reversed"),
+        ({"design": "nolh", "points": 5}, "at least 17 points"),
+        ({"replicates": 0}, "replicates"),
+        ({"design": "fancy"}, "design"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_experiments_are_refused_before_anything_runs(tmp_path, changes, fragment, capsys):
+    path = smoke(tmp_path, **changes)
+    with pytest.raises(ExperimentError, match=fragment):
+        load_experiment(path)
+    out = tmp_path / "out"
+    assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 2
+    assert fragment.split()[0] in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_seeds_depend_only_on_the_experiment_point_and_replicate(tmp_path):
+    experiment = load_experiment("smoke")
+    sha = load_scenario(experiment.scenario, experiment.set).sha256()
+    first, again = plan(experiment, sha), plan(experiment, sha)
+    assert first == again
+    more = plan(load_experiment(smoke(tmp_path, replicates=3)), sha)
+    seeds = {(r.point, r.replicate): r.seed for r in more}
+    assert all(seeds[(r.point, r.replicate)] == r.seed for r in first)
+    assert len({r.seed for r in first}) == len(first)
+    assert len({r.run_id for r in first}) == len(first)
+
+
+def test_a_local_sweep_records_every_run_and_writes_the_tidy_table(whole, capsys):
+    out = whole
+    runs = pd.read_parquet(out / RUNS_TABLE)
+    assert len(runs) == 8
+    assert {"run_id", "point", "replicate", "seed", "forces.army.fighters", "fall_day", "killed_rebels"} <= set(
+        runs.columns
+    )
+    assert runs["forces.army.fighters"].between(4000, 6000).all()
+    assert len(list((out / SERIES_DIR).glob("*.parquet"))) == 8
+    assert not list((out / SERIES_DIR).glob(".*.tmp"))
+    assert Ledger(out, read_only=True).counts()["done"] == 8
+    assert main(["status", str(out)]) == 0
+    status = capsys.readouterr().out
+    assert "8 done, 0 failed, 0 pending" in status
+    # a second call on the same folder runs nothing again
+    before = ledger_rows(out)
+    assert sweep("smoke", out, workers=1, quiet=True) == 0
+    assert ledger_rows(out) == before
+    assert main(["plot", str(out)]) == 0
+    assert (out / "plots" / "sector-bands.png").is_file()
+    assert len(list((out / "plots").glob("fall_day-vs-*.png"))) == 2
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
+    path = smoke(
+        tmp_path,
+        parameters=[{"path": "forces.army.fighters", "values": [4500, -1]}],
+        design="lhs",
+        points=1,
+    )
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "2", "--quiet"]) == 1
+    counts = Ledger(out, read_only=True).counts()
+    assert counts == {"pending": 0, "running": 0, "done": 2, "failed": 2}
+    assert len(pd.read_parquet(out / RUNS_TABLE)) == 2
+    capsys.readouterr()
+    assert main(["status", str(out)]) == 0
+    report = capsys.readouterr().out
+    assert report.count("failed: ") == 2
+    assert "greater than or equal to 0" in report
+
+
+def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path):
+    broken = tmp_path / "broken"
+    command = [sys.executable, "-m", "sim.cli", "sweep", "smoke", "--out", str(broken), "--workers", "1", "--quiet"]
+    proc = subprocess.Popen(command, start_new_session=True)
+    deadline = time.time() + 60
+    done = 0
+    while time.time() < deadline and done < 2:
+        time.sleep(0.2)
+        if (broken / LEDGER_NAME).exists():
+            try:
+                done = Ledger(broken, read_only=True).counts()["done"]
+            except sqlite3.OperationalError:
+                done = 0
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker, mid-sweep
+    proc.wait()
+    assert 2 <= done < 8, "the sweep should have been killed part-way"
+    assert sweep("smoke", broken, workers=1, quiet=True) == 0
+    assert ledger_rows(broken) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(broken / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def test_a_folder_holding_another_experiment_is_refused(whole, tmp_path):
+    before = ledger_rows(whole)
+    with pytest.raises(ExperimentError, match="different experiment"):
+        sweep(smoke(tmp_path, master_seed=7), whole, workers=1, quiet=True)
+    assert ledger_rows(whole) == before
+
+
+def test_a_dask_cluster_gives_the_same_outcomes_as_local_processes(whole, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    local, remote = whole, tmp_path / "dask"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert sweep("smoke", remote, cluster=cluster.scheduler_address, quiet=True) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(local / RUNS_TABLE), pd.read_parquet(remote / RUNS_TABLE))
