@@ -29,7 +29,6 @@ from sim.state import (
     FIGHTING_SIDES,
     GOV,
     HEZBOLLAH,
-    IN_TOWN,
     NONE,
     OFF_DUTY,
     PENDING,
@@ -455,6 +454,3 @@ class BattleModel(mesa.Model):
         for phase in PHASES:
             phase(self)
         self.datacollector.collect(self)
-
-
-__all__ = ["IN_TOWN", "BattleModel"]

@@ -158,3 +158,36 @@ def test_a_dask_cluster_gives_the_same_outcomes_as_local_processes(whole, tmp_pa
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         assert sweep("smoke", remote, cluster=cluster.scheduler_address, quiet=True) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(local / RUNS_TABLE), pd.read_parquet(remote / RUNS_TABLE))
+
+
+def test_a_dask_worker_killed_mid_sweep_still_runs_everything_once(whole, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    out = tmp_path / "dask-killed"
+    results = {}
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        import threading
+
+        worker = threading.Thread(
+            target=lambda: results.setdefault(
+                "status", sweep("smoke", out, cluster=cluster.scheduler_address, quiet=True)
+            )
+        )
+        worker.start()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            time.sleep(0.1)
+            if (out / LEDGER_NAME).exists():
+                try:
+                    if Ledger(out, read_only=True).counts()["done"] >= 1:
+                        break
+                except sqlite3.OperationalError:
+                    pass
+        pids = client.run(os.getpid)
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        worker.join(timeout=120)
+    assert results["status"] == 0
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))

@@ -42,7 +42,7 @@ class Ledger:
     def __init__(self, folder: Path, *, read_only: bool = False) -> None:
         self.path = Path(folder) / LEDGER_NAME
         if read_only:
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+            self.db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path)

@@ -1,17 +1,20 @@
 """Running a sweep: every (point, replicate) of an experiment, on local processes or a Dask cluster.
 
-The unit of work is ``execute``: one run from its scenario, overrides and seed; it writes the
-run's per-step series to ``series/<run_id>.parquet`` (under a temporary name, then renamed) and
-returns its scalar outcomes. The driver (``sweep``) keeps a bounded window of runs in flight on a
+The unit of work is ``execute``: one run from its scenario, overrides and seed; it returns the
+run's scalar outcomes and its per-step series as Parquet bytes, so workers need no file system
+shared with the driver. The driver (``sweep``) keeps a bounded window of runs in flight on a
 ``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's executor),
-records each result in the ledger (committed per batch), and at the end writes ``runs.parquet``:
-one tidy row per finished run (parameters, seed, outcomes), the only table analysis reads.
-Resuming on the same folder skips finished runs and reruns those left in flight.
+writes each series to ``series/<run_id>.parquet`` (under a temporary name, then renamed) as it
+arrives without holding any, records each result in the ledger (committed per batch), and at the
+end writes ``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only
+table analysis reads. Resuming on the same folder skips finished runs and reruns those left in
+flight.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import io
 import multiprocessing
 import os
 import socket
@@ -54,21 +57,18 @@ def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any
     return out
 
 
-def execute(spec: dict[str, Any], folder: str) -> dict[str, Any]:
-    """Run one (point, replicate); write its series; return its id, outcomes, times and worker."""
+def execute(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one (point, replicate); return its id, outcomes, series (Parquet bytes), times and worker."""
     started = time.time()
     scenario = load_scenario(spec["scenario"], list(spec["overrides"]))
     result = run(scenario, spec["seed"])
-    series_dir = Path(folder) / SERIES_DIR
-    series_dir.mkdir(parents=True, exist_ok=True)
-    final = series_dir / f"{spec['run_id']}.parquet"
-    tmp = series_dir / f".{spec['run_id']}.{os.getpid()}.tmp"
-    result.series.to_parquet(tmp, index=False)
-    tmp.replace(final)
+    buffer = io.BytesIO()
+    result.series.to_parquet(buffer, index=False)
     places = [p.name for p in scenario.places if p.name != "al-Qusayr"]
     return {
         "run_id": spec["run_id"],
         "outcomes": scalar_outcomes(result.summary, places),
+        "series": buffer.getvalue(),
         "started": started,
         "ended": time.time(),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -131,6 +131,15 @@ def _executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor, in
     slots = workers or os.cpu_count() or 1
     pool = cf.ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn"))
     return pool, slots, lambda: pool.shutdown(cancel_futures=True)
+
+
+def _write_series(folder: Path, run_id: str, data: bytes) -> None:
+    """Write a run's series under a temporary name, then rename it into place."""
+    series_dir = folder / SERIES_DIR
+    series_dir.mkdir(exist_ok=True)
+    tmp = series_dir / f".{run_id}.tmp"
+    tmp.write_bytes(data)
+    tmp.replace(series_dir / f"{run_id}.parquet")
 
 
 def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict[str, Any]]) -> Path:
@@ -205,7 +214,7 @@ def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> N
             while queue and len(in_flight) < window:
                 spec = queue.pop()
                 job = {"run_id": spec.run_id, "scenario": scenario_name, "overrides": spec.overrides, "seed": spec.seed}
-                in_flight[executor.submit(execute, job, str(folder))] = spec
+                in_flight[executor.submit(execute, job)] = spec
                 ledger.mark_running(spec.run_id)
             ledger.commit()
             finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
@@ -214,6 +223,7 @@ def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> N
                 error = future.exception()
                 if error is None:
                     result = future.result()
+                    _write_series(folder, spec.run_id, result.pop("series"))
                     ledger.record_done(
                         spec.run_id, result["outcomes"], result["started"], result["ended"], result["worker"]
                     )
