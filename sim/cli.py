@@ -189,6 +189,122 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_line() -> str:
+    return "qusayr " + " ".join(sys.argv[1:])
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.validate import validate
+
+    record = load_record()
+    load_scenario(args.scenario, args.set)  # bad input stops here, before any folder is made
+    out = args.out or Path("results") / "validate" / Path(args.scenario).stem
+    result = validate(
+        args.scenario,
+        args.set,
+        args.runs,
+        out,
+        record=record,
+        master_seed=args.master_seed,
+        workers=args.workers,
+        cluster=args.cluster,
+        quiet=args.quiet,
+        command=_command_line(),
+    )
+    fitted = result["fit"]
+    print(
+        f"{result['scenario']}: {fitted['runs']} runs, loss {fitted['loss']:.3f}, goodness of fit "
+        f"{fitted['goodness_of_fit']:.2f} ({fitted['consistent']} of {fitted['compared']} targets consistent)"
+    )
+    for check in result["checks"]:
+        mark = "met " if check["passed"] else "MISS"
+        print(f"  {mark}  {check['name']}: {check['measured']} (required {check['required']})")
+    print(f"  written to {out}/ (validation.md, validation.json, control/sectors/casualties/strength .png .svg)")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibrate import calibrate
+
+    record = load_record()
+    name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
+    out = args.out or Path("results") / "calibrate" / name
+    result = calibrate(
+        args.experiment,
+        out,
+        record=record,
+        train_until=args.train_until,
+        workers=args.workers,
+        cluster=args.cluster,
+        quiet=args.quiet,
+        command=_command_line(),
+    )
+    print(f"calibrated {len(result['fitted'])} parameters, best loss {result['best_loss']:.3f}:")
+    for path, value in result["fitted"].items():
+        u = result["uncertainty"][path]
+        print(f"  {path} = {value:.4g}  (within 2 SE of the best: {u['low']:.4g} - {u['high']:.4g})")
+    check = result["check"]
+    print(f"  check ({check['runs']} runs): median fall day {check['fall_day_median']:.2f} (record 17)")
+    if result["train_until"] is not None:
+        print(f"  prediction of the targets after day {result['train_until']}: loss {check['loss_later_targets']:.3f}")
+    print(f"  written to {out}/ (calibration.md, calibration.json, trials.csv, calibration.png/.svg)")
+    return 0
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from sim.sensitivity import sensitivity
+
+    out = args.out or Path("results") / "sensitivity" / f"{Path(args.experiment).stem}-{args.method}"
+    table = sensitivity(
+        args.experiment,
+        out,
+        method=args.method,
+        size=args.size,
+        replicates=args.replicates,
+        workers=args.workers,
+        cluster=args.cluster,
+    )
+    lead = "mu_star" if args.method == "morris" else "ST"
+    for outcome, part in table[table["index"] == lead].groupby("outcome", sort=False):
+        top = part.sort_values("value", ascending=False).head(3)
+        ranked = ", ".join(f"{p.split('.')[-1]} {v:.3g}" for p, v in zip(top["parameter"], top["value"], strict=True))
+        print(f"{outcome}: {lead} {ranked}")
+    print(f"written to {out}/ (sensitivity.md, indices.csv, runs.parquet, sensitivity.png/.svg)")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.counterfactual import compare, summary_line
+
+    load_scenario(args.scenario_a)
+    load_scenario(args.scenario_b)
+    stems = f"{Path(args.scenario_b).stem}-vs-{Path(args.scenario_a).stem}"
+    out = args.out or Path("results") / "compare" / stems
+    table = compare(
+        args.scenario_a,
+        args.scenario_b,
+        args.runs,
+        out,
+        ensembles=args.ensembles,
+        master_seed=args.master_seed,
+        workers=args.workers,
+        cluster=args.cluster,
+        quiet=args.quiet,
+        command=_command_line(),
+    )
+    print(summary_line([Path(args.scenario_a).stem, Path(args.scenario_b).stem], table))
+    print(f"written to {out}/ (compare.md, compare.json, differences.csv, compare.png/.svg)")
+    return 0
+
+
+def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers", type=int, help="local worker processes (default: all cores; 0: run in this process)"
+    )
+    parser.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
@@ -231,10 +347,57 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run every (point, replicate) of an experiment; resumable")
     sweep.add_argument("experiment", help="experiment name or file")
     sweep.add_argument("--out", type=Path, help="sweep folder (default: results/sweeps/<experiment>)")
-    sweep.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    sweep.add_argument(
+        "--workers", type=int, help="local worker processes (default: all cores; 0: run in this process)"
+    )
     sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     sweep.add_argument("--quiet", action="store_true", help="no progress output")
     sweep.set_defaults(handler=_cmd_sweep)
+
+    validate = commands.add_parser("validate", help="run an ensemble and hold it against the record")
+    validate.add_argument(
+        "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
+    )
+    validate.add_argument("--runs", type=int, default=50, help="seeds in the ensemble (default: %(default)s)")
+    validate.add_argument("--out", type=Path, help="output folder (default: results/validate/<scenario>)")
+    validate.add_argument("--master-seed", type=int, default=1, help="seeds come from this (default: %(default)s)")
+    validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
+    _add_engine_arguments(validate)
+    validate.set_defaults(handler=_cmd_validate)
+
+    calibrate = commands.add_parser("calibrate", help="fit an experiment's free parameters to the record")
+    calibrate.add_argument("experiment", help="experiment name or file (parameters with bounds, calibration:)")
+    calibrate.add_argument("--out", type=Path, help="output folder (default: results/calibrate/<experiment>)")
+    calibrate.add_argument(
+        "--train-until", type=int, metavar="DAY", help="fit only to the record up to this day; predict the rest"
+    )
+    _add_engine_arguments(calibrate)
+    calibrate.set_defaults(handler=_cmd_calibrate)
+
+    sens = commands.add_parser("sensitivity", help="SALib sensitivity indices over an experiment's parameters")
+    sens.add_argument("experiment", help="experiment name or file (two or more bounded parameters)")
+    sens.add_argument("--method", choices=("morris", "sobol"), default="morris", help="default: %(default)s")
+    sens.add_argument("--size", type=int, help="Morris trajectories (default 10) or Sobol base samples (default 32)")
+    sens.add_argument("--replicates", type=int, help="seeds per parameter set (default: the experiment's)")
+    sens.add_argument("--out", type=Path, help="output folder (default: results/sensitivity/<experiment>-<method>)")
+    sens.add_argument("--workers", type=int, help="local worker processes (default: all cores; 0: run in this process)")
+    sens.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    sens.set_defaults(handler=_cmd_sensitivity)
+
+    comp = commands.add_parser("compare", help="two scenarios on common seeds: paired differences with CIs")
+    comp.add_argument("scenario_a", help="scenario A (e.g. the baseline)")
+    comp.add_argument("scenario_b", help="scenario B (e.g. a counterfactual)")
+    comp.add_argument("--runs", type=int, default=30, help="common seeds (default: %(default)s)")
+    comp.add_argument("--master-seed", type=int, default=1, help="seeds come from this (default: %(default)s)")
+    comp.add_argument("--out", type=Path, help="output folder (default: results/compare/<B>-vs-<A>)")
+    comp.add_argument(
+        "--ensembles",
+        type=Path,
+        default=Path("results") / "ensembles",
+        help="where ensembles are kept and reused (default: %(default)s)",
+    )
+    _add_engine_arguments(comp)
+    comp.set_defaults(handler=_cmd_compare)
 
     status = commands.add_parser("status", help="what a sweep folder holds (read-only)")
     status.add_argument("folder", type=Path)

@@ -116,3 +116,213 @@ def plot_sector_bands(runs, *, ax: Axes | None = None, max_points: int = 8) -> A
     ax.legend(fontsize=7, ncol=2)
     ax.grid(alpha=0.3)
     return ax
+
+
+SOURCE_NOTE = "Record: English Wikipedia, 'Battle of al-Qusayr (2013)' (CC BY-SA); model: qusayr"
+EVENT_MARKS = (
+    ("airbase-captured", "air base taken"),
+    ("totally-surrounded", "encircled"),
+    ("corridor", "corridor"),
+    ("withdrawal", "withdrawal"),
+    ("fall", "fall"),
+)
+
+
+def _date_axis(ax: Axes, days: int = 19) -> None:
+    start = dt.datetime.combine(DAY0, dt.time())
+    ax.set_xlim(start, start + dt.timedelta(days=days))
+    ax.xaxis.set_major_locator(mdates.DayLocator(interval=2))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+    ax.set_xlabel("2013")
+
+
+def _source(ax: Axes) -> None:
+    ax.annotate(SOURCE_NOTE, (0, -0.2), xycoords="axes fraction", fontsize=6, color="grey", va="top")
+
+
+def plot_control_ensemble(
+    share_by_day: np.ndarray, targets: list, record: Record, *, title: str = "", ax: Axes | None = None
+) -> Axes:
+    """The attackers' share of the town by date: ensemble median with 50 % and 90 % bands, and the record.
+
+    ``share_by_day`` is runs x days (the share at the end of each day); ``targets`` are the control
+    targets of ``sim.compare`` (each claim drawn at noon of its date as its interval after the lean,
+    with the claim's own figure as a dot, coloured by lean); key events of the record are marked.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 5))
+    ends = [_end_of_day(d) for d in range(share_by_day.shape[1])]
+    q05, q25, q50, q75, q95 = np.percentile(share_by_day, [5, 25, 50, 75, 95], axis=0)
+    ax.fill_between(ends, q05, q95, color="grey", alpha=0.2, label="model: 90 % of runs")
+    ax.fill_between(ends, q25, q75, color="grey", alpha=0.4, label="model: 50 % of runs")
+    ax.plot(ends, q50, color="black", marker="o", ms=3, label=f"model: median of {len(share_by_day)} runs")
+    claims = {c.id: c for c in record.control_claims}
+    seen: set[str] = set()
+    for target in targets:
+        if target.kind != "control":
+            continue
+        when = dt.datetime.combine(claims[target.id].date, dt.time(12)) if target.id in claims else _end_of_day(0)
+        colour = LEAN_COLOURS.get(target.lean, "black")
+        label = f"record: {target.lean} claim (interval after lean)" if target.lean not in seen else None
+        seen.add(target.lean)
+        ax.vlines(when, target.low, target.high, color=colour, alpha=0.5, linewidth=4)
+        low, high = claims[target.id].gov_share
+        ax.plot(when, (max(low, 0) + min(high, 1)) / 2, "o", color=colour, mec="white", ms=6, label=label)
+    events = {e.id: e for e in record.events}
+    for event_id, text in EVENT_MARKS:
+        if event_id in events:
+            when = dt.datetime.combine(events[event_id].date, dt.time(12))
+            ax.axvline(when, color="tab:purple", linestyle=":", linewidth=1)
+            ax.text(when, 1.01, text, rotation=90, va="bottom", ha="center", fontsize=7, color="tab:purple")
+    ax.set_ylim(0, 1.0)
+    ax.set_ylabel("held by the attackers (share of the town's area)")
+    _date_axis(ax)
+    ax.set_title(title or "al-Qusayr 2013: control of the town, model ensemble against the record", pad=40)
+    ax.legend(loc="lower right", fontsize=7)
+    ax.grid(alpha=0.3)
+    _source(ax)
+    return ax
+
+
+def plot_sector_maps(
+    held_by_day: np.ndarray, axes: np.ndarray, *, record_note: dict[int, str] | None = None
+) -> np.ndarray:
+    """The 16 sectors as a 4 x 4 map per day: the share of runs in which the attackers hold each.
+
+    ``held_by_day`` is days x rows x cols (share of runs, 0-1; row 0 is the north); ``axes`` one
+    Axes per day (any shape, filled in order). ``record_note`` puts a line of the record under a day.
+    """
+    flat = axes.ravel()
+    image = None
+    for day, ax in enumerate(flat):
+        if day >= len(held_by_day):
+            ax.axis("off")
+            continue
+        image = ax.imshow(held_by_day[day], cmap="RdYlGn_r", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{_end_of_day(day - 1):%d %b} (day {day})", fontsize=7)
+        if record_note and day in record_note:
+            ax.set_xlabel(record_note[day], fontsize=6, color="tab:red")
+    if image is not None:
+        cbar = flat[0].figure.colorbar(image, ax=list(flat), shrink=0.6)
+        cbar.set_label("share of runs in which the attackers hold the sector (north up)")
+    return axes
+
+
+def plot_casualties(
+    killed: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]], *, ax: Axes | None = None
+) -> Axes:
+    """Killed by side over the battle: the ensemble's runs (box) against the record's range (bar)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    sides = list(killed)
+    ax.boxplot([killed[s] for s in sides], positions=range(len(sides)), widths=0.4)
+    for i, side in enumerate(sides):
+        if side in ranges:
+            low, high = ranges[side]
+            ax.fill_between(
+                [i - 0.35, i + 0.35], low, high, color="tab:orange", alpha=0.3, label="record range" if i == 0 else None
+            )
+    ax.set_xticks(range(len(sides)), sides)
+    ax.set_yscale("log")
+    ax.set_ylabel("killed in the battle (people, log scale)")
+    ax.set_title("Casualties by side: model runs (box) against the record (band)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    _source(ax)
+    return ax
+
+
+def plot_strength(strength_by_day: dict[str, np.ndarray], *, ax: Axes | None = None) -> Axes:
+    """Fighters able to fight by side and date: median and 90 % band over the runs (runs x days each)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4))
+    for side, values in strength_by_day.items():
+        ends = [_end_of_day(d) for d in range(values.shape[1])]
+        line = ax.plot(ends, np.median(values, axis=0), label=side)[0]
+        ax.fill_between(ends, *np.percentile(values, [5, 95], axis=0), color=line.get_color(), alpha=0.2)
+    ax.set_ylabel("fighters able to fight (people)")
+    _date_axis(ax)
+    ax.set_title("Strength by side: median and 90 % of runs")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_indices(table, outcome: str, *, unit: str = "", ax: Axes | None = None) -> Axes:
+    """Sensitivity indices of one outcome: one bar per parameter with its 95 % confidence interval.
+
+    ``table`` has columns parameter, outcome, index, value, conf (as ``sim.sensitivity`` writes).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    rows = table[table["outcome"] == outcome]
+    kinds = list(dict.fromkeys(rows["index"]))
+    params = list(dict.fromkeys(rows["parameter"]))
+    width = 0.8 / max(len(kinds), 1)
+    for k, kind in enumerate(kinds):
+        part = rows[rows["index"] == kind].set_index("parameter").reindex(params)
+        ax.barh(
+            np.arange(len(params)) + k * width, part["value"], height=width, xerr=part["conf"], label=kind, capsize=2
+        )
+    ax.set_yticks(np.arange(len(params)) + width * (len(kinds) - 1) / 2, [p.split(".")[-1] for p in params])
+    ax.set_xlabel(f"index{f' ({unit})' if unit else ''}; bars: 95 % confidence interval")
+    ax.set_title(f"Sensitivity of {outcome.replace('_', ' ')}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def plot_calibration(trials, best: dict[str, float], *, ax: Axes | None = None) -> Axes:
+    """Calibration: replicate-averaged loss of every evaluated parameter set, by stage, and the best."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    for stage, part in trials.groupby("stage", sort=False):
+        ax.plot(part["order"], part["loss"], "o", ms=4, alpha=0.7, label=stage)
+    ax.plot(trials["order"], trials["loss"].cummin(), color="black", linewidth=1, label="best so far")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameter set evaluated (in order)")
+    ax.set_ylabel("loss (mean over replicates)")
+    text = "\n".join(f"{k.split('.')[-1]} = {v:.4g}" for k, v in best.items())
+    ax.text(1.02, 1.0, "best:\n" + text, transform=ax.transAxes, fontsize=7, va="top")
+    ax.set_title("Calibration: loss of each parameter set")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_differences(table, *, unit: str = "", ax: Axes | None = None) -> Axes:
+    """Counterfactual differences (B - A, paired over common seeds): mean with its 95 % confidence interval.
+
+    ``table`` has columns outcome, mean, ci_low, ci_high (as ``sim.counterfactual`` writes).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    y = np.arange(len(table))
+    means = table["mean"].to_numpy(dtype=float)
+    errors = [means - table["ci_low"].to_numpy(dtype=float), table["ci_high"].to_numpy(dtype=float) - means]
+    ax.errorbar(means, y, xerr=errors, fmt="o", color="black", capsize=3)
+    ax.axvline(0, color="grey", linewidth=1)
+    ax.set_yticks(y, table["outcome"])
+    ax.set_xlabel(f"paired difference B - A ({unit or 'units of each outcome'}), 95 % CI")
+    ax.grid(alpha=0.3, axis="x")
+    return ax
+
+
+def plot_share_difference(table, *, ax: Axes | None = None) -> Axes:
+    """Paired difference B - A of the share of the town held by the attackers, by date, with its 95 % CI.
+
+    ``table`` has one row per day, outcome ``gov_share_dNN``, and columns mean, ci_low, ci_high.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    ends = [_end_of_day(int(o.removeprefix("gov_share_d"))) for o in table["outcome"]]
+    ax.plot(ends, table["mean"], color="black", label="mean paired difference")
+    ax.fill_between(ends, table["ci_low"], table["ci_high"], color="grey", alpha=0.3, label="95 % CI")
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set_ylabel("B - A, share of the town held by the attackers")
+    _date_axis(ax)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax

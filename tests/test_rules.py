@@ -238,7 +238,13 @@ def test_rebels_come_up_behind_the_attackers_through_a_tunnel():
 
 
 def test_attackers_hold_a_cell_only_once_it_is_cleared():
-    model = bare_model(extra=["rules.control.clear_fighter_h=200", "rules.control.clearing_capacity=10"])
+    model = bare_model(
+        extra=[
+            "rules.control.clear_fighter_h=200",
+            "rules.control.clearing_capacity=10",
+            "rules.control.undefended_share=0.1",
+        ]
+    )
     att = place(model, ARMY, 4, 4, strength=10)
     park_everyone_else(model, att)
     cell = model.town_xy(4, 4)
@@ -249,6 +255,26 @@ def test_attackers_hold_a_cell_only_once_it_is_cleared():
     assert model.clearing_left[cell] == pytest.approx(100.0)
     control.step(model)
     assert model.control[cell] == GOV
+
+
+def test_clearing_slows_with_the_defenders_nearby():
+    model = bare_model(
+        extra=[
+            "rules.control.clearing_capacity=10",
+            "rules.control.opposed_within_cells=1",
+            "rules.control.defenders_halving=20",
+        ]
+    )
+    att = place(model, ARMY, 4, 4, strength=10)
+    near = place(model, REBELS, 5, 4, strength=20)  # next cell: within range
+    park_everyone_else(model, np.concatenate([att, near]))
+    cell = model.town_xy(4, 4)
+    model.clearing_left[cell] = 200.0
+    control.step(model)  # pace 1 / (1 + 20 / 20) = 0.5: 10 fighters x 1 h x 0.5 = 5 fighter-hours
+    assert model.clearing_left[cell] == pytest.approx(195.0)
+    model.squads.strength[near] = 60
+    control.step(model)  # pace 1 / (1 + 60 / 20) = 0.25
+    assert model.clearing_left[cell] == pytest.approx(192.5)
 
 
 def test_sectors_and_share_follow_the_cells():

@@ -3,11 +3,16 @@
 A cell is held by the rebels when only rebels are in it, contested when both sides are, and keeps
 its holder when it is empty (ground is held until someone else comes). Attackers alone in a cell
 hold it only once they have cleared it of fighters, mines and booby traps: the cell's clearing work
-starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off
-``min(attackers in the cell, clearing_capacity) * dt_h``, ``1 / undefended_share`` times faster
-where no rebel is within ``opposed_within_cells`` (record: the Army took "small bit of ground" and consolidated it
-before advancing again; the town was entered "without resistance" once the rebels had left).
-A sector is held by a side
+starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off::
+
+    min(attackers in the cell, clearing_capacity) * dt_h * pace
+    pace = 1 / undefended_share                       when no rebel is within opposed_within_cells
+    pace = 1 / (1 + defenders / defenders_halving)    otherwise (defenders: rebels within that range)
+
+so ground the rebels have left goes fast and ground they crowd goes slowly, the more so the more
+of them there are (record: the Army took "small bit of ground" and consolidated it before advancing
+again; the rebels held the dense north for two weeks; the town was entered "without resistance"
+once they had left). A sector is held by a side
 holding at least ``sector_hold_share`` of its cells, else contested. The attackers' share of the
 town is the share of town cells they hold. The town falls the first time the attackers hold all
 sectors (the record: "16 squares"). Taking a cell costs the rebels its prepared positions.
@@ -40,10 +45,13 @@ class Params(BaseModel):
         9000.0, ge=0, description="fighter-hours to clear a defended, fully built-up 100 m cell (assumption)"
     )
     opposed_within_cells: int = Field(
-        3, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
+        1, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
     )
     undefended_share: float = Field(
-        0.1, gt=0, le=1, description="clearing work left where no rebel is within range, as a share (assumption)"
+        0.03, gt=0, le=1, description="pace of clearing where no rebel is within range, inverted (assumption)"
+    )
+    defenders_halving: float = Field(
+        20.0, gt=0, description="rebels within range that halve the pace of clearing (assumption)"
     )
     clearing_capacity: float = Field(150.0, gt=0, description="attackers able to work at once in a cell (assumption)")
 
@@ -57,14 +65,15 @@ def step(model: BattleModel) -> None:
     rebel = squads.side[idx] == REBELS
     x, y = squads.x[idx], squads.y[idx]
     p = model.config.rules.control
-    reb_here = model.cell_sum(x[rebel], y[rebel], np.ones(rebel.sum())) > 0
+    rebels = model.cell_sum(x[rebel], y[rebel], squads.strength[idx[rebel]])
+    reb_here = rebels > 0
     attackers = model.cell_sum(x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
     gov_here = attackers > 0
     control = model.control
     alone = gov_here & ~reb_here
-    unopposed = model.box_sum(reb_here.astype(float), p.opposed_within_cells) == 0
-    speed = np.where(unopposed, 1.0 / p.undefended_share, 1.0)
-    model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * speed)[alone] * model.dt_h
+    defenders = model.box_sum(rebels, p.opposed_within_cells)
+    pace = np.where(defenders == 0, 1.0 / p.undefended_share, 1.0 / (1.0 + defenders / p.defenders_halving))
+    model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * model.dt_h
     cleared = alone & (model.clearing_left <= 0)
     control[cleared] = GOV
     control[alone & ~cleared] = CONTESTED

@@ -54,6 +54,28 @@ class Parameter(BaseModel):
         return self
 
 
+class Refine(BaseModel):
+    """How ``qusayr calibrate`` refines inside the plausible region (Optuna TPE)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int = Field(40, ge=1, description="parameter sets tried")
+    replicates: int = Field(4, ge=1, description="runs (common seeds) per parameter set")
+    parallel: int = Field(2, ge=1, description="parameter sets evaluated at once")
+
+
+class Calibration(BaseModel):
+    """Settings of ``qusayr calibrate``: the screening cut-off and the refinement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    implausibility: float = Field(
+        3.0, gt=0, description="keep design points whose second-largest target distance is at most this"
+    )
+    refine: Refine = Refine()
+    check_runs: int = Field(20, ge=1, description="runs of the fitted values scored at the end")
+
+
 class Experiment(BaseModel):
     """A sweep: a scenario, parameters, a design, replicates and a master seed."""
 
@@ -63,11 +85,12 @@ class Experiment(BaseModel):
     description: str = ""
     scenario: str
     set: list[str] = Field([], description="fixed overrides applied to every run")
-    parameters: list[Parameter] = Field(min_length=1)
-    design: Literal["grid", "lhs", "sobol", "nolh"]
-    points: int = Field(ge=1, description="design points (for grid: about levels ** factors)")
+    parameters: list[Parameter] = Field([], description="none: every run at the scenario's own values")
+    design: Literal["grid", "lhs", "sobol", "nolh"] = "grid"
+    points: int = Field(1, ge=1, description="design points (for grid: about levels ** factors)")
     replicates: int = Field(ge=1, description="runs (seeds) per point")
     master_seed: int = Field(ge=0)
+    calibration: Calibration | None = Field(None, description="settings for qusayr calibrate")
 
     @property
     def bounded(self) -> list[Parameter]:
@@ -104,7 +127,7 @@ def experiment_path(name_or_path: str | Path) -> Path:
     return EXPERIMENT_DIR / f"{name_or_path}.yaml"
 
 
-def _override(path: str, value: Any) -> str:
+def override_text(path: str, value: Any) -> str:
     """A ``--set`` string for ``value``, written so that YAML reads it back unchanged."""
     if isinstance(value, float) and value.is_integer():
         value = int(value) if abs(value) < 2**53 else value
@@ -137,7 +160,7 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         if parameter.integer and parameter.values is None:
             probe = round(probe)
         try:
-            load_scenario(experiment.scenario, [*experiment.set, _override(parameter.path, probe)])
+            load_scenario(experiment.scenario, [*experiment.set, override_text(parameter.path, probe)])
         except ScenarioError as exc:
             raise ExperimentError(
                 f"{path}: parameters.{i}.path: {parameter.path!r} is not a valid setting: {exc}"
@@ -179,7 +202,7 @@ def plan(experiment: Experiment, scenario_sha256: str) -> list[RunSpec]:
     per_point = np.random.SeedSequence(experiment.master_seed).spawn(len(points))
     runs = []
     for point, (values, sequence) in enumerate(zip(points, per_point, strict=True)):
-        overrides = (*experiment.set, *(_override(k, v) for k, v in values.items()))
+        overrides = (*experiment.set, *(override_text(k, v) for k, v in values.items()))
         for replicate, child in enumerate(sequence.spawn(experiment.replicates)):
             seed = int(child.generate_state(1, dtype=np.uint32)[0])
             key = json.dumps([scenario_sha256, sorted(overrides), replicate]).encode()

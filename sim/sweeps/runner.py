@@ -1,20 +1,21 @@
 """Running a sweep: every (point, replicate) of an experiment, on local processes or a Dask cluster.
 
 The unit of work is ``execute``: one run from its scenario, overrides and seed; it returns the
-run's scalar outcomes and its per-step series as Parquet bytes, so workers need no file system
-shared with the driver. The driver (``sweep``) keeps a bounded window of runs in flight on a
-``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's executor),
-writes each series to ``series/<run_id>.parquet`` (under a temporary name, then renamed) as it
-arrives without holding any, records each result in the ledger (committed per batch), and at the
-end writes ``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only
-table analysis reads. Resuming on the same folder skips finished runs and reruns those left in
-flight.
+run's scalar outcomes, its summary (JSON bytes) and its per-step series (Parquet bytes), so workers
+need no file system shared with the driver. The driver (``sweep``) keeps a bounded window of runs
+in flight on a ``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's
+executor), writes each series to ``series/<run_id>.parquet`` and each summary to
+``summaries/<run_id>.json`` (under a temporary name, then renamed) as they arrive without holding
+any, records each result in the ledger (committed per batch), and at the end writes
+``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only table
+analysis reads. Resuming on the same folder skips finished runs and reruns those left in flight.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import io
+import json
 import multiprocessing
 import os
 import socket
@@ -29,11 +30,12 @@ import pandas as pd
 
 from sim.run import code_version, git_commit, run
 from sim.scenario import load_scenario
-from sim.sweeps.experiment import ExperimentError, load_experiment, plan
+from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment, override_text, plan
 from sim.sweeps.ledger import Ledger
 
 RUNS_TABLE = "runs.parquet"
 SERIES_DIR = "series"
+SUMMARY_DIR = "summaries"
 IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
 COMMIT_EVERY_S = 2.0
 
@@ -69,6 +71,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
         "run_id": spec["run_id"],
         "outcomes": scalar_outcomes(result.summary, places),
         "series": buffer.getvalue(),
+        "summary": json.dumps(result.summary).encode(),
         "started": started,
         "ended": time.time(),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
@@ -120,26 +123,45 @@ class Progress:
             self.line()
 
 
-def _executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor, int, Callable[[], None]]:
-    """The executor, its number of workers, and how to shut it down."""
+class InlineExecutor(cf.Executor):
+    """Runs each task in this process as it is submitted (``--workers 0``: debugging, small tests)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        """Run ``fn`` now; return a finished future holding its result or its exception."""
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed to the caller through the future, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def make_executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor, int, Callable[[], None]]:
+    """The executor, its number of workers, and how to shut it down (``workers=0``: this process)."""
     if cluster:
         from distributed import Client
 
         client = Client(cluster)
         slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()) or 1
         return client.get_executor(pure=False), slots, client.close
+    if workers == 0:
+        return InlineExecutor(), 1, lambda: None
     slots = workers or os.cpu_count() or 1
     pool = cf.ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn"))
     return pool, slots, lambda: pool.shutdown(cancel_futures=True)
 
 
-def _write_series(folder: Path, run_id: str, data: bytes) -> None:
-    """Write a run's series under a temporary name, then rename it into place."""
-    series_dir = folder / SERIES_DIR
-    series_dir.mkdir(exist_ok=True)
-    tmp = series_dir / f".{run_id}.tmp"
+def _write_file(folder: Path, name: str, data: bytes) -> None:
+    """Write a run's file under a temporary name, then rename it into place."""
+    folder.mkdir(exist_ok=True)
+    tmp = folder / f".{name}.tmp"
     tmp.write_bytes(data)
-    tmp.replace(series_dir / f"{run_id}.parquet")
+    tmp.replace(folder / name)
+
+
+def read_summaries(folder: Path, run_ids: list[str]) -> list[dict[str, Any]]:
+    """The ``summary.json`` of each of these runs of a sweep folder."""
+    return [json.loads((folder / SUMMARY_DIR / f"{run_id}.json").read_text()) for run_id in run_ids]
 
 
 def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict[str, Any]]) -> Path:
@@ -159,7 +181,7 @@ def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict
 
 
 def sweep(
-    experiment_name: str | Path,
+    experiment_name: str | Path | Experiment,
     folder: Path,
     *,
     workers: int | None = None,
@@ -168,7 +190,7 @@ def sweep(
     stream: TextIO = sys.stderr,
 ) -> int:
     """Run (or resume) every run of an experiment into ``folder``; 0 when none failed, else 1."""
-    experiment = load_experiment(experiment_name)
+    experiment = experiment_name if isinstance(experiment_name, Experiment) else load_experiment(experiment_name)
     scenario = load_scenario(experiment.scenario, experiment.set)
     runs = plan(experiment, scenario.sha256())
     folder.mkdir(parents=True, exist_ok=True)
@@ -204,7 +226,7 @@ def sweep(
 
 
 def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> None:
-    executor, slots, shutdown = _executor(workers, cluster)
+    executor, slots, shutdown = make_executor(workers, cluster)
     window = slots * IN_FLIGHT_PER_WORKER
     queue = list(reversed(todo))
     in_flight: dict[cf.Future, Any] = {}
@@ -223,7 +245,8 @@ def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> N
                 error = future.exception()
                 if error is None:
                     result = future.result()
-                    _write_series(folder, spec.run_id, result.pop("series"))
+                    _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", result.pop("series"))
+                    _write_file(folder / SUMMARY_DIR, f"{spec.run_id}.json", result.pop("summary"))
                     ledger.record_done(
                         spec.run_id, result["outcomes"], result["started"], result["ended"], result["worker"]
                     )
@@ -237,3 +260,38 @@ def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> N
     finally:
         ledger.commit()
         shutdown()
+
+
+def evaluate(
+    scenario: str,
+    base_set: list[str],
+    points: list[dict[str, Any]],
+    seeds: list[int],
+    *,
+    workers: int | None = None,
+    cluster: str | None = None,
+) -> pd.DataFrame:
+    """Run every point with every seed (a bounded window in flight); one row of outcomes per run.
+
+    For analyses that need points a design file cannot list (SALib's samples); nothing is stored,
+    so an interrupted evaluation starts again.
+    """
+    executor, slots, shutdown = make_executor(workers, cluster)
+    jobs = [(p, r, seed) for p in range(len(points)) for r, seed in enumerate(seeds)]
+    queue = list(reversed(jobs))
+    in_flight: dict[cf.Future, tuple[int, int, int]] = {}
+    rows = []
+    try:
+        while queue or in_flight:
+            while queue and len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
+                p, r, seed = queue.pop()
+                overrides = [*base_set, *(override_text(k, v) for k, v in points[p].items())]
+                spec = {"run_id": f"p{p}r{r}", "scenario": scenario, "overrides": overrides, "seed": seed}
+                in_flight[executor.submit(execute, spec)] = (p, r, seed)
+            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+            for future in finished:
+                p, r, seed = in_flight.pop(future)
+                rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
+    finally:
+        shutdown()
+    return pd.DataFrame(rows).sort_values(["point", "replicate"]).reset_index(drop=True)

@@ -1,0 +1,349 @@
+"""Calibration: fit a few free parameters (at most ~6) of a scenario to the record.
+
+Two stages, both on replicate-averaged loss (``sim.compare``: the weighted mean of squared
+distances to the record's intervals, averaged over a parameter set's runs):
+
+1. **Screen** (history matching): the experiment's space-filling design, each point replicated, run
+   as a sweep (resumable). A point's implausibility is the second-largest distance between its
+   replicate-mean outcomes and the targets (distances are already in units of each target's
+   tolerance; the second largest so one odd claim cannot rule out a point). Points at or below the
+   experiment's ``implausibility`` cut-off are plausible; the refinement searches the box they span
+   (the best tenth of the points when none is plausible).
+2. **Refine**: Optuna's TPE sampler (seeded) over that box, each trial run on the same
+   ``replicates`` seeds (common random numbers, so trials differ by their parameters, not their
+   luck), ``parallel`` trials at a time on the sweep executor. Trials are kept in an Optuna journal
+   file, so an interrupted calibration resumes.
+
+The fitted values are the best trial's. Their uncertainty: the range of the trials whose loss is
+within two standard errors (over the best trial's replicates) of the best. With ``train_until`` only
+targets dated on or before that day are fitted; the report then scores the later targets, and the
+fall day, of ``check_runs`` fresh runs of the fitted values as a prediction.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.compare import Target, fit, run_losses, targets
+from sim.record import Record
+from sim.scenario import load_scenario
+from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
+from sim.sweeps.runner import RUNS_TABLE, execute, make_executor, sweep
+from sim.validate import run_ensemble
+
+SCREEN_DIR = "screen"
+CHECK_DIR = "check"
+JOURNAL = "refine.journal"
+BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.1
+
+
+def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str]) -> pd.DataFrame:
+    """Per design point: its parameters, mean loss, standard error and implausibility."""
+    runs = runs.assign(loss=run_losses(runs, found))
+    rows = []
+    for point, group in runs.groupby("point"):
+        distances = []
+        for target in found:
+            if target.outcome in group:
+                values = pd.to_numeric(group[target.outcome], errors="coerce").to_numpy(dtype=float)
+                mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
+                distances.append(float(target.distance(np.array([mean]))[0]))
+        ordered = sorted(distances, reverse=True)
+        rows.append(
+            {
+                "point": point,
+                **{p: group[p].iloc[0] for p in parameters},
+                "loss": group["loss"].mean(),
+                "loss_se": group["loss"].std(ddof=1) / math.sqrt(len(group)) if len(group) > 1 else float("nan"),
+                "implausibility": ordered[1] if len(ordered) > 1 else (ordered[0] if ordered else 0.0),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -> tuple[dict[str, tuple], bool]:
+    """Bounds of the plausible points per parameter (or of the best tenth), and whether any was plausible."""
+    kept = points[points["implausibility"] <= cutoff]
+    any_plausible = not kept.empty
+    if kept.empty:
+        kept = points.nsmallest(max(2, math.ceil(len(points) * BEST_SHARE_WHEN_NONE_PLAUSIBLE)), "loss")
+    box = {}
+    for p in experiment.bounded:
+        low, high = float(kept[p.path].min()), float(kept[p.path].max())
+        if low == high:  # one point: keep a sliver of the design around it
+            width = (p.high - p.low) * 0.1
+            low, high = max(p.low, low - width), min(p.high, high + width)
+        box[p.path] = (low, high, p.integer)
+    return box, any_plausible
+
+
+def _replicate_seeds(master_seed: int, replicates: int) -> list[int]:
+    sequence = np.random.SeedSequence([master_seed, 1])  # [.., 1]: apart from the screen's seeds
+    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in sequence.spawn(replicates)]
+
+
+def refine(
+    experiment: Experiment,
+    settings: Calibration,
+    box: dict[str, tuple],
+    found: list[Target],
+    folder: Path,
+    *,
+    workers: int | None,
+    cluster: str | None,
+    quiet: bool,
+) -> pd.DataFrame:
+    """Optuna TPE over ``box``; every trial's parameters, replicate losses and mean loss."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
+    study = optuna.create_study(
+        study_name=experiment.name,
+        storage=storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=experiment.master_seed, n_startup_trials=8),
+    )
+    for trial in study.trials:  # trials left running by an interrupted calibration are run again
+        if trial.state == optuna.trial.TrialState.RUNNING:
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    seeds = _replicate_seeds(experiment.master_seed, settings.refine.replicates)
+    executor, _, shutdown = make_executor(workers, cluster)
+    try:
+        while True:
+            done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+            if done >= settings.refine.trials:
+                break
+            batch = []
+            for _ in range(min(settings.refine.parallel, settings.refine.trials - done)):
+                trial = study.ask()
+                values = {
+                    path: (
+                        trial.suggest_int(path, int(low), int(high))
+                        if integer
+                        else trial.suggest_float(path, low, high)
+                    )
+                    for path, (low, high, integer) in box.items()
+                }
+                overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
+                jobs = [
+                    executor.submit(
+                        execute,
+                        {
+                            "run_id": f"t{trial.number}r{r}",
+                            "scenario": experiment.scenario,
+                            "overrides": overrides,
+                            "seed": seed,
+                        },
+                    )
+                    for r, seed in enumerate(seeds)
+                ]
+                batch.append((trial, jobs))
+            for trial, jobs in batch:
+                outcomes = pd.DataFrame([job.result()["outcomes"] for job in jobs])
+                losses = run_losses(outcomes, found)
+                trial.set_user_attr("replicate_losses", [float(x) for x in losses])
+                study.tell(trial, float(losses.mean()))
+                if not quiet:
+                    print(f"calibrate: trial {trial.number}: loss {losses.mean():.3f}", flush=True)
+    finally:
+        shutdown()
+    rows = []
+    for trial in study.trials:
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            losses = trial.user_attrs["replicate_losses"]
+            se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else float("nan")
+            rows.append({"trial": trial.number, **trial.params, "loss": trial.value, "loss_se": se})
+    return pd.DataFrame(rows)
+
+
+def fitted_values(trials: pd.DataFrame, parameters: list[str]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The best trial's values, and the range of the trials within two standard errors of its loss."""
+    best = trials.loc[trials["loss"].idxmin()]
+    threshold = best["loss"] + 2 * (best["loss_se"] if not math.isnan(best["loss_se"]) else 0.0)
+    near = trials[trials["loss"] <= threshold]
+    values = {p: float(best[p]) for p in parameters}
+    uncertainty = {
+        p: {"low": float(near[p].min()), "high": float(near[p].max()), "trials": len(near)} for p in parameters
+    }
+    return values, uncertainty
+
+
+def calibrate(
+    experiment_name: str | Path,
+    out: Path,
+    *,
+    record: Record,
+    train_until: int | None = None,
+    workers: int | None = None,
+    cluster: str | None = None,
+    quiet: bool = False,
+    command: str = "",
+) -> dict[str, Any]:
+    """Screen, refine, score; write calibration.json, calibration.md, trials.csv and the figure."""
+    experiment = load_experiment(experiment_name)
+    if not experiment.bounded or experiment.listed:
+        raise ExperimentError(f"{experiment_name}: parameters: calibration needs bounded parameters only (low/high)")
+    if len(experiment.bounded) > 6:
+        raise ExperimentError(
+            f"{experiment_name}: parameters: {len(experiment.bounded)} free parameters; the record's ~15 claims "
+            "identify at most ~6"
+        )
+    settings = experiment.calibration or Calibration()
+    scenario = load_scenario(experiment.scenario, experiment.set)
+    found = targets(record, scenario, until_day=train_until)
+    everything = targets(record, scenario)
+    parameters = [p.path for p in experiment.bounded]
+    out.mkdir(parents=True, exist_ok=True)
+
+    sweep(experiment, out / SCREEN_DIR, workers=workers, cluster=cluster, quiet=quiet)
+    screen = pd.read_parquet(out / SCREEN_DIR / RUNS_TABLE)
+    points = implausibility(screen, found, parameters)
+    box, any_plausible = plausible_box(points, experiment, settings.implausibility)
+    trials = refine(experiment, settings, box, found, out, workers=workers, cluster=cluster, quiet=quiet)
+    values, uncertainty = fitted_values(trials, parameters)
+
+    overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
+    check, _ = run_ensemble(
+        experiment.scenario,
+        overrides,
+        settings.check_runs,
+        out / CHECK_DIR,
+        master_seed=experiment.master_seed + 7,
+        workers=workers,
+        cluster=cluster,
+        quiet=quiet,
+    )
+    fit_train = fit(check, found)
+    later = [t for t in everything if train_until is not None and t.day > train_until]
+    fit_later = fit(check, later) if later else None
+    fall = pd.to_numeric(check["fall_day"], errors="coerce")
+    result = {
+        "experiment": experiment.name,
+        "scenario": experiment.scenario,
+        "train_until": train_until,
+        "loss": "sim.compare: weighted mean over targets of squared distance outside the target interval, "
+        "averaged over a parameter set's replicates",
+        "targets_fitted": [t.id for t in found],
+        "screen": {
+            "points": len(points),
+            "replicates": experiment.replicates,
+            "cutoff": settings.implausibility,
+            "plausible": int((points["implausibility"] <= settings.implausibility).sum()),
+            "box": {k: [lo, hi] for k, (lo, hi, _) in box.items()},
+            "box_from": "plausible points" if any_plausible else "the best tenth (none plausible)",
+        },
+        "refine": {"sampler": "optuna TPE", **settings.refine.model_dump(), "completed": len(trials)},
+        "fitted": values,
+        "uncertainty": uncertainty,
+        "best_loss": float(trials["loss"].min()),
+        "check": {
+            "runs": len(check),
+            "loss_fitted_targets": fit_train.loss,
+            "goodness_fitted_targets": fit_train.goodness,
+            "loss_later_targets": fit_later.loss if fit_later else None,
+            "goodness_later_targets": fit_later.goodness if fit_later else None,
+            "fall_day_median": float(np.median(fall.fillna(20.0))),
+            "fell_share": float(fall.notna().mean()),
+            "overrides": overrides,
+        },
+        "command": command,
+    }
+    points.to_csv(out / "screen_points.csv", index=False)
+    trials.to_csv(out / "trials.csv", index=False)
+    _write(out / "calibration.json", json.dumps(result, indent=1) + "\n")
+    _write(out / "calibration.md", calibration_report(result, fit_later))
+    _figure(out, points, trials, values)
+    return result
+
+
+def calibration_report(result: dict[str, Any], fit_later) -> str:
+    """``calibration.md``: what was fitted to what, the fitted values with their ranges, the check."""
+    screen, check = result["screen"], result["check"]
+    lines = [
+        f"# Calibration: experiment `{result['experiment']}` on `{result['scenario']}`",
+        "",
+        f"Regenerate with `{result['command']}`.",
+        "",
+        f"Loss: {result['loss']} (definitions: `sim/compare.py`). Fitted to {len(result['targets_fitted'])} targets"
+        + (
+            f" dated on or before day {result['train_until']}."
+            if result["train_until"] is not None
+            else " (the whole record)."
+        ),
+        "",
+        f"1. Screen: {screen['points']} design points x {screen['replicates']} replicates; "
+        f"{screen['plausible']} plausible (second-largest distance <= {screen['cutoff']}); refinement box from "
+        f"{screen['box_from']}.",
+        f"2. Refine: {result['refine']['completed']} trials of Optuna TPE, {result['refine']['replicates']} common "
+        "seeds each.",
+        "",
+        "| parameter | fitted | range within 2 SE of the best loss | screen box |",
+        "|---|---|---|---|",
+    ]
+    for path, value in result["fitted"].items():
+        u, box = result["uncertainty"][path], screen["box"][path]
+        lines.append(
+            f"| `{path}` | {value:.4g} | [{u['low']:.4g}, {u['high']:.4g}] ({u['trials']} trials) | "
+            f"[{box[0]:.4g}, {box[1]:.4g}] |"
+        )
+    lines += [
+        "",
+        f"Best loss {result['best_loss']:.3f}. Check: {check['runs']} fresh runs of the fitted values: loss on the "
+        f"fitted targets {check['loss_fitted_targets']:.3f} (goodness of fit {check['goodness_fitted_targets']:.2f}); "
+        f"median fall day {check['fall_day_median']:.2f} (record: 17, the town taken on 5 June), fell in "
+        f"{check['fell_share']:.0%} of runs.",
+    ]
+    if fit_later is not None:
+        lines += [
+            "",
+            f"## Prediction of the record after day {result['train_until']}",
+            "",
+            f"Loss {fit_later.loss:.3f}, goodness of fit {fit_later.goodness:.2f} "
+            f"({fit_later.consistent} of {fit_later.compared} later targets consistent with the 90 % band); "
+            f"fall day predicted {check['fall_day_median']:.2f} against the record's 17 "
+            f"(error {check['fall_day_median'] - 17:+.2f} days).",
+            "",
+            "| id | day | target | median | 90 % band | consistent |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in fit_later.per_target:
+            t, q = row.target, row.quantiles
+            lines.append(
+                f"| {t.id} | {t.day} | [{t.low:.3g}, {t.high:.3g}] | {q['q50']:.3g} | "
+                f"[{q['q05']:.3g}, {q['q95']:.3g}] | {'yes' if row.consistent else 'no'} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _figure(out: Path, points: pd.DataFrame, trials: pd.DataFrame, values: dict[str, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.plots import plot_calibration
+
+    table = pd.concat(
+        [points.assign(stage="screen (design point)"), trials.assign(stage="refine (TPE trial)")], ignore_index=True
+    )
+    table["order"] = np.arange(len(table))
+    ax = plot_calibration(table, values)
+    for suffix in ("png", "svg"):
+        ax.figure.savefig(out / f"calibration.{suffix}", dpi=120, bbox_inches="tight")
+    plt.close(ax.figure)
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,335 @@
+"""Comparing runs with the record: targets, the loss of a run, the fit of an ensemble.
+
+Every comparable entry of the record becomes a ``Target``: an interval ``[low, high]`` on one of a
+run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a weight.
+
+- A **control claim** on day ``d`` bounds ``gov_share_dNN`` (the attackers' share of the town at the
+  end of day ``d``). A point claim ``v`` becomes ``v ± SHARE_TOLERANCE``; "up to" / "as much as"
+  make ``v`` an upper bound; a phrase is its own interval. Then the lean: a government source tends
+  to read the attackers' share high, an opposition source low, so a partisan interval is stretched
+  by ``PARTISAN_STRETCH`` towards the other side (down for government, up for opposition).
+- An **event** (outcome role: capture, encirclement, withdrawal, fall) on day ``d`` bounds the day
+  it happens in the model: the part of day ``d`` its time of day allows, widened by
+  ``EVENT_SLACK_DAYS`` on each side (a report dates what happened over the previous hours).
+- A **casualty total** for the battle bounds ``killed_<side>``: from the lowest to the highest
+  figure any source gives (the opposing sides' figures are its ends); one lone figure ``v`` becomes
+  ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``.
+
+For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
+(``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in
+log units, ``max(ln(low / x), 0, ln(x / high)) / ln 2``: a factor of two outside counts as one).
+An event that never happens in a run counts as happening on ``NEVER_DAY``. The **loss** of a run
+is the weighted mean of squared distances::
+
+    loss = sum_i w_i * d_i**2 / sum_i w_i,   w_i = LEAN_WEIGHT[lean_i]
+
+and the loss of a parameter set is the mean over its replicates (calibration uses nothing else).
+An ensemble is **consistent** with a target when the target's interval overlaps the ensemble's 90%
+band (5th to 95th percentile); the **goodness of fit** of an ensemble is the weighted share of its
+targets it is consistent with, and **coverage** is the share of runs inside a target's interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sim.record import ControlClaim, Event, Record
+from sim.scenario import Scenario
+
+LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
+SHARE_TOLERANCE = 0.10  # assumption: a share given as a point is read as +/- 10 points of the town
+PARTISAN_STRETCH = 0.20  # assumption: a partisan share may be off by 20 more points in its side's favour
+SHARE_SCALE = 0.10  # assumption: 10 points of the town outside a claim count as one unit of distance
+EVENT_SLACK_DAYS = 1.0  # assumption: a report may date an event up to a day late or early
+LONE_FIGURE_FACTOR = 1.5  # assumption: a lone casualty figure holds within a factor of 1.5
+NEVER_DAY = 20.0  # assumption: an event that never happens counts as on day 20 (two after the run ends)
+UPPER_BOUND_QUALIFIERS = ("up to", "as much as")
+# (start, end) of each time of day as fractions of the day
+TIME_OF_DAY = {
+    None: (0.0, 1.0),
+    "night": (0.0, 0.25),
+    "dawn": (0.15, 0.3),
+    "morning": (0.25, 0.5),
+    "day": (0.25, 0.8),
+    "evening": (0.7, 0.95),
+    "end_of_day": (0.8, 1.0),
+}
+EVENT_OUTCOMES = {"encirclement": "encirclement_day", "withdrawal": "withdrawal_day", "fall": "fall_day"}
+TOWN = "al-Qusayr"
+# record events of an outcome kind that the model has no counterpart for, with why
+NOT_COMPARED = {
+    "rebels-confined-triangle": "the rebels confined to part of the town, not cut off from outside",
+}
+# battle totals that are parts of another total (a count of foreigners among the rebels killed)
+PART_OF_TOTAL = {"foreign-rebels-killed", "foreign-rebels-palestinians", "foreign-rebels-bahraini"}
+CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+Kind = Literal["control", "event", "casualties"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """An interval the record sets on one outcome of a run."""
+
+    id: str
+    kind: Kind
+    label: str
+    day: int
+    lean: str
+    source: str
+    outcome: str
+    low: float
+    high: float
+    weight: float
+    log_scale: bool = False
+    ids: tuple[str, ...] = ()
+
+    def distance(self, values: np.ndarray) -> np.ndarray:
+        """Distance of each value from the interval, in the target's units (0 inside)."""
+        x = np.asarray(values, dtype=float)
+        if self.kind == "event":
+            x = np.where(np.isnan(x), NEVER_DAY, x)
+        if self.log_scale:
+            x = np.maximum(x, 1.0)
+            return np.maximum.reduce([np.log(self.low / x), np.zeros_like(x), np.log(x / self.high)]) / math.log(2)
+        scale = SHARE_SCALE if self.kind == "control" else 1.0
+        return np.maximum.reduce([self.low - x, np.zeros_like(x), x - self.high]) / scale
+
+
+def share_interval(claim: ControlClaim) -> tuple[float, float]:
+    """The claim as an interval of the attackers' share, before the lean."""
+    figure = claim.share
+    if figure.value is None:
+        return claim.gov_share
+    value = figure.value if claim.holder == "gov" else 1.0 - figure.value
+    if figure.qualifier in UPPER_BOUND_QUALIFIERS:
+        low, high = value - 2 * SHARE_TOLERANCE, value
+    else:
+        low, high = value - SHARE_TOLERANCE, value + SHARE_TOLERANCE
+    return max(low, 0.0), min(high, 1.0)
+
+
+def control_target(claim: ControlClaim) -> Target:
+    """A control claim as a target on the share at the end of its day."""
+    low, high = share_interval(claim)
+    if claim.lean == "government":
+        low = max(low - PARTISAN_STRETCH, 0.0)
+    elif claim.lean == "opposition":
+        high = min(high + PARTISAN_STRETCH, 1.0)
+    return Target(
+        id=claim.id,
+        kind="control",
+        label=f"share held by the attackers, {claim.quote!r}",
+        day=claim.day,
+        lean=claim.lean,
+        source=claim.source,
+        outcome=f"gov_share_d{claim.day:02d}",
+        low=round(low, 4),
+        high=round(high, 4),
+        weight=LEAN_WEIGHT[claim.lean],
+    )
+
+
+def _slug(name: str) -> str:
+    return name.lower().replace(" ", "_").replace("-", "_")
+
+
+def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
+    """The run outcome an event's date bounds, or None when the model has no counterpart."""
+    if event.role != "outcome" or event.id in NOT_COMPARED:
+        return None
+    if event.kind in EVENT_OUTCOMES and event.place == TOWN:
+        return EVENT_OUTCOMES[event.kind]
+    if event.kind == "capture" and event.place in model_places:
+        return f"captured_day_{_slug(model_places[event.place])}"
+    return None
+
+
+def event_target(event: Event, outcome: str) -> Target:
+    """An event as a window on the day it happens in the model."""
+    start, end = TIME_OF_DAY[event.time_of_day]
+    return Target(
+        id=event.id,
+        kind="event",
+        label=f"{event.kind} of {event.place}",
+        day=event.day,
+        lean=event.lean,
+        source=event.source,
+        outcome=outcome,
+        low=max(event.day + start - EVENT_SLACK_DAYS, 0.0),
+        high=event.day + end + EVENT_SLACK_DAYS,
+        weight=LEAN_WEIGHT[event.lean],
+    )
+
+
+def casualty_targets(record: Record) -> list[Target]:
+    """For each side, the battle's killed from the lowest to the highest figure any source gives."""
+    targets = []
+    for side in CASUALTY_SIDES:
+        reports = [
+            r
+            for r in record.casualties
+            if r.side == side and r.scope == "battle" and r.killed is not None and r.id not in PART_OF_TOTAL
+        ]
+        if not reports:
+            continue
+        numbers = [x for r in reports for x in r.killed.interval if x is not None and math.isfinite(x)]
+        low, high = min(numbers), max(numbers)
+        if low == high:
+            low, high = low / LONE_FIGURE_FACTOR, high * LONE_FIGURE_FACTOR
+        leans = sorted({r.lean for r in reports})
+        targets.append(
+            Target(
+                id=f"killed-{side}",
+                kind="casualties",
+                label=f"{side} killed in the battle",
+                day=max(r.day for r in reports),
+                lean=leans[0] if len(leans) == 1 else "both sides",
+                source="; ".join(sorted({r.source for r in reports})),
+                outcome=f"killed_{side}",
+                low=round(low, 1),
+                high=round(high, 1),
+                weight=1.0,
+                log_scale=True,
+                ids=tuple(r.id for r in reports),
+            )
+        )
+    return targets
+
+
+def model_place_names(scenario: Scenario) -> dict[str, str]:
+    """Record place name -> model place name, for the places outside the town."""
+    return {p.record_place: p.name for p in scenario.places if p.record_place and p.name != TOWN}
+
+
+def targets(record: Record, scenario: Scenario, until_day: int | None = None) -> list[Target]:
+    """Every target the record sets, optionally only those dated on or before ``until_day``."""
+    places = model_place_names(scenario)
+    found = [control_target(c) for c in record.control_claims]
+    for event in record.events:
+        outcome = event_outcome(event, places)
+        if outcome is not None:
+            found.append(event_target(event, outcome))
+    found += casualty_targets(record)
+    if until_day is not None:
+        found = [t for t in found if t.day <= until_day]
+    return sorted(found, key=lambda t: (t.day, t.kind, t.id))
+
+
+def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str, str]]:
+    """Outcome events the model has no counterpart for: (id, day, what, why)."""
+    places = model_place_names(scenario)
+    rows = []
+    for event in record.events:
+        if event.role == "outcome" and event_outcome(event, places) is None:
+            why = NOT_COMPARED.get(event.id) or (
+                "a part of the town: compared through the share claims"
+                if event.place == TOWN or event.kind == "capture"
+                else "no counterpart in the model"
+            )
+            rows.append((event.id, event.day, f"{event.kind} of {event.place}", why))
+    return rows
+
+
+def _values(runs: pd.DataFrame, target: Target) -> np.ndarray:
+    if target.outcome not in runs:
+        return np.full(len(runs), np.nan)
+    return pd.to_numeric(runs[target.outcome], errors="coerce").to_numpy(dtype=float)
+
+
+def run_losses(runs: pd.DataFrame, found: list[Target]) -> np.ndarray:
+    """The loss of each run (row of ``runs``): weighted mean of squared distances."""
+    total = np.zeros(len(runs))
+    weights = 0.0
+    for target in found:
+        total += target.weight * target.distance(_values(runs, target)) ** 2
+        weights += target.weight
+    return total / weights if weights else total
+
+
+@dataclass
+class TargetFit:
+    """How an ensemble compares with one target."""
+
+    target: Target
+    quantiles: dict[str, float]
+    never: float
+    coverage: float
+    median_distance: float
+    loss: float
+    consistent: bool
+
+
+@dataclass
+class Fit:
+    """How an ensemble compares with the record: per target and in total."""
+
+    runs: int
+    per_target: list[TargetFit]
+    loss: float
+    goodness: float
+    consistent: int
+    compared: int
+    run_loss: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "runs": self.runs,
+            "loss": self.loss,
+            "goodness_of_fit": self.goodness,
+            "consistent": self.consistent,
+            "compared": self.compared,
+            "per_target": [
+                {**asdict(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}} for t in self.per_target
+            ],
+        }
+
+
+def quantiles(values: np.ndarray, censor: float | None = None) -> dict[str, float]:
+    """The 5, 25, 50, 75 and 95th percentiles (missing values as ``censor``, or dropped)."""
+    x = np.asarray(values, dtype=float)
+    x = np.where(np.isnan(x), censor, x) if censor is not None else x[~np.isnan(x)]
+    if x.size == 0:
+        return {f"q{round(q * 100):02d}": float("nan") for q in QUANTILES}
+    return {f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(x, QUANTILES), strict=True)}
+
+
+def fit(runs: pd.DataFrame, found: list[Target]) -> Fit:
+    """Compare an ensemble (one row of outcomes per run) with the targets."""
+    per_target = []
+    weights = sum(t.weight for t in found)
+    for target in found:
+        values = _values(runs, target)
+        censor = NEVER_DAY if target.kind == "event" else None
+        q = quantiles(values, censor)
+        distance = target.distance(values)
+        band_low, band_high = q["q05"], q["q95"]
+        per_target.append(
+            TargetFit(
+                target=target,
+                quantiles=q,
+                never=float(np.isnan(values).mean()) if len(values) else float("nan"),
+                coverage=float((distance == 0).mean()) if len(values) else float("nan"),
+                median_distance=float(target.distance(np.array([q["q50"]]))[0]),
+                loss=float(np.mean(distance**2)) if len(values) else float("nan"),
+                consistent=bool(band_low <= target.high and band_high >= target.low),
+            )
+        )
+    run_loss = run_losses(runs, found)
+    consistent_weight = sum(t.target.weight for t in per_target if t.consistent)
+    return Fit(
+        runs=len(runs),
+        per_target=per_target,
+        loss=float(run_loss.mean()) if len(run_loss) else float("nan"),
+        goodness=consistent_weight / weights if weights else float("nan"),
+        consistent=sum(t.consistent for t in per_target),
+        compared=len(per_target),
+        run_loss=[float(x) for x in run_loss],
+    )

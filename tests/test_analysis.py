@@ -1,0 +1,130 @@
+"""The analysis commands end to end on a two-day scenario: validate, compare, calibrate, sensitivity."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.cli import main
+from sim.counterfactual import paired
+from tests.conftest import REPO_ROOT
+
+
+@pytest.fixture
+def short(tmp_path):
+    """The baseline over two days at two-hour steps, as a scenario file."""
+    path = tmp_path / "short.yaml"
+    base = REPO_ROOT / "scenarios" / "al-qusayr-2013.yaml"
+    path.write_text(f"base: {base}\nname: short\ntime:\n  end: 2013-05-21T00:00:00\n  dt_minutes: 120\n")
+    return path
+
+
+def _experiment(tmp_path, short, **extra):
+    spec = {
+        "name": "tiny",
+        "scenario": str(short),
+        "parameters": [
+            {"path": "rules.fire.attacker_lethality_per_h", "low": 0.001, "high": 0.004},
+            {"path": "rules.control.undefended_share", "low": 0.01, "high": 0.1},
+        ],
+        "design": "lhs",
+        "points": 3,
+        "replicates": 1,
+        "master_seed": 5,
+        **extra,
+    }
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_validate_writes_the_report_the_json_and_the_figures(tmp_path, short, capsys):
+    out = tmp_path / "val"
+    assert main(["validate", str(short), "--runs", "3", "--out", str(out), "--workers", "0", "--quiet"]) == 0
+    result = json.loads((out / "validation.json").read_text())
+    assert len(result["runs"]) == 3
+    assert len({r["seed"] for r in result["runs"]}) == 3
+    text = (out / "validation.md").read_text()
+    for claim_id in ("claim-d00-ap-more-than-half", "claim-d01-aljazeera-most", "fall", "killed-rebels"):
+        assert claim_id in text
+    for name in ("control", "sectors", "casualties", "strength"):
+        assert (out / f"{name}.png").stat().st_size > 0
+        assert (out / f"{name}.svg").is_file()
+    names = {c["name"] for c in result["checks"]}
+    assert {"the town falls", "end of day 0", "encirclement", "rebels killed"} <= names
+    assert "goodness of fit" in capsys.readouterr().out
+
+
+def test_compare_on_common_seeds_gives_zero_differences_for_the_same_scenario(tmp_path, short):
+    args = ["compare", str(short), str(short), "--runs", "3", "--workers", "0", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "cmp"), "--ensembles", str(tmp_path / "ens")]) == 0
+    table = pd.read_csv(tmp_path / "cmp" / "differences.csv")
+    assert (table["mean"] == 0).all()
+    assert not table["excludes_zero"].any()
+    assert "gov_share_d01" in set(table["outcome"])
+    assert (tmp_path / "cmp" / "compare.png").is_file()
+
+
+def test_paired_confidence_interval():
+    result = paired([1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 4.0, 6.0])  # differences 1, 2, 1, 2
+    assert result["mean"] == pytest.approx(1.5)
+    half = 3.182446 * 0.57735 / 2  # t(0.975, 3) * sd / sqrt(4)
+    assert (result["ci_low"], result["ci_high"]) == pytest.approx((1.5 - half, 1.5 + half), rel=1e-4)
+
+
+def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
+    calibration = {"refine": {"trials": 3, "replicates": 1, "parallel": 1}, "check_runs": 2}
+    experiment = _experiment(tmp_path, short, calibration=calibration)
+    out = tmp_path / "cal"
+    args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet", "--train-until", "1"]
+    assert main(args) == 0
+    result = json.loads((out / "calibration.json").read_text())
+    assert 0.001 <= result["fitted"]["rules.fire.attacker_lethality_per_h"] <= 0.004
+    assert result["refine"]["completed"] == 3
+    assert result["screen"]["points"] == 3
+    assert all(t.startswith("claim-d0") for t in result["targets_fitted"])  # days 0 and 1 only
+    assert "Prediction of the record after day 1" in (out / "calibration.md").read_text()
+    trials = pd.read_csv(out / "trials.csv")
+    assert main(args) == 0  # resumed: nothing more to try
+    assert pd.read_csv(out / "trials.csv").equals(trials)
+
+
+def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, short):
+    experiment = _experiment(tmp_path, short)
+    out = tmp_path / "sens"
+    assert main(["sensitivity", str(experiment), "--size", "2", "--out", str(out), "--workers", "0"]) == 0
+    table = pd.read_csv(out / "indices.csv")
+    # parameters x outcomes x (mu_star, sigma); the day-10 sectors are past the two-day runs
+    assert len(table) == 2 * 3 * 2
+    assert "gov_sectors_d10" not in set(table["outcome"])
+    assert len(pd.read_parquet(out / "runs.parquet")) == 2 * 3  # trajectories x (factors + 1)
+    assert (out / "sensitivity.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sensitivity", "{exp}", "--method", "sobol", "--size", "3"], "power of two"),
+        (["calibrate", "{many}"], "at most ~6"),
+        (["validate", "no-such-scenario"], "no-such-scenario"),
+    ],
+)
+def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsys, args, message):
+    experiment = _experiment(tmp_path, short)
+    many = _experiment(tmp_path, short)
+    spec = yaml.safe_load(many.read_text())
+    spec["parameters"] = [{"path": f"forces.{s}.fighters", "low": 100, "high": 200} for s in ("army", "hezbollah")]
+    spec["parameters"] += [{"path": f"rules.fire.{k}", "low": 0.0, "high": 0.5} for k in ("cover_max", "low_ammo")]
+    spec["parameters"] += [{"path": f"rules.movement.{k}", "low": 0.1, "high": 0.2} for k in ("road_share",)]
+    spec["parameters"] += [{"path": f"rules.control.{k}", "low": 0.1, "high": 0.2} for k in ("undefended_share",)]
+    spec["parameters"] += [{"path": "rules.corridor.cohesion_threshold", "low": 0.1, "high": 0.2}]
+    many = tmp_path / "many.yaml"
+    many.write_text(yaml.safe_dump({**spec, "design": "lhs", "points": 8}))
+    out = tmp_path / "out"
+    argv = [a.format(exp=experiment, many=many) for a in args] + ["--out", str(out)]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

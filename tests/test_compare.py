@@ -1,0 +1,104 @@
+"""The comparison with the record: targets, distances, the loss and the fit of an ensemble."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import compare
+from sim.compare import NEVER_DAY, Target, fit, not_compared, run_losses, targets
+from sim.record import load_record
+from sim.scenario import load_scenario
+
+
+@pytest.fixture(scope="module")
+def found():
+    return {t.id: t for t in targets(load_record(), load_scenario("al-qusayr-2013"))}
+
+
+def test_a_point_claim_is_widened_then_stretched_by_its_lean(found):
+    official = found["claim-d04-official-80pct"]  # government, "up to 80 percent": an upper bound
+    assert (official.low, official.high) == pytest.approx((0.8 - 0.2 - 0.2, 0.8))
+    rebels = found["claim-d04-rebel-sources-40pct"]  # opposition: stretched up
+    assert (rebels.low, rebels.high) == pytest.approx((0.3, 0.7))
+    reuters = found["claim-d12-reuters-two-thirds"]  # neutral: +/- the tolerance only
+    assert (reuters.low, reuters.high) == pytest.approx((0.5667, 0.7667), abs=1e-3)
+    assert reuters.weight == 1.0
+    assert rebels.weight == official.weight == 0.5
+
+
+def test_a_claim_of_what_the_rebels_hold_is_turned_into_the_attackers_share(found):
+    doctor = found["claim-d12-doctor-rebels-80pct"]  # rebels hold 80 %: the attackers 20 % +/- 10, +20 up
+    assert doctor.outcome == "gov_share_d12"
+    assert (doctor.low, doctor.high) == pytest.approx((0.1, 0.5))
+
+
+def test_events_become_day_windows_on_the_models_outcomes(found):
+    fall = found["fall"]
+    assert fall.outcome == "fall_day"
+    # day 17 in the morning (0.25-0.5 of the day), with one day of slack each side
+    assert (fall.low, fall.high) == pytest.approx((16.25, 18.5))
+    assert found["airbase-captured"].outcome == "captured_day_al_dabaa_air_base"
+    assert found["arjoun-captured"].outcome == "captured_day_arjoun"
+    assert found["totally-surrounded"].outcome == "encirclement_day"
+    assert "rebels-confined-triangle" not in found
+    skipped = {row[0] for row in not_compared(load_record(), load_scenario("al-qusayr-2013"))}
+    assert {"rebels-confined-triangle", "main-square-captured"} <= skipped
+
+
+def test_casualty_ranges_run_from_one_sides_figure_to_the_others(found):
+    rebels = found["killed-rebels"]
+    assert (rebels.low, rebels.high) == (431, 1257)  # opposition 431-500+, government 1,257
+    hezbollah = found["killed-hezbollah"]  # one figure, 114: within a factor of 1.5
+    assert (hezbollah.low, hezbollah.high) == pytest.approx((76.0, 171.0))
+    assert set(rebels.ids) == {"rebels-killed-opposition", "rebels-killed-government"}  # foreigners: a part
+
+
+def test_distances_are_zero_inside_and_scaled_outside():
+    share = Target("c", "control", "", 0, "neutral", "", "gov_share_d00", 0.5, 0.7, 1.0)
+    assert share.distance(np.array([0.6, 0.3, 0.9])) == pytest.approx([0.0, 2.0, 2.0])
+    event = Target("e", "event", "", 5, "neutral", "", "fall_day", 4.0, 7.0, 1.0)
+    assert event.distance(np.array([np.nan, 8.5])) == pytest.approx([NEVER_DAY - 7.0, 1.5])
+    killed = Target("k", "casualties", "", 17, "neutral", "", "killed_rebels", 100, 200, 1.0, log_scale=True)
+    assert killed.distance(np.array([50.0, 800.0, 150.0])) == pytest.approx([1.0, 2.0, 0.0])
+
+
+def test_the_loss_is_the_weighted_mean_of_squared_distances():
+    a = Target("a", "control", "", 0, "neutral", "", "x", 0.5, 0.7, 1.0)
+    b = Target("b", "control", "", 0, "government", "", "y", 0.0, 0.1, 0.5)
+    runs = pd.DataFrame({"x": [0.3, 0.6], "y": [0.05, 0.3]})
+    expected_first = (1.0 * 2.0**2 + 0.5 * 0.0) / 1.5
+    expected_second = (0.0 + 0.5 * 2.0**2) / 1.5
+    assert run_losses(runs, [a, b]) == pytest.approx([expected_first, expected_second])
+    assert fit(runs, [a, b]).loss == pytest.approx((expected_first + expected_second) / 2)
+
+
+def test_an_ensemble_is_consistent_when_its_90_percent_band_meets_the_interval():
+    target = Target("a", "control", "", 0, "neutral", "", "x", 0.5, 0.7, 1.0)
+    near = pd.DataFrame({"x": np.linspace(0.3, 0.52, 40)})  # band reaches 0.5
+    far = pd.DataFrame({"x": np.linspace(0.1, 0.3, 40)})
+    assert fit(near, [target]).per_target[0].consistent
+    result = fit(far, [target])
+    assert not result.per_target[0].consistent
+    assert result.goodness == 0.0
+    assert result.per_target[0].coverage == 0.0
+    assert result.per_target[0].quantiles["q50"] == pytest.approx(0.2)
+
+
+def test_train_until_keeps_only_the_early_record():
+    early = targets(load_record(), load_scenario("al-qusayr-2013"), until_day=10)
+    assert early
+    assert max(t.day for t in early) <= 10
+    assert not any(t.kind == "casualties" for t in early)  # battle totals are dated at the end
+
+
+def test_tolerances_are_declared_as_assumptions():
+    source = Path(compare.__file__).read_text(encoding="utf-8")
+    for name in ("SHARE_TOLERANCE", "PARTISAN_STRETCH", "EVENT_SLACK_DAYS", "LONE_FIGURE_FACTOR", "NEVER_DAY"):
+        line = next(line for line in source.splitlines() if line.startswith(f"{name} ="))
+        assert "# assumption" in line, name
+    assert math.isfinite(compare.NEVER_DAY)
