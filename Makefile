@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean history
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.12 (pyenv: 'pyenv install 3.12')" >&2; exit 2; }
@@ -21,6 +21,29 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
+
+# Everything behind the README's "How well does it match history?" (about an hour on 2 cores):
+# calibration on the whole record and on days 0-10 only, the calibrated baseline's validation,
+# the counterfactual variants against it, and the sensitivity screen; reports and figures are
+# copied to docs/history/.
+HISTORY := results/history
+VARIANTS := attackers-5000 attackers-8000 no-hezbollah supply-open no-corridor
+history: $(STAMP)
+	$(BIN)/qusayr calibrate calibration --out $(HISTORY)/calibration --quiet
+	$(BIN)/qusayr calibrate calibration --train-until 10 --out $(HISTORY)/calibration-until-d10 --quiet
+	$(BIN)/qusayr validate al-qusayr-2013 --runs 50 --out $(HISTORY)/validate --quiet
+	for v in $(VARIANTS); do \
+	  $(BIN)/qusayr compare al-qusayr-2013 $$v --runs 30 --out $(HISTORY)/compare/$$v \
+	    --ensembles $(HISTORY)/ensembles --quiet || exit 1; done
+	$(BIN)/qusayr sensitivity calibration --method morris --replicates 2 --out $(HISTORY)/sensitivity
+	mkdir -p docs/history
+	cp $(HISTORY)/validate/validation.md $(HISTORY)/validate/*.png docs/history/
+	cp $(HISTORY)/calibration/calibration.md $(HISTORY)/calibration/calibration.png docs/history/
+	cp $(HISTORY)/calibration-until-d10/calibration.md docs/history/calibration-until-d10.md
+	cp $(HISTORY)/sensitivity/sensitivity.md $(HISTORY)/sensitivity/sensitivity.png docs/history/
+	for v in $(VARIANTS); do \
+	  cp $(HISTORY)/compare/$$v/compare.md docs/history/compare-$$v.md; \
+	  cp $(HISTORY)/compare/$$v/compare.png docs/history/compare-$$v.png; done
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

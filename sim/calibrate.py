@@ -8,7 +8,7 @@ distances to the record's intervals, averaged over a parameter set's runs):
    replicate-mean outcomes and the targets (distances are already in units of each target's
    tolerance; the second largest so one odd claim cannot rule out a point). Points at or below the
    experiment's ``implausibility`` cut-off are plausible; the refinement searches the box they span
-   (the best tenth of the points when none is plausible).
+   (the best quarter of the points when none is plausible).
 2. **Refine**: Optuna's TPE sampler (seeded) over that box, each trial run on the same
    ``replicates`` seeds (common random numbers, so trials differ by their parameters, not their
    luck), ``parallel`` trials at a time on the sweep executor. Trials are kept in an Optuna journal
@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.compare import Target, fit, run_losses, targets
+from sim.output import save_figure, write_text
 from sim.record import Record
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
@@ -40,7 +41,7 @@ from sim.validate import run_ensemble
 SCREEN_DIR = "screen"
 CHECK_DIR = "check"
 JOURNAL = "refine.journal"
-BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.1
+BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.25  # assumption: a quarter keeps the box from collapsing onto one lucky point
 
 
 def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str]) -> pd.DataFrame:
@@ -68,7 +69,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
 
 
 def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -> tuple[dict[str, tuple], bool]:
-    """Bounds of the plausible points per parameter (or of the best tenth), and whether any was plausible."""
+    """Bounds of the plausible points per parameter (or of the best quarter), and whether any was plausible."""
     kept = points[points["implausibility"] <= cutoff]
     any_plausible = not kept.empty
     if kept.empty:
@@ -240,7 +241,7 @@ def calibrate(
             "cutoff": settings.implausibility,
             "plausible": int((points["implausibility"] <= settings.implausibility).sum()),
             "box": {k: [lo, hi] for k, (lo, hi, _) in box.items()},
-            "box_from": "plausible points" if any_plausible else "the best tenth (none plausible)",
+            "box_from": "plausible points" if any_plausible else "the best quarter (none plausible)",
         },
         "refine": {"sampler": "optuna TPE", **settings.refine.model_dump(), "completed": len(trials)},
         "fitted": values,
@@ -260,8 +261,8 @@ def calibrate(
     }
     points.to_csv(out / "screen_points.csv", index=False)
     trials.to_csv(out / "trials.csv", index=False)
-    _write(out / "calibration.json", json.dumps(result, indent=1) + "\n")
-    _write(out / "calibration.md", calibration_report(result, fit_later))
+    write_text(out / "calibration.json", json.dumps(result, indent=1) + "\n")
+    write_text(out / "calibration.md", calibration_report(result, fit_later))
     _figure(out, points, trials, values)
     return result
 
@@ -287,7 +288,7 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         f"2. Refine: {result['refine']['completed']} trials of Optuna TPE, {result['refine']['replicates']} common "
         "seeds each.",
         "",
-        "| parameter | fitted | range within 2 SE of the best loss | screen box |",
+        "| parameter | fitted | range within 2 SE of the best loss | refinement box (from the screen) |",
         "|---|---|---|---|",
     ]
     for path, value in result["fitted"].items():
@@ -329,7 +330,6 @@ def _figure(out: Path, points: pd.DataFrame, trials: pd.DataFrame, values: dict[
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from sim.plots import plot_calibration
 
@@ -338,12 +338,4 @@ def _figure(out: Path, points: pd.DataFrame, trials: pd.DataFrame, values: dict[
     )
     table["order"] = np.arange(len(table))
     ax = plot_calibration(table, values)
-    for suffix in ("png", "svg"):
-        ax.figure.savefig(out / f"calibration.{suffix}", dpi=120, bbox_inches="tight")
-    plt.close(ax.figure)
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    save_figure(ax.figure, out, "calibration")

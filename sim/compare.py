@@ -228,11 +228,12 @@ def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str
     rows = []
     for event in record.events:
         if event.role == "outcome" and event_outcome(event, places) is None:
-            why = NOT_COMPARED.get(event.id) or (
-                "a part of the town: compared through the share claims"
-                if event.place == TOWN or event.kind == "capture"
-                else "no counterpart in the model"
-            )
+            if event.id in NOT_COMPARED:
+                why = NOT_COMPARED[event.id]
+            elif event.kind == "capture":
+                why = "a place inside the town: compared through the share claims"
+            else:
+                why = "the model does not date this kind of event"
             rows.append((event.id, event.day, f"{event.kind} of {event.place}", why))
     return rows
 

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.compare import NEVER_DAY
+from sim.output import save_figure, write_text
 from sim.scenario import load_scenario
 from sim.validate import run_ensemble
 
@@ -99,9 +100,10 @@ def compare(
         tables.append(table)
     table = differences(*tables)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "differences.csv", index=False)
-    (out / "compare.md").write_text(report(names, table, runs, master_seed, command))
-    (out / "compare.json").write_text(
+    write_text(out / "differences.csv", table.to_csv(index=False))
+    write_text(out / "compare.md", report(names, table, runs, master_seed, command))
+    write_text(
+        out / "compare.json",
         json.dumps(
             {
                 "a": names[0],
@@ -112,7 +114,7 @@ def compare(
             },
             indent=1,
         )
-        + "\n"
+        + "\n",
     )
     _figure(out, names, table)
     return table
@@ -153,9 +155,7 @@ def _figure(out: Path, names: list[str], table: pd.DataFrame) -> None:
     plot_differences(table[table["outcome"].isin(COUNT_OUTCOMES)], unit="people", ax=axes[1])
     plot_share_difference(table[table["outcome"].str.startswith("gov_share_d")], ax=axes[2])
     fig.suptitle(f"{names[1]} minus {names[0]}: paired differences over common seeds, 95 % confidence intervals")
-    for suffix in ("png", "svg"):
-        fig.savefig(out / f"compare.{suffix}", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, out, "compare")
 
 
 def summary_line(names: list[str], table: pd.DataFrame) -> str:

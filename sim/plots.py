@@ -122,8 +122,7 @@ SOURCE_NOTE = "Record: English Wikipedia, 'Battle of al-Qusayr (2013)' (CC BY-SA
 EVENT_MARKS = (
     ("airbase-captured", "air base taken"),
     ("totally-surrounded", "encircled"),
-    ("corridor", "corridor"),
-    ("withdrawal", "withdrawal"),
+    ("corridor", "corridor, withdrawal"),
     ("fall", "fall"),
 )
 
@@ -177,7 +176,7 @@ def plot_control_ensemble(
     ax.set_ylim(0, 1.0)
     ax.set_ylabel("held by the attackers (share of the town's area)")
     _date_axis(ax)
-    ax.set_title(title or "al-Qusayr 2013: control of the town, model ensemble against the record", pad=40)
+    ax.set_title(title or "al-Qusayr 2013: control of the town, model ensemble against the record", pad=60)
     ax.legend(loc="lower right", fontsize=7)
     ax.grid(alpha=0.3)
     _source(ax)

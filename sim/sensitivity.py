@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.compare import NEVER_DAY
+from sim.output import save_figure, write_text
 from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment
 from sim.sweeps.runner import evaluate
 
@@ -116,8 +117,8 @@ def sensitivity(
     table = analyse(experiment, method, samples, outcome_means(runs, len(points)))
     out.mkdir(parents=True, exist_ok=True)
     runs.to_parquet(out / "runs.parquet", index=False)
-    table.to_csv(out / "indices.csv", index=False)
-    (out / "sensitivity.md").write_text(report(experiment, method, table, len(points), len(seeds)))
+    write_text(out / "indices.csv", table.to_csv(index=False))
+    write_text(out / "sensitivity.md", report(experiment, method, table, len(points), len(seeds)))
     _figure(out, table, method)
     return table
 
@@ -161,6 +162,4 @@ def _figure(out: Path, table: pd.DataFrame, method: Method) -> None:
         ax.axis("off")
     for ax, outcome in zip(axes.ravel(), dict.fromkeys(table["outcome"]), strict=False):
         plot_indices(table, outcome, unit=UNITS[outcome] if method == "morris" else "share of variance", ax=ax)
-    for suffix in ("png", "svg"):
-        fig.savefig(out / f"sensitivity.{suffix}", dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, out, "sensitivity")

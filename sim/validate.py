@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.compare import NEVER_DAY, Fit, Target, fit, not_compared, quantiles, targets
+from sim.output import save_figure, write_text
 from sim.record import DAY0, Record
 from sim.run import code_version, git_commit
 from sim.scenario import Scenario, load_scenario
@@ -327,30 +328,19 @@ def write_figures(
     from sim.plots import plot_casualties, plot_control_ensemble, plot_sector_maps, plot_strength
 
     data = figure_data(summaries)
-    written = []
-
-    def save(fig, stem: str) -> None:
-        for suffix in ("png", "svg"):
-            path = folder / f"{stem}.{suffix}"
-            tmp = folder / f".{stem}.tmp.{suffix}"
-            fig.savefig(tmp, dpi=120, bbox_inches="tight")
-            tmp.replace(path)
-            written.append(path)
-        plt.close(fig)
-
     ax = plot_control_ensemble(
         data["share"], found, record, title=f"al-Qusayr 2013: control of the town, {name} ({len(summaries)} runs)"
     )
-    save(ax.figure, "control")
+    written = save_figure(ax.figure, folder, "control")
     days = data["held"].shape[0]
     cols = 7
     fig, axes = plt.subplots(math.ceil(days / cols), cols, figsize=(2 * cols, 2.1 * math.ceil(days / cols)))
     plot_sector_maps(data["held"], np.asarray(axes), record_note={10: "record: 13 of 16 (gov. claim)"})
     fig.suptitle(f"The 16 sectors by day, {name}: share of {len(summaries)} runs in which the attackers hold each")
-    save(fig, "sectors")
+    written += save_figure(fig, folder, "sectors")
     ranges = {t.outcome.removeprefix("killed_"): (t.low, t.high) for t in found if t.kind == "casualties"}
-    save(plot_casualties(data["killed"], ranges).figure, "casualties")
-    save(plot_strength(data["strength"]).figure, "strength")
+    written += save_figure(plot_casualties(data["killed"], ranges).figure, folder, "casualties")
+    written += save_figure(plot_strength(data["strength"]).figure, folder, "strength")
     return written
 
 
@@ -393,13 +383,7 @@ def validate(
         "checks": [asdict(c) for c in checks],
         "runs": summaries,
     }
-    _write(out / "validation.json", json.dumps(result, indent=1, default=float) + "\n")
-    _write(out / "validation.md", text)
+    write_text(out / "validation.json", json.dumps(result, indent=1, default=float) + "\n")
+    write_text(out / "validation.md", text)
     write_figures(out, summaries, found, record, scenario.name)
     return result
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -28,7 +28,7 @@ def _experiment(tmp_path, short, **extra):
         "scenario": str(short),
         "parameters": [
             {"path": "rules.fire.attacker_lethality_per_h", "low": 0.001, "high": 0.004},
-            {"path": "rules.control.undefended_share", "low": 0.01, "high": 0.1},
+            {"path": "rules.control.defenders_halving", "low": 5, "high": 50},
         ],
         "design": "lhs",
         "points": 3,
@@ -119,7 +119,7 @@ def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsy
     spec["parameters"] = [{"path": f"forces.{s}.fighters", "low": 100, "high": 200} for s in ("army", "hezbollah")]
     spec["parameters"] += [{"path": f"rules.fire.{k}", "low": 0.0, "high": 0.5} for k in ("cover_max", "low_ammo")]
     spec["parameters"] += [{"path": f"rules.movement.{k}", "low": 0.1, "high": 0.2} for k in ("road_share",)]
-    spec["parameters"] += [{"path": f"rules.control.{k}", "low": 0.1, "high": 0.2} for k in ("undefended_share",)]
+    spec["parameters"] += [{"path": f"rules.control.{k}", "low": 0.1, "high": 0.2} for k in ("defenders_halving",)]
     spec["parameters"] += [{"path": "rules.corridor.cohesion_threshold", "low": 0.1, "high": 0.2}]
     many = tmp_path / "many.yaml"
     many.write_text(yaml.safe_dump({**spec, "design": "lhs", "points": 8}))

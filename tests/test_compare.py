@@ -102,3 +102,43 @@ def test_tolerances_are_declared_as_assumptions():
         line = next(line for line in source.splitlines() if line.startswith(f"{name} ="))
         assert "# assumption" in line, name
     assert math.isfinite(compare.NEVER_DAY)
+
+
+def test_history_matching_keeps_points_whose_second_worst_distance_is_small():
+    from sim.calibrate import implausibility, plausible_box
+    from sim.sweeps.experiment import Experiment
+
+    a = Target("a", "control", "", 0, "neutral", "", "x", 0.5, 0.7, 1.0)
+    b = Target("b", "control", "", 0, "neutral", "", "y", 0.5, 0.7, 1.0)
+    c = Target("c", "control", "", 0, "neutral", "", "z", 0.5, 0.7, 1.0)
+    runs = pd.DataFrame(
+        {
+            "point": [0, 0, 1, 1],
+            "p": [1.0, 1.0, 3.0, 3.0],
+            "x": [0.6, 0.6, 0.1, 0.1],  # point 1: 4 units off
+            "y": [0.6, 0.6, 0.1, 0.1],  # point 1: 4 units off
+            "z": [1.9, 1.9, 0.6, 0.6],  # point 0: one odd target, 12 units off
+        }
+    )
+    points = implausibility(runs, [a, b, c], ["p"]).set_index("point")
+    assert points.loc[0, "implausibility"] == pytest.approx(0.0)  # the second largest of (0, 0, 12)
+    assert points.loc[1, "implausibility"] == pytest.approx(4.0)
+    experiment = Experiment(
+        name="t",
+        scenario="al-qusayr-2013",
+        parameters=[{"path": "p", "low": 0.0, "high": 10.0}],
+        replicates=1,
+        master_seed=1,
+    )
+    box, any_plausible = plausible_box(points.reset_index(), experiment, cutoff=3.0)
+    assert any_plausible
+    assert box["p"] == pytest.approx((0.0, 2.0, False))  # one point: a tenth of the range either side
+
+
+def test_fitted_values_are_the_best_trial_and_the_range_within_two_standard_errors():
+    from sim.calibrate import fitted_values
+
+    trials = pd.DataFrame({"p": [1.0, 2.0, 3.0, 9.0], "loss": [1.0, 1.15, 1.3, 5.0], "loss_se": [0.1] * 4})
+    values, uncertainty = fitted_values(trials, ["p"])
+    assert values == {"p": 1.0}
+    assert uncertainty["p"] == {"low": 1.0, "high": 2.0, "trials": 2}  # 1.3 is over 1.0 + 2 x 0.1

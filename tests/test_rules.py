@@ -238,21 +238,15 @@ def test_rebels_come_up_behind_the_attackers_through_a_tunnel():
 
 
 def test_attackers_hold_a_cell_only_once_it_is_cleared():
-    model = bare_model(
-        extra=[
-            "rules.control.clear_fighter_h=200",
-            "rules.control.clearing_capacity=10",
-            "rules.control.undefended_share=0.1",
-        ]
-    )
+    model = bare_model(extra=["rules.control.clear_fighter_h=200", "rules.control.clearing_capacity=10"])
     att = place(model, ARMY, 4, 4, strength=10)
     park_everyone_else(model, att)
     cell = model.town_xy(4, 4)
     model.built_up[cell] = 1.0
-    model.clearing_left[cell] = 200.0
-    control.step(model)  # no rebel within range: 10 fighters x 1 h x 10 (unopposed) = 100 fighter-hours
+    model.clearing_left[cell] = 15.0
+    control.step(model)  # no rebel within range: 10 fighters x 1 h at full pace = 10 fighter-hours
     assert model.control[cell] == CONTESTED
-    assert model.clearing_left[cell] == pytest.approx(100.0)
+    assert model.clearing_left[cell] == pytest.approx(5.0)
     control.step(model)
     assert model.control[cell] == GOV
 
@@ -292,7 +286,13 @@ def test_sectors_and_share_follow_the_cells():
 
 def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
     model = BattleModel(
-        small_scenario(rebels=400, army=2000, garrison=20, hours=72, extra=["rules.villages.parallel_objectives=1"]),
+        small_scenario(
+            rebels=400,
+            army=2000,
+            garrison=20,
+            hours=72,
+            extra=["rules.villages.parallel_objectives=1", "rules.fire.attacker_lethality_per_h=0.003"],
+        ),
         rng=1,
     )
     hamidiya = model.place_index["Hamidiya"]

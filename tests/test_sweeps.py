@@ -191,3 +191,15 @@ def test_a_dask_worker_killed_mid_sweep_still_runs_everything_once(whole, tmp_pa
     assert results["status"] == 0
     assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
     pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def test_a_folder_whose_scenario_has_changed_is_refused(tmp_path):
+    scenario = tmp_path / "mine.yaml"
+    base = experiment_path("smoke").parent.parent / "scenarios" / "al-qusayr-2013.yaml"
+    scenario.write_text(f"base: {base}\nname: mine\n")
+    experiment = smoke(tmp_path, scenario=str(scenario), points=1, replicates=1, parameters=[])
+    folder = tmp_path / "sweep"
+    assert sweep(experiment, folder, workers=0, quiet=True) == 0
+    scenario.write_text(f"base: {base}\nname: mine\nforces:\n  rebels:\n    fighters: 2000\n")
+    with pytest.raises(ExperimentError, match="has changed since this sweep began"):
+        sweep(experiment, folder, workers=0, quiet=True)

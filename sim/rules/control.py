@@ -5,17 +5,15 @@ its holder when it is empty (ground is held until someone else comes). Attackers
 hold it only once they have cleared it of fighters, mines and booby traps: the cell's clearing work
 starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off::
 
-    min(attackers in the cell, clearing_capacity) * dt_h * pace
-    pace = 1 / undefended_share                       when no rebel is within opposed_within_cells
-    pace = 1 / (1 + defenders / defenders_halving)    otherwise (defenders: rebels within that range)
+    min(attackers in the cell, clearing_capacity) * dt_h / (1 + defenders / defenders_halving)
 
-so ground the rebels have left goes fast and ground they crowd goes slowly, the more so the more
-of them there are (record: the Army took "small bit of ground" and consolidated it before advancing
-again; the rebels held the dense north for two weeks; the town was entered "without resistance"
-once they had left). A sector is held by a side
-holding at least ``sector_hold_share`` of its cells, else contested. The attackers' share of the
-town is the share of town cells they hold. The town falls the first time the attackers hold all
-sectors (the record: "16 squares"). Taking a cell costs the rebels its prepared positions.
+where ``defenders`` are the rebels within ``opposed_within_cells``: ground the rebels have left
+goes fast, ground they crowd slowly, the more so the more of them there are (record: the Army took
+"small bit of ground" and consolidated it before advancing again; the rebels held the dense north
+for two weeks; the town was entered "without resistance" once they had left). A sector is held by
+a side holding at least ``sector_hold_share`` of its cells, else contested. The attackers' share
+of the town is the share of town cells they hold. The town falls the first time the attackers hold
+all sectors (the record: "16 squares"). Taking a cell costs the rebels its prepared positions.
 """
 
 from __future__ import annotations
@@ -42,18 +40,17 @@ class Params(BaseModel):
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
     )
     clear_fighter_h: float = Field(
-        9000.0, ge=0, description="fighter-hours to clear a defended, fully built-up 100 m cell (assumption)"
+        100.0, ge=0, description="fighter-hours to clear a fully built-up 100 m cell no rebel is near (assumption)"
     )
     opposed_within_cells: int = Field(
-        1, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
-    )
-    undefended_share: float = Field(
-        0.03, gt=0, le=1, description="pace of clearing where no rebel is within range, inverted (assumption)"
+        2, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
     )
     defenders_halving: float = Field(
-        20.0, gt=0, description="rebels within range that halve the pace of clearing (assumption)"
+        5.0, gt=0, description="rebels within range that halve the pace of clearing (assumption)"
     )
-    clearing_capacity: float = Field(150.0, gt=0, description="attackers able to work at once in a cell (assumption)")
+    clearing_capacity: float = Field(
+        20.0, gt=0, description="attackers able to work at once in a 100 m cell (assumption: about a platoon)"
+    )
 
 
 def step(model: BattleModel) -> None:
@@ -72,7 +69,7 @@ def step(model: BattleModel) -> None:
     control = model.control
     alone = gov_here & ~reb_here
     defenders = model.box_sum(rebels, p.opposed_within_cells)
-    pace = np.where(defenders == 0, 1.0 / p.undefended_share, 1.0 / (1.0 + defenders / p.defenders_halving))
+    pace = 1.0 / (1.0 + defenders / p.defenders_halving)
     model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * model.dt_h
     cleared = alone & (model.clearing_left <= 0)
     control[cleared] = GOV

@@ -200,6 +200,11 @@ def sweep(
         described = experiment.model_dump(mode="json")
         if known and known.get("experiment") != described:
             raise ExperimentError(f"{folder}: already holds a different experiment ({known['experiment']['name']})")
+        if known and known.get("scenario_sha256") != scenario.sha256():
+            raise ExperimentError(
+                f"{folder}: the scenario {experiment.scenario} has changed since this sweep began; "
+                "use a new folder (its runs would not be comparable)"
+            )
         if not known:
             ledger.set_meta(
                 {
