@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.compare import Target, fit, run_losses, targets
+from sim.compare import NEVER_DAY, Target, fit, run_losses, targets
 from sim.output import save_figure, write_text
 from sim.record import Record
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
-from sim.sweeps.runner import RUNS_TABLE, execute, make_executor, sweep
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, execute, make_executor, sweep
 from sim.validate import run_ensemble
 
 SCREEN_DIR = "screen"
@@ -53,6 +53,8 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
         for target in found:
             if target.outcome in group:
                 values = pd.to_numeric(group[target.outcome], errors="coerce").to_numpy(dtype=float)
+                if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
+                    values = np.where(np.isnan(values), NEVER_DAY, values)
                 mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
                 distances.append(float(target.distance(np.array([mean]))[0]))
         ordered = sorted(distances, reverse=True)
@@ -107,13 +109,17 @@ def refine(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
-    study = optuna.create_study(
-        study_name=experiment.name,
-        storage=storage,
-        load_if_exists=True,
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=experiment.master_seed, n_startup_trials=8),
-    )
+    study = optuna.create_study(study_name=experiment.name, storage=storage, load_if_exists=True, direction="minimize")
+    identity = {"targets": [t.id for t in found], "box": {k: list(v) for k, v in box.items()}}
+    if not study.user_attrs:
+        for key, value in identity.items():
+            study.set_user_attr(key, value)
+    elif {key: study.user_attrs.get(key) for key in identity} != identity:
+        raise ExperimentError(
+            f"{folder}: holds a calibration fitted to other targets or in another box; use a new --out folder"
+        )
+    # seeded afresh on each resume (offset by the trials so far, so the startup trials do not repeat)
+    study.sampler = optuna.samplers.TPESampler(seed=experiment.master_seed + len(study.trials), n_startup_trials=8)
     for trial in study.trials:  # trials left running by an interrupted calibration are run again
         if trial.state == optuna.trial.TrialState.RUNNING:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
@@ -152,6 +158,10 @@ def refine(
             for trial, jobs in batch:
                 outcomes = pd.DataFrame([job.result()["outcomes"] for job in jobs])
                 losses = run_losses(outcomes, found)
+                if not np.isfinite(losses).all():
+                    raise ExperimentError(
+                        f"{experiment.name}: the runs give no loss (an outcome the targets need is missing)"
+                    )
                 trial.set_user_attr("replicate_losses", [float(x) for x in losses])
                 study.tell(trial, float(losses.mean()))
                 if not quiet:
@@ -202,11 +212,23 @@ def calibrate(
     settings = experiment.calibration or Calibration()
     scenario = load_scenario(experiment.scenario, experiment.set)
     found = targets(record, scenario, until_day=train_until)
+    if not found:
+        raise ExperimentError(f"{experiment_name}: --train-until {train_until}: no target of the record is that early")
+    days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
+    beyond = [t.id for t in found if t.kind == "control" and t.day + 1 > days]
+    if beyond:
+        raise ExperimentError(
+            f"{experiment_name}: scenario: its {days:g} days end before the claims {', '.join(beyond)}; "
+            "fit with --train-until, or run the scenario longer"
+        )
     everything = targets(record, scenario)
     parameters = [p.path for p in experiment.bounded]
     out.mkdir(parents=True, exist_ok=True)
 
-    sweep(experiment, out / SCREEN_DIR, workers=workers, cluster=cluster, quiet=quiet)
+    # the screen's identity leaves out the calibration settings, so they can change between runs
+    screen_experiment = experiment.model_copy(update={"calibration": None})
+    if sweep(screen_experiment, out / SCREEN_DIR, workers=workers, cluster=cluster, quiet=quiet):
+        raise RunFailedError(f"{out / SCREEN_DIR}: some screen runs failed; see 'qusayr status {out / SCREEN_DIR}'")
     screen = pd.read_parquet(out / SCREEN_DIR / RUNS_TABLE)
     points = implausibility(screen, found, parameters)
     box, any_plausible = plausible_box(points, experiment, settings.implausibility)
@@ -259,8 +281,8 @@ def calibrate(
         },
         "command": command,
     }
-    points.to_csv(out / "screen_points.csv", index=False)
-    trials.to_csv(out / "trials.csv", index=False)
+    write_text(out / "screen_points.csv", points.to_csv(index=False))
+    write_text(out / "trials.csv", trials.to_csv(index=False))
     write_text(out / "calibration.json", json.dumps(result, indent=1) + "\n")
     write_text(out / "calibration.md", calibration_report(result, fit_later))
     _figure(out, points, trials, values)

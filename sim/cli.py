@@ -15,6 +15,7 @@ from pathlib import Path
 from sim.record import DEFAULT_RECORD_PATH, RecordError, describe, load_record, section_of
 from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scale_forces
 from sim.sweeps.experiment import ExperimentError
+from sim.sweeps.runner import RunFailedError
 
 EXIT_BAD_INPUT = 2
 
@@ -189,6 +190,21 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _count(minimum: int):
+    """An argparse type: a whole number at least ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
 def _command_line() -> str:
     return "qusayr " + " ".join(sys.argv[1:])
 
@@ -245,7 +261,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"  {path} = {value:.4g}  (within 2 SE of the best: {u['low']:.4g} - {u['high']:.4g})")
     check = result["check"]
     print(f"  check ({check['runs']} runs): median fall day {check['fall_day_median']:.2f} (record 17)")
-    if result["train_until"] is not None:
+    if check["loss_later_targets"] is not None:
         print(f"  prediction of the targets after day {result['train_until']}: loss {check['loss_later_targets']:.3f}")
     print(f"  written to {out}/ (calibration.md, calibration.json, trials.csv, calibration.png/.svg)")
     return 0
@@ -299,7 +315,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--workers", type=int, help="local worker processes (default: all cores; 0: run in this process)"
+        "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
     )
     parser.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -348,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("experiment", help="experiment name or file")
     sweep.add_argument("--out", type=Path, help="sweep folder (default: results/sweeps/<experiment>)")
     sweep.add_argument(
-        "--workers", type=int, help="local worker processes (default: all cores; 0: run in this process)"
+        "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
     )
     sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     sweep.add_argument("--quiet", action="store_true", help="no progress output")
@@ -358,9 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
     )
-    validate.add_argument("--runs", type=int, default=50, help="seeds in the ensemble (default: %(default)s)")
+    validate.add_argument("--runs", type=_count(2), default=50, help="seeds in the ensemble (default: %(default)s)")
     validate.add_argument("--out", type=Path, help="output folder (default: results/validate/<scenario>)")
-    validate.add_argument("--master-seed", type=int, default=1, help="seeds come from this (default: %(default)s)")
+    validate.add_argument(
+        "--master-seed", type=_count(0), default=1, help="seeds come from this (default: %(default)s)"
+    )
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
     _add_engine_arguments(validate)
     validate.set_defaults(handler=_cmd_validate)
@@ -369,7 +387,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("experiment", help="experiment name or file (parameters with bounds, calibration:)")
     calibrate.add_argument("--out", type=Path, help="output folder (default: results/calibrate/<experiment>)")
     calibrate.add_argument(
-        "--train-until", type=int, metavar="DAY", help="fit only to the record up to this day; predict the rest"
+        "--train-until", type=_count(0), metavar="DAY", help="fit only to the record up to this day; predict the rest"
     )
     _add_engine_arguments(calibrate)
     calibrate.set_defaults(handler=_cmd_calibrate)
@@ -377,18 +395,22 @@ def build_parser() -> argparse.ArgumentParser:
     sens = commands.add_parser("sensitivity", help="SALib sensitivity indices over an experiment's parameters")
     sens.add_argument("experiment", help="experiment name or file (two or more bounded parameters)")
     sens.add_argument("--method", choices=("morris", "sobol"), default="morris", help="default: %(default)s")
-    sens.add_argument("--size", type=int, help="Morris trajectories (default 10) or Sobol base samples (default 32)")
-    sens.add_argument("--replicates", type=int, help="seeds per parameter set (default: the experiment's)")
+    sens.add_argument(
+        "--size", type=_count(2), help="Morris trajectories (default 10) or Sobol base samples (default 32)"
+    )
+    sens.add_argument("--replicates", type=_count(1), help="seeds per parameter set (default: the experiment's)")
     sens.add_argument("--out", type=Path, help="output folder (default: results/sensitivity/<experiment>-<method>)")
-    sens.add_argument("--workers", type=int, help="local worker processes (default: all cores; 0: run in this process)")
+    sens.add_argument(
+        "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
+    )
     sens.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
     sens.set_defaults(handler=_cmd_sensitivity)
 
     comp = commands.add_parser("compare", help="two scenarios on common seeds: paired differences with CIs")
     comp.add_argument("scenario_a", help="scenario A (e.g. the baseline)")
     comp.add_argument("scenario_b", help="scenario B (e.g. a counterfactual)")
-    comp.add_argument("--runs", type=int, default=30, help="common seeds (default: %(default)s)")
-    comp.add_argument("--master-seed", type=int, default=1, help="seeds come from this (default: %(default)s)")
+    comp.add_argument("--runs", type=_count(2), default=30, help="common seeds (default: %(default)s)")
+    comp.add_argument("--master-seed", type=_count(0), default=1, help="seeds come from this (default: %(default)s)")
     comp.add_argument("--out", type=Path, help="output folder (default: results/compare/<B>-vs-<A>)")
     comp.add_argument(
         "--ensembles",
@@ -420,6 +442,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RecordError, ScenarioError, ExperimentError) as exc:
         print(f"qusayr: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except RunFailedError as exc:
+        print(f"qusayr: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

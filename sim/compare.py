@@ -5,7 +5,8 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
 
 - A **control claim** on day ``d`` bounds ``gov_share_dNN`` (the attackers' share of the town at the
   end of day ``d``). A point claim ``v`` becomes ``v ± SHARE_TOLERANCE``; "up to" / "as much as"
-  make ``v`` an upper bound; a phrase is its own interval. Then the lean: a government source tends
+  make it ``[v - 2 * SHARE_TOLERANCE, v]`` (the holder's share at most ``v``); a phrase is its own
+  interval, clipped to [0, 1]. Then the lean: a government source tends
   to read the attackers' share high, an opposition source low, so a partisan interval is stretched
   by ``PARTISAN_STRETCH`` towards the other side (down for government, up for opposition).
 - An **event** (outcome role: capture, encirclement, withdrawal, fall) on day ``d`` bounds the day
@@ -13,7 +14,8 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   ``EVENT_SLACK_DAYS`` on each side (a report dates what happened over the previous hours).
 - A **casualty total** for the battle bounds ``killed_<side>``: from the lowest to the highest
   figure any source gives (the opposing sides' figures are its ends); one lone figure ``v`` becomes
-  ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``.
+  ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. (A run with no one killed counts as one
+  killed, to keep the logarithm finite.)
 
 For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
 (``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in
@@ -23,7 +25,7 @@ is the weighted mean of squared distances::
 
     loss = sum_i w_i * d_i**2 / sum_i w_i,   w_i = LEAN_WEIGHT[lean_i]
 
-and the loss of a parameter set is the mean over its replicates (calibration uses nothing else).
+and the loss of a parameter set is the mean over its replicates (what calibration minimises).
 An ensemble is **consistent** with a target when the target's interval overlaps the ensemble's 90%
 band (5th to 95th percentile); the **goodness of fit** of an ensemble is the weighted share of its
 targets it is consistent with, and **coverage** is the share of runs inside a target's interval.
@@ -32,7 +34,7 @@ targets it is consistent with, and **coverage** is the share of runs inside a ta
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -106,11 +108,12 @@ def share_interval(claim: ControlClaim) -> tuple[float, float]:
     """The claim as an interval of the attackers' share, before the lean."""
     figure = claim.share
     if figure.value is None:
-        return claim.gov_share
-    value = figure.value if claim.holder == "gov" else 1.0 - figure.value
-    if figure.qualifier in UPPER_BOUND_QUALIFIERS:
-        low, high = value - 2 * SHARE_TOLERANCE, value
+        low, high = claim.gov_share
+    elif figure.qualifier in UPPER_BOUND_QUALIFIERS:  # the holder's share is at most the value
+        held = (figure.value - 2 * SHARE_TOLERANCE, figure.value)
+        low, high = held if claim.holder == "gov" else (1.0 - held[1], 1.0 - held[0])
     else:
+        value = figure.value if claim.holder == "gov" else 1.0 - figure.value
         low, high = value - SHARE_TOLERANCE, value + SHARE_TOLERANCE
     return max(low, 0.0), min(high, 1.0)
 
@@ -277,7 +280,6 @@ class Fit:
     goodness: float
     consistent: int
     compared: int
-    run_loss: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -332,5 +334,4 @@ def fit(runs: pd.DataFrame, found: list[Target]) -> Fit:
         goodness=consistent_weight / weights if weights else float("nan"),
         consistent=sum(t.consistent for t in per_target),
         compared=len(per_target),
-        run_loss=[float(x) for x in run_loss],
     )

@@ -91,9 +91,10 @@ def compare(
     names = []
     tables = []
     for scenario in (scenario_a, scenario_b):
-        name = load_scenario(scenario).name
-        names.append(name)
-        folder = ensembles / f"{Path(scenario).stem}-m{master_seed}-n{runs}"
+        loaded = load_scenario(scenario)
+        names.append(loaded.name)
+        # keyed by the scenario's content too: an edited scenario gets a new ensemble
+        folder = ensembles / f"{loaded.name}-{loaded.sha256()[:8]}-m{master_seed}-n{runs}"
         table, _ = run_ensemble(
             scenario, [], runs, folder, master_seed=master_seed, workers=workers, cluster=cluster, quiet=quiet
         )

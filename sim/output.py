@@ -17,6 +17,14 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path
+
+
 def save_figure(fig: Any, folder: Path, stem: str, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Save a matplotlib figure as ``folder/stem.<format>`` for each format, atomically; close it."""
     import matplotlib.pyplot as plt

@@ -322,6 +322,7 @@ def plot_share_difference(table, *, ax: Axes | None = None) -> Axes:
     ax.axhline(0, color="grey", linewidth=1)
     ax.set_ylabel("B - A, share of the town held by the attackers")
     _date_axis(ax)
+    ax.xaxis.set_major_locator(mdates.DayLocator(interval=4))  # a narrow panel: fewer dates
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax

@@ -1,8 +1,9 @@
 """Sensitivity analysis (SALib) of the outcomes to an experiment's bounded parameters.
 
 ``morris`` (elementary effects; r trajectories cost r (D + 1) parameter sets) screens which
-parameters matter: ``mu_star`` is the mean absolute effect of moving one parameter across a level
-step, ``sigma`` its spread (interactions, non-linearity). ``sobol`` (N (D + 2) sets, first and
+parameters matter: ``mu_star`` is the mean absolute elementary effect of one parameter, in units
+of the outcome per whole range of the parameter (SALib divides each step by its size, 2/3 of the
+range with 4 levels), ``sigma`` the effects' spread (interactions, non-linearity). ``sobol`` (N (D + 2) sets, first and
 total order, no second order) splits the variance: ``S1`` the share due to one parameter alone,
 ``ST`` including its interactions. SALib assumes a deterministic model, so each parameter set is
 run on the same ``replicates`` seeds and SALib is given the replicate means. Outcomes: the fall
@@ -20,13 +21,18 @@ import numpy as np
 import pandas as pd
 
 from sim.compare import NEVER_DAY
-from sim.output import save_figure, write_text
+from sim.output import save_figure, write_bytes, write_text
 from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment
 from sim.sweeps.runner import evaluate
 
 OUTCOMES = ("fall_day", "encirclement_day", "killed_rebels", "gov_sectors_d10")
 # units of the Morris indices (those of the outcome); Sobol indices are shares of variance
-UNITS = {"fall_day": "days", "encirclement_day": "days", "killed_rebels": "people", "gov_sectors_d10": "sectors"}
+UNITS = {
+    "fall_day": "days per parameter range",
+    "encirclement_day": "days per parameter range",
+    "killed_rebels": "people per parameter range",
+    "gov_sectors_d10": "sectors per parameter range",
+}
 Method = Literal["morris", "sobol"]
 
 
@@ -109,14 +115,16 @@ def sensitivity(
     if method == "sobol" and size & (size - 1):
         raise ExperimentError(f"{experiment_name}: --size: Sobol base samples must be a power of two, got {size}")
     samples = sample(experiment, method, size)
-    names = [p.path for p in experiment.bounded]
-    points = [dict(zip(names, (float(v) for v in row), strict=True)) for row in samples]
+    points = [
+        {p.path: (round(float(v)) if p.integer else float(v)) for p, v in zip(experiment.bounded, row, strict=True)}
+        for row in samples
+    ]
     sequence = np.random.SeedSequence([experiment.master_seed, 2])
     seeds = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in sequence.spawn(replicates or experiment.replicates)]
     runs = evaluate(experiment.scenario, experiment.set, points, seeds, workers=workers, cluster=cluster)
     table = analyse(experiment, method, samples, outcome_means(runs, len(points)))
     out.mkdir(parents=True, exist_ok=True)
-    runs.to_parquet(out / "runs.parquet", index=False)
+    write_bytes(out / "runs.parquet", runs.to_parquet(index=False))
     write_text(out / "indices.csv", table.to_csv(index=False))
     write_text(out / "sensitivity.md", report(experiment, method, table, len(points), len(seeds)))
     _figure(out, table, method)

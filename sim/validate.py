@@ -26,7 +26,7 @@ from sim.record import DAY0, Record
 from sim.run import code_version, git_commit
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.experiment import Experiment
-from sim.sweeps.runner import RUNS_TABLE, read_summaries, sweep
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, read_summaries, sweep
 
 ENSEMBLE_DIR = "runs"
 # what the calibrated baseline must show (issue 5), each with the record entries it rests on
@@ -76,7 +76,7 @@ def run_ensemble(
         seeds_experiment(scenario, overrides, runs, master_seed), folder, workers=workers, cluster=cluster, quiet=quiet
     )
     if status:
-        raise RuntimeError(f"{folder}: some runs failed; see 'qusayr status {folder}'")
+        raise RunFailedError(f"{folder}: some runs failed; see 'qusayr status {folder}'")
     table = pd.read_parquet(folder / RUNS_TABLE).sort_values("replicate").reset_index(drop=True)
     return table, read_summaries(folder, list(table["run_id"]))
 
@@ -114,8 +114,8 @@ def _between_claims(runs: pd.DataFrame, record: Record) -> tuple[bool, str]:
             by_day.setdefault(claim.day, {}).setdefault(claim.lean, []).append((low + high) / 2)
     for day, leans in sorted(by_day.items()):
         if "government" in leans and "opposition" in leans:
-            low = min(min(leans["opposition"]), max(leans["government"]))
-            high = max(max(leans["opposition"]), max(leans["government"]))
+            low = min(*leans["opposition"], *leans["government"])
+            high = max(*leans["opposition"], *leans["government"])
             median = _median(_column(runs, f"gov_share_d{day:02d}"))
             inside = low <= median <= high
             ok &= inside
@@ -278,7 +278,11 @@ def report(
                 f"{_fmt(q['q95'], digits)}] | {row.coverage:.0%} | {'yes' if row.consistent else '**no**'} |"
             )
         lines.append("")
-    lines += ["## Event days in the model (day 0 = 19 May; median and 90 % band; never = did not happen)", ""]
+    lines += [
+        "## Event days in the model (day 0 = 19 May; median and 90 % band of the runs in which it happened; "
+        "never = the share of runs in which it did not)",
+        "",
+    ]
     lines += ["| outcome | median | 90 % band | never |", "|---|---|---|---|"]
     day_columns = ["encirclement_day", "water_cut_day", "talks_day", "withdrawal_day", "fall_day"]
     day_columns += sorted(c for c in runs.columns if c.startswith("captured_day_"))

@@ -59,13 +59,16 @@ def test_validate_writes_the_report_the_json_and_the_figures(tmp_path, short, ca
 
 
 def test_compare_on_common_seeds_gives_zero_differences_for_the_same_scenario(tmp_path, short):
-    args = ["compare", str(short), str(short), "--runs", "3", "--workers", "0", "--quiet"]
+    copy = tmp_path / "copy.yaml"  # the same battle under another name: its own ensemble, the same seeds
+    copy.write_text(short.read_text().replace("name: short", "name: copy"))
+    args = ["compare", str(short), str(copy), "--runs", "3", "--workers", "0", "--quiet"]
     assert main([*args, "--out", str(tmp_path / "cmp"), "--ensembles", str(tmp_path / "ens")]) == 0
     table = pd.read_csv(tmp_path / "cmp" / "differences.csv")
     assert (table["mean"] == 0).all()
     assert not table["excludes_zero"].any()
     assert "gov_share_d01" in set(table["outcome"])
     assert (tmp_path / "cmp" / "compare.png").is_file()
+    assert len(list((tmp_path / "ens").iterdir())) == 2
 
 
 def test_paired_confidence_interval():
@@ -109,6 +112,7 @@ def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, sho
     [
         (["sensitivity", "{exp}", "--method", "sobol", "--size", "3"], "power of two"),
         (["calibrate", "{many}"], "at most ~6"),
+        (["calibrate", "{exp}"], "end before the claims"),
         (["validate", "no-such-scenario"], "no-such-scenario"),
     ],
 )

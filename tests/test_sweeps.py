@@ -113,7 +113,7 @@ def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
         points=1,
     )
     out = tmp_path / "sweep"
-    assert main(["sweep", str(path), "--out", str(out), "--workers", "2", "--quiet"]) == 1
+    assert main(["sweep", str(path), "--out", str(out), "--workers", "0", "--quiet"]) == 1
     counts = Ledger(out, read_only=True).counts()
     assert counts == {"pending": 0, "running": 0, "done": 2, "failed": 2}
     assert len(pd.read_parquet(out / RUNS_TABLE)) == 2

@@ -1,7 +1,7 @@
 """Directional tests: each variant moves the outcomes the way common sense says, on a small ensemble.
 
 The same seeds run for every scenario (common random numbers), so the paired differences are not
-seed noise. To keep the suite fast the runs take 30-minute steps (the baseline's 15 give the same
+seed noise. To keep the suite fast the runs take 60-minute steps (the baseline's 15 give the same
 directions, see the README) and go through a process pool of two.
 """
 
@@ -21,7 +21,7 @@ NEVER = 99.0  # a fall or withdrawal that does not happen counts as after the en
 
 def _outcomes(name_seed):
     name, seed = name_seed
-    summary = run(load_scenario(name, ["time.dt_minutes=30"]), seed).summary
+    summary = run(load_scenario(name, ["time.dt_minutes=60"]), seed).summary
     fall = summary["fall_day"] if summary["fall_day"] is not None else NEVER
     withdrawal = summary["withdrawal_day"] if summary["withdrawal_day"] is not None else NEVER
     return {"fall": fall, "lasted": min(fall, withdrawal), "rebels_killed": summary["killed"]["rebels"]}

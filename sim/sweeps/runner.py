@@ -123,6 +123,10 @@ class Progress:
             self.line()
 
 
+class RunFailedError(Exception):
+    """Runs that failed: the message says which, and where to look."""
+
+
 class InlineExecutor(cf.Executor):
     """Runs each task in this process as it is submitted (``--workers 0``: debugging, small tests)."""
 
@@ -296,6 +300,9 @@ def evaluate(
             finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
             for future in finished:
                 p, r, seed = in_flight.pop(future)
+                error = future.exception()
+                if error is not None:
+                    raise RunFailedError(f"run of point {p}, seed {seed} failed: {type(error).__name__}: {error}")
                 rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
     finally:
         shutdown()
