@@ -142,3 +142,38 @@ def test_fitted_values_are_the_best_trial_and_the_range_within_two_standard_erro
     values, uncertainty = fitted_values(trials, ["p"])
     assert values == {"p": 1.0}
     assert uncertainty["p"] == {"low": 1.0, "high": 2.0, "trials": 2}  # 1.3 is over 1.0 + 2 x 0.1
+
+
+def test_the_history_checks_pass_and_fail_on_the_issue_thresholds():
+    from sim.validate import history_checks
+
+    record, scenario = load_record(), load_scenario("al-qusayr-2013")
+    good = {
+        "fall_day": 17.0,
+        "gov_share_d00": 0.62,
+        "gov_share_d04": 0.6,
+        "gov_sectors_d10": 13,
+        "encirclement_day": 11.0,
+        "captured_day_al_dabaa_air_base": 10.5,
+        "captured_day_hamidiya": 8.5,
+        "captured_day_arjoun": 11.5,
+        "captured_day_jawadiyeh": 12.5,
+        "killed_rebels": 800,
+        "killed_hezbollah": 114,
+        "killed_civilians": 47,
+    }
+    runs = pd.DataFrame([good] * 5)
+    checks = {c.name: c.passed for c in history_checks(runs, fit(runs, targets(record, scenario)), record)}
+    assert checks["the town falls"]
+    assert checks["end of day 0"]
+    assert checks["end of day 10 (29 May)"]
+    assert checks["encirclement"]
+    assert checks["Jawadiyeh taken"]
+    assert checks["civilians killed"]
+    assert checks["between the sides"]  # day 0: 0.62 between 0.60 and 0.67; day 4: 0.6 in [0.4, 0.8]
+    bad = pd.DataFrame([{**good, "fall_day": None, "gov_share_d00": 0.7, "captured_day_jawadiyeh": 15.5}] * 5)
+    checks = {c.name: c.passed for c in history_checks(bad, fit(bad, targets(record, scenario)), record)}
+    assert not checks["the town falls"]  # never falls: counts as day 20
+    assert not checks["between the sides"]  # 0.7 is above every day-0 partisan claim
+    assert not checks["Jawadiyeh taken"]  # three days late
+    assert checks["end of day 0"]
