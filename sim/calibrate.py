@@ -34,13 +34,21 @@ from sim.compare import NEVER_DAY, Target, fit, run_losses, targets
 from sim.output import save_figure, write_text
 from sim.record import Record
 from sim.scenario import load_scenario
-from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
-from sim.sweeps.runner import RUNS_TABLE, RunFailedError, execute, make_executor, sweep
+from sim.sweeps.experiment import (
+    Calibration,
+    Experiment,
+    ExperimentError,
+    common_seeds,
+    load_experiment,
+    override_text,
+)
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, evaluate_on, make_executor, sweep
 from sim.validate import run_ensemble
 
 SCREEN_DIR = "screen"
 CHECK_DIR = "check"
 JOURNAL = "refine.journal"
+SEED_STREAM = 1  # the refinement's common seeds, apart from the screen's
 BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.25  # assumption: a quarter keeps the box from collapsing onto one lucky point
 
 
@@ -86,11 +94,6 @@ def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -
     return box, any_plausible
 
 
-def _replicate_seeds(master_seed: int, replicates: int) -> list[int]:
-    sequence = np.random.SeedSequence([master_seed, 1])  # [.., 1]: apart from the screen's seeds
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in sequence.spawn(replicates)]
-
-
 def refine(
     experiment: Experiment,
     settings: Calibration,
@@ -123,41 +126,30 @@ def refine(
     for trial in study.trials:  # trials left running by an interrupted calibration are run again
         if trial.state == optuna.trial.TrialState.RUNNING:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-    seeds = _replicate_seeds(experiment.master_seed, settings.refine.replicates)
-    executor, _, shutdown = make_executor(workers, cluster)
+    seeds = common_seeds(experiment.master_seed, SEED_STREAM, settings.refine.replicates)
+    executor, slots, shutdown = make_executor(workers, cluster)
     try:
         while True:
             done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
             if done >= settings.refine.trials:
                 break
-            batch = []
+            trials, points = [], []
             for _ in range(min(settings.refine.parallel, settings.refine.trials - done)):
-                trial = study.ask()
-                values = {
-                    path: (
-                        trial.suggest_int(path, int(low), int(high))
-                        if integer
-                        else trial.suggest_float(path, low, high)
-                    )
-                    for path, (low, high, integer) in box.items()
-                }
-                overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
-                jobs = [
-                    executor.submit(
-                        execute,
-                        {
-                            "run_id": f"t{trial.number}r{r}",
-                            "scenario": experiment.scenario,
-                            "overrides": overrides,
-                            "seed": seed,
-                        },
-                    )
-                    for r, seed in enumerate(seeds)
-                ]
-                batch.append((trial, jobs))
-            for trial, jobs in batch:
-                outcomes = pd.DataFrame([job.result()["outcomes"] for job in jobs])
-                losses = run_losses(outcomes, found)
+                trial = study.ask()  # each trial sampled before the next is asked for, as Optuna expects
+                trials.append(trial)
+                points.append(
+                    {
+                        path: (
+                            trial.suggest_int(path, int(low), int(high))
+                            if integer
+                            else trial.suggest_float(path, low, high)
+                        )
+                        for path, (low, high, integer) in box.items()
+                    }
+                )
+            outcomes = evaluate_on(executor, slots, experiment.scenario, experiment.set, points, seeds)
+            for point, trial in enumerate(trials):
+                losses = run_losses(outcomes[outcomes["point"] == point], found)
                 if not np.isfinite(losses).all():
                     raise ExperimentError(
                         f"{experiment.name}: the runs give no loss (an outcome the targets need is missing)"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sim.output import save_figure, write_bytes, write_text
 from sim.record import DEFAULT_RECORD_PATH, RecordError, describe, load_record, section_of
 from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scale_forces
 from sim.sweeps.experiment import ExperimentError
@@ -42,18 +43,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Write a file under a temporary name, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     from sim.plots import plot_control
     from sim.run import manifest, run
@@ -64,15 +57,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run(scenario, args.seed)
     out.mkdir(parents=True, exist_ok=True)
     summary = result.summary
-    _write_atomic(out / "summary.json", lambda p: p.write_text(json.dumps(summary, indent=1) + "\n"))
-    _write_atomic(
-        out / "manifest.json",
-        lambda p: p.write_text(json.dumps(manifest(scenario, args.seed, args.set), indent=1) + "\n"),
-    )
-    _write_atomic(out / "series.parquet", lambda p: result.series.to_parquet(p, index=False))
-    ax = plot_control(summary, record=record)
-    _write_atomic(out / "control.png", lambda p: ax.figure.savefig(p, format="png", dpi=120, bbox_inches="tight"))
-    plt.close(ax.figure)
+    write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write_text(out / "manifest.json", json.dumps(manifest(scenario, args.seed, args.set), indent=1) + "\n")
+    write_bytes(out / "series.parquet", result.series.to_parquet(index=False))
+    save_figure(plot_control(summary, record=record).figure, out, "control", formats=("png",))
     print(f"scenario {summary['scenario']} (seed {summary['seed']}, {summary['days_simulated']} days)")
     by_day = ", ".join(str(n) for n in summary["gov_sectors_by_day"])
     print(f"  sectors held by the attackers at the end of each day: {by_day}")
@@ -154,7 +142,6 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     from sim.plots import plot_outcome_vs_parameter, plot_sector_bands
@@ -177,15 +164,9 @@ def _cmd_plot(args: argparse.Namespace) -> int:
             if runs[parameter].dtype == object:
                 runs[parameter] = runs[parameter].astype(str)
             ax = plot_outcome_vs_parameter(runs, parameter, outcome)
-            path = plots / f"{outcome}-vs-{parameter.replace('.', '_')}.png"
-            ax.figure.savefig(path, dpi=110, bbox_inches="tight")
-            plt.close(ax.figure)
-            written.append(path)
-    ax = plot_sector_bands(runs)
-    path = plots / "sector-bands.png"
-    ax.figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(ax.figure)
-    written.append(path)
+            stem = f"{outcome}-vs-{parameter.replace('.', '_')}"
+            written += save_figure(ax.figure, plots, stem, formats=("png",), dpi=110)
+    written += save_figure(plot_sector_bands(runs).figure, plots, "sector-bands", formats=("png",), dpi=110)
     print(f"{len(written)} figures written to {plots}/")
     return 0
 
@@ -363,11 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run every (point, replicate) of an experiment; resumable")
     sweep.add_argument("experiment", help="experiment name or file")
     sweep.add_argument("--out", type=Path, help="sweep folder (default: results/sweeps/<experiment>)")
-    sweep.add_argument(
-        "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
-    )
-    sweep.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
-    sweep.add_argument("--quiet", action="store_true", help="no progress output")
+    _add_engine_arguments(sweep)
     sweep.set_defaults(handler=_cmd_sweep)
 
     validate = commands.add_parser("validate", help="run an ensemble and hold it against the record")

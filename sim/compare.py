@@ -42,6 +42,7 @@ import pandas as pd
 
 from sim.record import ControlClaim, Event, Record
 from sim.scenario import Scenario
+from sim.sweeps.runner import captured_column
 
 LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
 SHARE_TOLERANCE = 0.10  # assumption: a share given as a point is read as +/- 10 points of the town
@@ -139,10 +140,6 @@ def control_target(claim: ControlClaim) -> Target:
     )
 
 
-def _slug(name: str) -> str:
-    return name.lower().replace(" ", "_").replace("-", "_")
-
-
 def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
     """The run outcome an event's date bounds, or None when the model has no counterpart."""
     if event.role != "outcome" or event.id in NOT_COMPARED:
@@ -150,7 +147,7 @@ def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
     if event.kind in EVENT_OUTCOMES and event.place == TOWN:
         return EVENT_OUTCOMES[event.kind]
     if event.kind == "capture" and event.place in model_places:
-        return f"captured_day_{_slug(model_places[event.place])}"
+        return captured_column(model_places[event.place])
     return None
 
 

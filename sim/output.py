@@ -25,7 +25,9 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def save_figure(fig: Any, folder: Path, stem: str, formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+def save_figure(
+    fig: Any, folder: Path, stem: str, formats: tuple[str, ...] = ("png", "svg"), dpi: int = 120
+) -> list[Path]:
     """Save a matplotlib figure as ``folder/stem.<format>`` for each format, atomically; close it."""
     import matplotlib.pyplot as plt
 
@@ -33,7 +35,7 @@ def save_figure(fig: Any, folder: Path, stem: str, formats: tuple[str, ...] = ("
     for suffix in formats:
         path = folder / f"{stem}.{suffix}"
         tmp = folder / f".{stem}.tmp.{suffix}"
-        fig.savefig(tmp, format=suffix, dpi=120, bbox_inches="tight")
+        fig.savefig(tmp, format=suffix, dpi=dpi, bbox_inches="tight")
         tmp.replace(path)
         written.append(path)
     plt.close(fig)

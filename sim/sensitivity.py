@@ -22,7 +22,7 @@ import pandas as pd
 
 from sim.compare import NEVER_DAY
 from sim.output import save_figure, write_bytes, write_text
-from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment
+from sim.sweeps.experiment import Experiment, ExperimentError, common_seeds, load_experiment
 from sim.sweeps.runner import evaluate
 
 OUTCOMES = ("fall_day", "encirclement_day", "killed_rebels", "gov_sectors_d10")
@@ -34,6 +34,7 @@ UNITS = {
     "gov_sectors_d10": "sectors per parameter range",
 }
 Method = Literal["morris", "sobol"]
+SEED_STREAM = 2  # apart from the screen's seeds and calibration's (stream 1)
 
 
 def problem(experiment: Experiment) -> dict:
@@ -119,8 +120,7 @@ def sensitivity(
         {p.path: (round(float(v)) if p.integer else float(v)) for p, v in zip(experiment.bounded, row, strict=True)}
         for row in samples
     ]
-    sequence = np.random.SeedSequence([experiment.master_seed, 2])
-    seeds = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in sequence.spawn(replicates or experiment.replicates)]
+    seeds = common_seeds(experiment.master_seed, SEED_STREAM, replicates or experiment.replicates)
     runs = evaluate(experiment.scenario, experiment.set, points, seeds, workers=workers, cluster=cluster)
     table = analyse(experiment, method, samples, outcome_means(runs, len(points)))
     out.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from sim.record import DAY0, Record
 from sim.run import code_version, git_commit
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.experiment import Experiment
-from sim.sweeps.runner import RUNS_TABLE, RunFailedError, read_summaries, sweep
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, captured_column, read_summaries, sweep
 
 ENSEMBLE_DIR = "runs"
 # what the calibrated baseline must show (issue 5), each with the record entries it rests on
@@ -123,40 +123,47 @@ def _between_claims(runs: pd.DataFrame, record: Record) -> tuple[bool, str]:
     return ok, "; ".join(parts)
 
 
+def _in_range(
+    name: str, quantity: str, value: float, bounds: tuple, measured: str, cites: str, note: str = ""
+) -> Check:
+    """A check that ``value`` (the ensemble's median ``quantity``) lies within ``bounds``."""
+    low, high = bounds
+    return Check(name, f"median {quantity} in [{low}, {high}]{note}", measured, low <= value <= high, cites)
+
+
 def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Check]:
     """The issue's targets for the calibrated baseline, measured on an ensemble."""
-    checks = []
     fall = pd.to_numeric(_column(runs, "fall_day"), errors="coerce")
     median_fall = _median(fall, NEVER_DAY)
-    checks.append(
-        Check(
-            "the town falls",
-            f"median fall day in [{FALL_DAY_RANGE[0]}, {FALL_DAY_RANGE[1]}]",
-            f"median {median_fall:.2f}; fell in {fall.notna().mean():.0%} of runs",
-            FALL_DAY_RANGE[0] <= median_fall <= FALL_DAY_RANGE[1],
-            "record:withdrawal, record:fall",
-        )
-    )
     share0 = _median(_column(runs, "gov_share_d00"))
-    checks.append(
-        Check(
-            "end of day 0",
-            f"median share held by the attackers in [{DAY0_SHARE_RANGE[0]}, {DAY0_SHARE_RANGE[1]}]",
-            f"median {share0:.2f}",
-            DAY0_SHARE_RANGE[0] <= share0 <= DAY0_SHARE_RANGE[1],
-            "record:claim-d00-ap-more-than-half, claim-d00-activist-60pct",
-        )
-    )
     sectors10 = _median(_column(runs, "gov_sectors_d10"))
-    checks.append(
-        Check(
+    checks = [
+        _in_range(
+            "the town falls",
+            "fall day",
+            median_fall,
+            FALL_DAY_RANGE,
+            f"median {median_fall:.2f}; fell in {fall.notna().mean():.0%} of runs",
+            "record:withdrawal, record:fall",
+        ),
+        _in_range(
+            "end of day 0",
+            "share held by the attackers",
+            share0,
+            DAY0_SHARE_RANGE,
+            f"median {share0:.2f}",
+            "record:claim-d00-ap-more-than-half, claim-d00-activist-60pct",
+        ),
+        _in_range(
             "end of day 10 (29 May)",
-            f"median sectors held in [{DAY10_SECTORS_RANGE[0]}, {DAY10_SECTORS_RANGE[1]}] (record 13 of 16)",
+            "sectors held",
+            sectors10,
+            DAY10_SECTORS_RANGE,
             f"median {sectors10:g}",
-            DAY10_SECTORS_RANGE[0] <= sectors10 <= DAY10_SECTORS_RANGE[1],
             "record:claim-d10-grid-13-of-16",
-        )
-    )
+            note=" (record 13 of 16)",
+        ),
+    ]
     neutral = [t for t in fitted.per_target if t.target.kind == "control" and t.target.lean == "neutral"]
     missed = [t.target.id for t in neutral if not t.consistent]
     checks.append(
@@ -174,19 +181,19 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
     )
     encircled = _median(_column(runs, "encirclement_day"), NEVER_DAY)
     checks.append(
-        Check(
+        _in_range(
             "encirclement",
-            f"median encirclement day in [{ENCIRCLEMENT_RANGE[0]}, {ENCIRCLEMENT_RANGE[1]}]",
+            "encirclement day",
+            encircled,
+            ENCIRCLEMENT_RANGE,
             f"median {encircled:.2f}",
-            ENCIRCLEMENT_RANGE[0] <= encircled <= ENCIRCLEMENT_RANGE[1],
             "record:totally-surrounded",
         )
     )
     events = {e.id: e for e in record.events}
     for place, event_id in CAPTURES.items():
-        column = "captured_day_" + place.lower().replace(" ", "_").replace("-", "_")
         day = events[event_id].day
-        median = _median(_column(runs, column), NEVER_DAY)
+        median = _median(_column(runs, captured_column(place)), NEVER_DAY)
         checks.append(
             Check(
                 f"{place} taken",
@@ -198,15 +205,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
         )
     for side, (low, high, cites) in KILLED_RANGES.items():
         median = _median(_column(runs, f"killed_{side}"))
-        checks.append(
-            Check(
-                f"{side} killed",
-                f"median in [{low:g}, {high:g}]",
-                f"median {median:g}",
-                low <= median <= high,
-                cites,
-            )
-        )
+        checks.append(_in_range(f"{side} killed", "killed", median, (low, high), f"median {median:g}", cites))
     return checks
 
 

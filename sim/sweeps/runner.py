@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from sim.output import write_bytes
 from sim.run import code_version, git_commit, run
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment, override_text, plan
@@ -38,6 +39,11 @@ SERIES_DIR = "series"
 SUMMARY_DIR = "summaries"
 IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
 COMMIT_EVERY_S = 2.0
+
+
+def captured_column(place: str) -> str:
+    """The outcome column holding the day ``place`` was captured."""
+    return "captured_day_" + place.lower().replace(" ", "_").replace("-", "_")
 
 
 def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
@@ -54,8 +60,7 @@ def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any
     for day, share in enumerate(summary["gov_share_by_day"]):
         out[f"gov_share_d{day:02d}"] = share
     for place in places:
-        slug = place.lower().replace(" ", "_").replace("-", "_")
-        out[f"captured_day_{slug}"] = summary["places_captured"].get(place)
+        out[captured_column(place)] = summary["places_captured"].get(place)
     return out
 
 
@@ -156,11 +161,9 @@ def make_executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor
 
 
 def _write_file(folder: Path, name: str, data: bytes) -> None:
-    """Write a run's file under a temporary name, then rename it into place."""
+    """Write a run's file into ``folder`` (made when missing), atomically."""
     folder.mkdir(exist_ok=True)
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(data)
-    tmp.replace(folder / name)
+    write_bytes(folder / name, data)
 
 
 def read_summaries(folder: Path, run_ids: list[str]) -> list[dict[str, Any]]:
@@ -177,11 +180,7 @@ def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict
         params = sorted({k for v in values_by_run.values() for k in v})
         rest = sorted(c for c in frame.columns if c not in ids and c not in params)
         frame = frame[ids + params + rest]
-    target = folder / RUNS_TABLE
-    tmp = folder / f".{RUNS_TABLE}.tmp"
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(target)
-    return target
+    return write_bytes(folder / RUNS_TABLE, frame.to_parquet(index=False))
 
 
 def sweep(
@@ -286,24 +285,36 @@ def evaluate(
     so an interrupted evaluation starts again.
     """
     executor, slots, shutdown = make_executor(workers, cluster)
+    try:
+        return evaluate_on(executor, slots, scenario, base_set, points, seeds)
+    finally:
+        shutdown()
+
+
+def evaluate_on(
+    executor: cf.Executor,
+    slots: int,
+    scenario: str,
+    base_set: list[str],
+    points: list[dict[str, Any]],
+    seeds: list[int],
+) -> pd.DataFrame:
+    """``evaluate`` on an executor the caller keeps (and shuts down) across several evaluations."""
     jobs = [(p, r, seed) for p in range(len(points)) for r, seed in enumerate(seeds)]
     queue = list(reversed(jobs))
     in_flight: dict[cf.Future, tuple[int, int, int]] = {}
     rows = []
-    try:
-        while queue or in_flight:
-            while queue and len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
-                p, r, seed = queue.pop()
-                overrides = [*base_set, *(override_text(k, v) for k, v in points[p].items())]
-                spec = {"run_id": f"p{p}r{r}", "scenario": scenario, "overrides": overrides, "seed": seed}
-                in_flight[executor.submit(execute, spec)] = (p, r, seed)
-            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                p, r, seed = in_flight.pop(future)
-                error = future.exception()
-                if error is not None:
-                    raise RunFailedError(f"run of point {p}, seed {seed} failed: {type(error).__name__}: {error}")
-                rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
-    finally:
-        shutdown()
+    while queue or in_flight:
+        while queue and len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
+            p, r, seed = queue.pop()
+            overrides = [*base_set, *(override_text(k, v) for k, v in points[p].items())]
+            spec = {"run_id": f"p{p}r{r}", "scenario": scenario, "overrides": overrides, "seed": seed}
+            in_flight[executor.submit(execute, spec)] = (p, r, seed)
+        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+        for future in finished:
+            p, r, seed = in_flight.pop(future)
+            error = future.exception()
+            if error is not None:
+                raise RunFailedError(f"run of point {p}, seed {seed} failed: {type(error).__name__}: {error}")
+            rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
     return pd.DataFrame(rows).sort_values(["point", "replicate"]).reset_index(drop=True)
