@@ -64,12 +64,6 @@ TIME_OF_DAY = {
 }
 EVENT_OUTCOMES = {"encirclement": "encirclement_day", "withdrawal": "withdrawal_day", "fall": "fall_day"}
 TOWN = "al-Qusayr"
-# record events of an outcome kind that the model has no counterpart for, with why
-NOT_COMPARED = {
-    "rebels-confined-triangle": "the rebels confined to part of the town, not cut off from outside",
-}
-# battle totals that are parts of another total (a count of foreigners among the rebels killed)
-PART_OF_TOTAL = {"foreign-rebels-killed", "foreign-rebels-palestinians", "foreign-rebels-bahraini"}
 CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -142,7 +136,7 @@ def control_target(claim: ControlClaim) -> Target:
 
 def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
     """The run outcome an event's date bounds, or None when the model has no counterpart."""
-    if event.role != "outcome" or event.id in NOT_COMPARED:
+    if event.role != "outcome":
         return None
     if event.kind in EVENT_OUTCOMES and event.place == TOWN:
         return EVENT_OUTCOMES[event.kind]
@@ -175,7 +169,7 @@ def casualty_targets(record: Record) -> list[Target]:
         reports = [
             r
             for r in record.casualties
-            if r.side == side and r.scope == "battle" and r.killed is not None and r.id not in PART_OF_TOTAL
+            if r.side == side and r.scope == "battle" and r.killed is not None and not r.part_of_total
         ]
         if not reports:
             continue
@@ -228,8 +222,8 @@ def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str
     rows = []
     for event in record.events:
         if event.role == "outcome" and event_outcome(event, places) is None:
-            if event.id in NOT_COMPARED:
-                why = NOT_COMPARED[event.id]
+            if event.kind in EVENT_OUTCOMES:
+                why = f"a {event.kind} of the {event.place}, not of the town: the model dates only the town's"
             elif event.kind == "capture":
                 why = "a place inside the town: compared through the share claims"
             else:

@@ -304,13 +304,18 @@ CasualtyScope = Literal["battle", "to_date", "day", "incident"]
 
 
 class CasualtyReport(Entry):
-    """Casualties of one side as one source reported them, for the battle, to date, or an incident."""
+    """Casualties of one side as one source reported them, for the battle, to date, or an incident.
+
+    ``part_of_total`` marks a figure that counts only some of the side's casualties (the foreigners
+    among the rebels killed, say): a part of another report's total, not a total of its own.
+    """
 
     side: CasualtySide
     scope: CasualtyScope
     killed: Figure | None = None
     wounded: Figure | None = None
     captured: Figure | None = None
+    part_of_total: bool = False
 
     @model_validator(mode="after")
     def _has_a_figure(self) -> CasualtyReport:
