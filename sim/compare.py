@@ -14,7 +14,8 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   ``EVENT_SLACK_DAYS`` on each side (a report dates what happened over the previous hours).
 - A **casualty total** for the battle bounds ``killed_<side>``: from the lowest to the highest
   figure any source gives (the opposing sides' figures are its ends); one lone figure ``v`` becomes
-  ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. (A run with no one killed counts as one
+  ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. A side whose only figures count part of
+  its dead (``part_of_total`` in the record) is bounded below only, by the largest part. (A run with no one killed counts as one
   killed, to keep the logarithm finite.)
 
 For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
@@ -94,7 +95,8 @@ class Target:
             x = np.where(np.isnan(x), NEVER_DAY, x)
         if self.log_scale:
             x = np.maximum(x, 1.0)
-            return np.maximum.reduce([np.log(self.low / x), np.zeros_like(x), np.log(x / self.high)]) / math.log(2)
+            above = np.log(x) - math.log(self.high)  # an open upper end (infinite): never above
+            return np.maximum.reduce([math.log(self.low) - np.log(x), np.zeros_like(x), above]) / math.log(2)
         scale = SHARE_SCALE if self.kind == "control" else 1.0
         return np.maximum.reduce([self.low - x, np.zeros_like(x), x - self.high]) / scale
 
@@ -163,35 +165,42 @@ def event_target(event: Event, outcome: str) -> Target:
 
 
 def casualty_targets(record: Record) -> list[Target]:
-    """For each side, the battle's killed from the lowest to the highest figure any source gives."""
+    """For each side, the battle's killed from the lowest to the highest total any source gives.
+
+    A side whose only battle figures count part of its dead (``part_of_total``: the infobox's army
+    figure adds up two days) gets an open interval: at least the largest such part.
+    """
     targets = []
     for side in CASUALTY_SIDES:
-        reports = [
-            r
-            for r in record.casualties
-            if r.side == side and r.scope == "battle" and r.killed is not None and not r.part_of_total
-        ]
-        if not reports:
+        reports = [r for r in record.casualties if r.side == side and r.scope == "battle" and r.killed is not None]
+        totals = [r for r in reports if not r.part_of_total]
+        if totals:
+            numbers = [x for r in totals for x in r.killed.interval if x is not None and math.isfinite(x)]
+            low, high = min(numbers), max(numbers)
+            if low == high:
+                low, high = low / LONE_FIGURE_FACTOR, high * LONE_FIGURE_FACTOR
+            label = f"{side} killed in the battle"
+        elif reports:
+            totals = reports
+            low, high = max(r.killed.interval[0] for r in reports), math.inf
+            label = f"{side} killed in the battle (at least: the record counts part of them)"
+        else:
             continue
-        numbers = [x for r in reports for x in r.killed.interval if x is not None and math.isfinite(x)]
-        low, high = min(numbers), max(numbers)
-        if low == high:
-            low, high = low / LONE_FIGURE_FACTOR, high * LONE_FIGURE_FACTOR
-        leans = sorted({r.lean for r in reports})
+        leans = sorted({r.lean for r in totals})
         targets.append(
             Target(
                 id=f"killed-{side}",
                 kind="casualties",
-                label=f"{side} killed in the battle",
-                day=max(r.day for r in reports),
+                label=label,
+                day=max(r.day for r in totals),
                 lean=leans[0] if len(leans) == 1 else "both sides",
-                source="; ".join(sorted({r.source for r in reports})),
+                source="; ".join(sorted({r.source for r in totals})),
                 outcome=f"killed_{side}",
                 low=round(low, 1),
                 high=round(high, 1),
                 weight=1.0,
                 log_scale=True,
-                ids=tuple(r.id for r in reports),
+                ids=tuple(r.id for r in totals),
             )
         )
     return targets
@@ -281,9 +290,15 @@ class Fit:
             "consistent": self.consistent,
             "compared": self.compared,
             "per_target": [
-                {**asdict(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}} for t in self.per_target
+                {**_json_target(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}}
+                for t in self.per_target
             ],
         }
+
+
+def _json_target(target: Target) -> dict:
+    """A target as JSON allows it: an open upper end is null."""
+    return {**asdict(target), "high": None if math.isinf(target.high) else target.high}
 
 
 def quantiles(values: np.ndarray, censor: float | None = None) -> dict[str, float]:

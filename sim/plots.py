@@ -6,6 +6,7 @@ The model core never imports this module; the CLI and reports do.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import matplotlib.dates as mdates
@@ -212,14 +213,29 @@ def plot_sector_maps(
 def plot_casualties(
     killed: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]], *, ax: Axes | None = None
 ) -> Axes:
-    """Killed by side over the battle: the ensemble's runs (box) against the record's range (bar)."""
+    """Killed by side over the battle: the ensemble's runs (box) against the record's range (band).
+
+    An open range (the record gives only a part of the side's dead) runs to the top of the plot.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     sides = list(killed)
     ax.boxplot([killed[s] for s in sides], positions=range(len(sides)), widths=0.4)
+    top = 2 * max([float(np.max(v)) for v in killed.values()] + [r[0] for r in ranges.values()] + [1.0])
     for i, side in enumerate(sides):
         if side in ranges:
             low, high = ranges[side]
+            if math.isinf(high):
+                high = top
+                ax.annotate(
+                    f"record: at least {low:g}",
+                    (i, low),
+                    xytext=(0, 3),
+                    textcoords="offset points",
+                    ha="center",
+                    va="bottom",
+                    fontsize=8,
+                )
             ax.fill_between(
                 [i - 0.35, i + 0.35], low, high, color="tab:orange", alpha=0.3, label="record range" if i == 0 else None
             )

@@ -210,7 +210,9 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
 
 
 def _fmt(x: float, digits: int = 2) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return "∞" if math.isinf(x) else f"{x:.{digits}f}"
 
 
 def _date(day: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -56,6 +57,16 @@ def test_casualty_ranges_run_from_one_sides_figure_to_the_others(found):
     hezbollah = found["killed-hezbollah"]  # one figure, 114: within a factor of 1.5
     assert (hezbollah.low, hezbollah.high) == pytest.approx((76.0, 171.0))
     assert set(rebels.ids) == {"rebels-killed-opposition", "rebels-killed-government"}  # foreigners: a part
+
+
+def test_a_side_whose_record_counts_only_part_of_its_dead_gets_a_lower_bound(found):
+    army = found["killed-army"]  # the infobox's 23 adds up the first and the last day only
+    assert (army.low, army.high) == (23, math.inf)
+    assert army.distance(np.array([318.0, 23.0, 11.5])) == pytest.approx([0.0, 0.0, 1.0])
+    row = fit(pd.DataFrame({"killed_army": [300.0, 320.0]}), [army]).to_json()["per_target"][0]
+    assert row["high"] is None  # JSON has no infinity
+    assert row["consistent"]
+    json.dumps(row, allow_nan=False)
 
 
 def test_distances_are_zero_inside_and_scaled_outside():
