@@ -294,6 +294,51 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+SCENARIO_VARIABLE = "QUSAYR_SCENARIO"  # how `qusayr viz` tells app.py which scenario to show
+
+
+def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve ``app.py`` for ``scenario`` on 127.0.0.1:``port``.
+
+    Solara in production mode (no reloader), with its version check and telemetry off: the page
+    reaches nothing off the machine.
+    """
+    from sim.run import REPO_ROOT
+
+    command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-check-version", "--no-open", "--production"]
+    env = {**os.environ, SCENARIO_VARIABLE: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    return command, env
+
+
+def _cmd_viz(args: argparse.Namespace) -> int:
+    import importlib.util
+    import subprocess
+
+    load_scenario(args.scenario)  # bad input stops here, before a server starts
+    if importlib.util.find_spec("solara") is None:
+        print("qusayr: the web page needs the 'viz' extra: pip install -e '.[viz]' (make run does it)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.bench:
+        from sim.record import load_record
+        from sim.viz import LiveBattle, bench
+
+        timing = bench(
+            LiveBattle(variant=args.scenario), load_record(), redraws=args.bench, steps_per_redraw=args.steps_per_redraw
+        )
+        print(json.dumps(timing))
+        return 0
+    command, env = viz_command(args.scenario, args.port)
+    if not Path(command[4]).is_file():
+        print(f"qusayr: {command[4]}: the page's app.py is missing (run from a checkout)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"qusayr: the battle ({args.scenario}) at http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
@@ -397,6 +442,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_arguments(comp)
     comp.set_defaults(handler=_cmd_compare)
+
+    viz = commands.add_parser("viz", help="watch a run in a browser: Mesa's SolaraViz page on 127.0.0.1")
+    viz.add_argument(
+        "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
+    )
+    viz.add_argument("--port", type=_count(0), default=8765, help="port on 127.0.0.1 (default: %(default)s)")
+    viz.add_argument(
+        "--bench",
+        type=_count(1),
+        metavar="REDRAWS",
+        help="no server: time REDRAWS step + redraw cycles of the page's pictures and print them as JSON",
+    )
+    viz.add_argument(
+        "--steps-per-redraw", type=_count(1), default=1, help="model steps per redraw with --bench (default: 1)"
+    )
+    viz.set_defaults(handler=_cmd_viz)
 
     status = commands.add_parser("status", help="what a sweep folder holds (read-only)")
     status.add_argument("folder", type=Path)

@@ -140,6 +140,28 @@ def _source(ax: Axes) -> None:
     ax.annotate(SOURCE_NOTE, (0, -0.2), xycoords="axes fraction", fontsize=6, color="grey", va="top")
 
 
+def draw_control_claims(ax: Axes, targets: list, record: Record, *, width: float = 4, size: float = 6) -> Axes:
+    """The record's control claims on a date axis of the attackers' share of the town.
+
+    Each control target of ``sim.compare`` (other kinds are skipped) is drawn at noon of its claim's
+    date as its interval after the lean (a bar), with the claim's own figure as a dot, coloured by
+    the source's lean.
+    """
+    claims = {c.id: c for c in record.control_claims}
+    seen: set[str] = set()
+    for target in targets:
+        if target.kind != "control":
+            continue
+        when = dt.datetime.combine(claims[target.id].date, dt.time(12)) if target.id in claims else _end_of_day(0)
+        colour = LEAN_COLOURS.get(target.lean, "black")
+        label = f"record: {target.lean} claim (interval after lean)" if target.lean not in seen else None
+        seen.add(target.lean)
+        ax.vlines(when, target.low, target.high, color=colour, alpha=0.5, linewidth=width)
+        low, high = claims[target.id].gov_share
+        ax.plot(when, (max(low, 0) + min(high, 1)) / 2, "o", color=colour, mec="white", ms=size, label=label)
+    return ax
+
+
 def plot_control_ensemble(
     share_by_day: np.ndarray, targets: list, record: Record, *, title: str = "", ax: Axes | None = None
 ) -> Axes:
@@ -156,18 +178,7 @@ def plot_control_ensemble(
     ax.fill_between(ends, q05, q95, color="grey", alpha=0.2, label="model: 90 % of runs")
     ax.fill_between(ends, q25, q75, color="grey", alpha=0.4, label="model: 50 % of runs")
     ax.plot(ends, q50, color="black", marker="o", ms=3, label=f"model: median of {len(share_by_day)} runs")
-    claims = {c.id: c for c in record.control_claims}
-    seen: set[str] = set()
-    for target in targets:
-        if target.kind != "control":
-            continue
-        when = dt.datetime.combine(claims[target.id].date, dt.time(12)) if target.id in claims else _end_of_day(0)
-        colour = LEAN_COLOURS.get(target.lean, "black")
-        label = f"record: {target.lean} claim (interval after lean)" if target.lean not in seen else None
-        seen.add(target.lean)
-        ax.vlines(when, target.low, target.high, color=colour, alpha=0.5, linewidth=4)
-        low, high = claims[target.id].gov_share
-        ax.plot(when, (max(low, 0) + min(high, 1)) / 2, "o", color=colour, mec="white", ms=6, label=label)
+    draw_control_claims(ax, targets, record)
     events = {e.id: e for e in record.events}
     for event_id, text in EVENT_MARKS:
         if event_id in events:

@@ -1,0 +1,130 @@
+"""The web page's model and pictures (sim.viz), the page's controls (app.py) and `qusayr viz`."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sim.cli import main
+from sim.record import load_record
+from sim.scenario import load_scenario
+from sim.state import GOV, HEZBOLLAH, REB
+from sim.viz import (
+    LAYERS,
+    Charts,
+    Controls,
+    LiveBattle,
+    clock_text,
+    control_overrides,
+    control_targets,
+    places_key,
+    places_png,
+    town_image,
+    town_png,
+)
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def record():
+    return load_record()
+
+
+def test_default_controls_reproduce_every_variant():
+    for variant in ("al-qusayr-2013", "no-hezbollah"):
+        assert control_overrides(load_scenario(variant), Controls()) == []
+        assert LiveBattle(variant=variant).config == load_scenario(variant)
+
+
+def test_controls_scale_forces_and_switch_mechanisms_off():
+    base = load_scenario()
+    controls = Controls(army=1.2, rebels=0.5, hezbollah_present=False, corridor=False, lethality=2.0)
+    sets = control_overrides(base, controls)
+    scenario = load_scenario("al-qusayr-2013", sets)
+    assert scenario.forces.army.fighters == round(base.forces.army.fighters * 1.2)
+    army_arrivals = [r.fighters for r in scenario.reinforcements if r.side == "army"]
+    assert army_arrivals == [round(r.fighters * 1.2) for r in base.reinforcements if r.side == "army"]
+    assert scenario.forces.rebels.fighters == round(base.forces.rebels.fighters * 0.5)
+    assert [p.garrison for p in scenario.places] == [round(p.garrison * 0.5) for p in base.places]
+    assert scenario.forces.hezbollah.fighters == base.forces.hezbollah.fighters
+    assert not scenario.forces.hezbollah.take_part
+    assert not scenario.rules.corridor.enabled
+    assert scenario.rules.fire.attacker_lethality_per_h == pytest.approx(2 * base.rules.fire.attacker_lethality_per_h)
+    assert scenario.rules.fire.rebel_lethality_per_h == pytest.approx(2 * base.rules.fire.rebel_lethality_per_h)
+
+
+def test_live_battle_is_seeded_and_stops_at_the_end():
+    a, b, c = LiveBattle(seed=3), LiveBattle(seed=3), LiveBattle(seed=4)
+    for model in (a, b, c):
+        for _ in range(8):
+            model.step()
+    assert np.array_equal(a.squads.x, b.squads.x)
+    assert not np.array_equal(a.squads.x, c.squads.x)
+    assert clock_text(a).startswith("Sun 19 May 2013, 02:00 (day 0, step 8 of")
+    assert len(a.killed_by_step) == 9
+    short = LiveBattle(hezbollah_present=False)
+    assert not (short.squads.side == HEZBOLLAH).any()
+    short.n_steps = 3  # as if the scenario ended after three steps
+    for _ in range(3):
+        assert short.running
+        short.step()
+    assert not short.running
+
+
+def test_town_map_shows_control_and_switchable_layers():
+    model = LiveBattle()
+    for _ in range(12):
+        model.step()
+    full = town_image(model)
+    width, height = model.shape
+    assert full.shape == (height * 12, width * 12, 3)
+    bare = town_image(model, layers=())
+    assert not np.array_equal(full, bare)
+    for layer in LAYERS:  # each layer changes the picture on its own
+        assert not np.array_equal(town_image(model, layers=[layer]), bare), layer
+    model.control[model.in_town_mask] = GOV
+    assert not np.array_equal(town_image(model, layers=()), bare)
+    model.control[model.in_town_mask] = REB
+    assert pixels(town_png(model)).shape == full.shape
+
+
+def test_places_picture_follows_routes_and_holders():
+    model = LiveBattle()
+    key, picture = places_key(model), places_png(model)
+    model.routes_open = model.routes_open[1:]
+    model.node_holder[model.place_index["Hamidiya"]] = GOV
+    assert places_key(model) != key
+    assert not np.array_equal(pixels(places_png(model)), pixels(picture))
+
+
+def test_charts_move_with_the_run_and_show_the_claims(record):
+    model = LiveBattle()
+    charts = Charts(model, control_targets(record), record)
+    first = pixels(charts.png(model))
+    assert first.std() > 10  # not blank: axes, claims, legends
+    for _ in range(40):
+        model.step()
+    later = pixels(charts.png(model))
+    assert first.shape == later.shape
+    assert (first != later).any(axis=2).sum() > 50
+    assert len(control_targets(record)) == len(record.control_claims)
+
+
+def test_cli_viz_refuses_an_unknown_scenario(capsys):
+    assert main(["viz", "no-such-battle"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-battle" in err
+    assert "Traceback" not in err
+
+
+def test_cli_viz_bench_times_step_and_redraw(capsys):
+    assert main(["viz", "no-corridor", "--bench", "2", "--steps-per-redraw", "3"]) == 0
+    timing = json.loads(capsys.readouterr().out)
+    assert timing["scenario"] == "no-corridor"
+    assert (timing["redraws"], timing["steps_per_redraw"]) == (2, 3)
+    assert 0 < timing["median_s"] <= timing["max_s"]
