@@ -23,6 +23,7 @@ from sim.record import load_record
 from sim.scenario import DEFAULT_SCENARIO, list_scenarios
 from sim.viz import (
     LAYERS,
+    SCENARIO_VARIABLE,
     Charts,
     LiveBattle,
     clock_text,
@@ -35,8 +36,6 @@ from sim.viz import (
     status_text,
     town_png,
 )
-
-SCENARIO_VARIABLE = "QUSAYR_SCENARIO"
 
 
 @solara.component

@@ -294,9 +294,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-SCENARIO_VARIABLE = "QUSAYR_SCENARIO"  # how `qusayr viz` tells app.py which scenario to show
-
-
 def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that serve ``app.py`` for ``scenario`` on 127.0.0.1:``port``.
 
@@ -304,6 +301,7 @@ def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, s
     reaches nothing off the machine.
     """
     from sim.run import REPO_ROOT
+    from sim.viz import SCENARIO_VARIABLE
 
     command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]
     command += ["--port", str(port), "--no-check-version", "--no-open", "--production"]

@@ -15,8 +15,8 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
 - A **casualty total** for the battle bounds ``killed_<side>``: from the lowest to the highest
   figure any source gives (the opposing sides' figures are its ends); one lone figure ``v`` becomes
   ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. A side whose only figures count part of
-  its dead (``part_of_total`` in the record) is bounded below only, by the largest part. (A run with no one killed counts as one
-  killed, to keep the logarithm finite.)
+  its dead (``part_of_total`` in the record) is bounded below only, by the largest part. (A run
+  with no one killed counts as one killed, to keep the logarithm finite.)
 
 For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
 (``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in

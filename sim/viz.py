@@ -44,6 +44,7 @@ SIDE_LABELS = {REBELS: "rebels", ARMY: "army and militia", HEZBOLLAH: "Hezbollah
 # cell control codes (sim.state) -> colour: outskirts nobody holds, attackers, rebels, contested
 CONTROL_COLOURS = {NONE: "#f3efe4", GOV: "#f5b7b1", REB: "#abebc6", CONTESTED: "#fad7a0"}
 OWNER_COLOURS = {"gov": "#c0392b", "reb": "#1e8449", "contested": "#d68910"}
+SCENARIO_VARIABLE = "QUSAYR_SCENARIO"  # how `qusayr viz` tells app.py which scenario to show
 LAYERS = ("units", "civilians", "damage")  # the map's layers a user can switch on and off
 DPI = 72  # the charts' resolution: small PNGs render and encode fast (see the README's step + redraw time)
 CELL_PX = 12  # pixels per 100 m cell on the town map
