@@ -23,7 +23,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # Everything behind the README's "How well does it match history?" (about an hour on 2 cores):
-# calibration on the whole record and on days 0-10 only, the calibrated baseline's validation,
+# calibration on the whole record and on days 0-10 only, the civilians' exposure fitted to their
+# dead, the calibrated baseline's validation,
 # the counterfactual variants against it, and the sensitivity screen; reports and figures are
 # copied to docs/history/.
 HISTORY := results/history
@@ -31,6 +32,7 @@ VARIANTS := attackers-5000 attackers-8000 no-hezbollah supply-open no-corridor
 history: $(STAMP)
 	$(BIN)/qusayr calibrate calibration --out $(HISTORY)/calibration --quiet
 	$(BIN)/qusayr calibrate calibration --train-until 10 --out $(HISTORY)/calibration-until-d10 --quiet
+	$(BIN)/qusayr calibrate civilians --out $(HISTORY)/calibration-civilians --quiet
 	$(BIN)/qusayr validate al-qusayr-2013 --runs 50 --out $(HISTORY)/validate --quiet
 	for v in $(VARIANTS); do \
 	  $(BIN)/qusayr compare al-qusayr-2013 $$v --runs 30 --out $(HISTORY)/compare/$$v \
@@ -40,6 +42,7 @@ history: $(STAMP)
 	cp $(HISTORY)/validate/validation.md $(HISTORY)/validate/*.png docs/history/
 	cp $(HISTORY)/calibration/calibration.md $(HISTORY)/calibration/calibration.png docs/history/
 	cp $(HISTORY)/calibration-until-d10/calibration.md docs/history/calibration-until-d10.md
+	cp $(HISTORY)/calibration-civilians/calibration.md docs/history/calibration-civilians.md
 	cp $(HISTORY)/sensitivity/sensitivity.md $(HISTORY)/sensitivity/sensitivity.png docs/history/
 	for v in $(VARIANTS); do \
 	  cp $(HISTORY)/compare/$$v/compare.md docs/history/compare-$$v.md; \

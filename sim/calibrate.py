@@ -204,6 +204,14 @@ def calibrate(
     settings = experiment.calibration or Calibration()
     scenario = load_scenario(experiment.scenario, experiment.set)
     found = targets(record, scenario, until_day=train_until)
+    if settings.targets is not None:
+        unknown = sorted(set(settings.targets) - {t.id for t in found})
+        if unknown:
+            raise ExperimentError(
+                f"{experiment_name}: calibration.targets: no such target{' before the cut' if train_until else ''}: "
+                f"{', '.join(unknown)} (the targets: qusayr validate's table)"
+            )
+        found = [t for t in found if t.id in settings.targets]
     if not found:
         raise ExperimentError(f"{experiment_name}: --train-until {train_until}: no target of the record is that early")
     days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
@@ -249,6 +257,7 @@ def calibrate(
         "loss": "sim.compare: weighted mean over targets of squared distance outside the target interval, "
         "averaged over a parameter set's replicates",
         "targets_fitted": [t.id for t in found],
+        "targets_chosen": settings.targets,
         "screen": {
             "points": len(points),
             "replicates": experiment.replicates,
@@ -294,6 +303,8 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
             f" dated on or before day {result['train_until']}."
             if result["train_until"] is not None
             else " (the whole record)."
+            if result["targets_chosen"] is None
+            else f": {', '.join(result['targets_fitted'])} (chosen in the experiment)."
         ),
         "",
         f"1. Screen: {screen['points']} design points x {screen['replicates']} replicates; "

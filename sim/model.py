@@ -285,9 +285,11 @@ class BattleModel(mesa.Model):
         spec = self.config.forces.army if side == ARMY else self.config.forces.hezbollah
         idx = np.arange(sl.start, sl.stop)
         if side == ARMY:
+            # the task force starts in the town when its campaign outside starts later (rules.villages)
             task = idx[: round(self.config.rules.villages.task_force_share * n)]
             self.task_force[task] = True
-            idx = idx[task.size :]
+            if self.config.rules.villages.campaign_start is None:
+                idx = idx[task.size :]
         groups = np.array_split(idx, len(spec.start))
         for direction, group in zip(spec.start, groups, strict=True):
             squads.x[group], squads.y[group] = self.entry_cells(direction, group.size)

@@ -40,7 +40,8 @@ def small_scenario(
     """The baseline cut down to a few hundred fighters and a day or two, for fast tests.
 
     Its inputs are moved inside the shorter run: a barrage, an air raid and harassing fire, a rebel
-    and an army reinforcement, Hezbollah's first rotation policy and its tactics change.
+    and an army reinforcement, Hezbollah's first rotation policy and its tactics change, and the
+    start of the task force's campaign outside the town.
     """
     import datetime as dt
 
@@ -70,4 +71,5 @@ def small_scenario(
     ]
     raw["hezbollah_rotation"] = [{"start": at[0], "days_on": 0.5, "days_off": 0.25, "cite": "test"}]
     raw["hezbollah_tactics"] = [{"start": at[1], "effectiveness": 1.5, "cite": "test"}]
+    raw["rules"]["villages"]["campaign_start"] = at[hours // 3]
     return Scenario.model_validate(apply_overrides(raw, extra or []))

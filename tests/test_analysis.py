@@ -79,7 +79,8 @@ def test_paired_confidence_interval():
 
 
 def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
-    calibration = {"refine": {"trials": 3, "replicates": 1, "parallel": 1}, "check_runs": 2}
+    chosen = ["claim-d00-ap-more-than-half", "claim-d01-aljazeera-most"]
+    calibration = {"refine": {"trials": 3, "replicates": 1, "parallel": 1}, "check_runs": 2, "targets": chosen}
     experiment = _experiment(tmp_path, short, calibration=calibration)
     out = tmp_path / "cal"
     args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet", "--train-until", "1"]
@@ -88,7 +89,7 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert 0.001 <= result["fitted"]["rules.fire.attacker_lethality_per_h"] <= 0.004
     assert result["refine"]["completed"] == 3
     assert result["screen"]["points"] == 3
-    assert all(t.startswith("claim-d0") for t in result["targets_fitted"])  # days 0 and 1 only
+    assert result["targets_fitted"] == chosen  # of the targets of days 0 and 1, those the experiment chose
     assert "Prediction of the record after day 1" in (out / "calibration.md").read_text()
     trials = pd.read_csv(out / "trials.csv")
     assert main(args) == 0  # resumed: nothing more to try
@@ -114,6 +115,7 @@ def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, sho
         (["calibrate", "{many}"], "at most ~6"),
         (["calibrate", "{exp}"], "end before the claims"),
         (["validate", "no-such-scenario"], "no-such-scenario"),
+        (["calibrate", "{unknown}", "--train-until", "1"], "calibration.targets: no such target before the cut: fall"),
     ],
 )
 def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsys, args, message):
@@ -127,8 +129,11 @@ def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsy
     spec["parameters"] += [{"path": "rules.corridor.cohesion_threshold", "low": 0.1, "high": 0.2}]
     many = tmp_path / "many.yaml"
     many.write_text(yaml.safe_dump({**spec, "design": "lhs", "points": 8}))
+    unknown = tmp_path / "unknown.yaml"
+    targets = {"targets": ["claim-d00-ap-more-than-half", "fall"]}
+    unknown.write_text(yaml.safe_dump({**yaml.safe_load(experiment.read_text()), "calibration": targets}))
     out = tmp_path / "out"
-    argv = [a.format(exp=experiment, many=many) for a in args] + ["--out", str(out)]
+    argv = [a.format(exp=experiment, many=many, unknown=unknown) for a in args] + ["--out", str(out)]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()

@@ -221,6 +221,22 @@ def test_outnumbered_rebels_fall_back_away_from_the_attackers():
     assert y > model.town_xy(10, 10)[1]  # moved north, away from them
 
 
+def test_surprised_reserves_stay_put_until_they_react():
+    def rows_moved_by(hour):
+        model = bare_model(extra=["rules.movement.reposition_per_h=1000", "rules.movement.reserves_react_h=24"])
+        reb = place(model, REBELS, 10, 2, strength=10)  # deep in the north, out of contact
+        park_everyone_else(model, reb)
+        model.control[model.in_town_mask] = REB
+        model.control[model.town_xy(10, 20)] = GOV  # the attackers hold a cell in the south
+        model.steps = round((hour - model.start_hour) / model.dt_h)
+        model.engaged[:] = False
+        movement.step(model)
+        return int(model.town_xy(10, 2)[1] - model.squads.y[reb][0])
+
+    assert rows_moved_by(12.0) == 0  # the first day: they still expect the push from the north
+    assert rows_moved_by(30.0) == 1  # then they move a cell towards the front
+
+
 def test_rebels_come_up_behind_the_attackers_through_a_tunnel():
     model = bare_model(extra=["rules.movement.tunnel_per_h=1000"])
     reb = place(model, REBELS, 2, 2, strength=10)
@@ -257,6 +273,7 @@ def test_clearing_slows_with_the_defenders_nearby():
             "rules.control.clearing_capacity=10",
             "rules.control.opposed_within_cells=1",
             "rules.control.defenders_halving=20",
+            "rules.control.defenders_steepness=1",
         ]
     )
     att = place(model, ARMY, 4, 4, strength=10)
@@ -269,6 +286,30 @@ def test_clearing_slows_with_the_defenders_nearby():
     model.squads.strength[near] = 60
     control.step(model)  # pace 1 / (1 + 60 / 20) = 0.25
     assert model.clearing_left[cell] == pytest.approx(192.5)
+
+
+def test_a_steep_pace_lets_a_few_defenders_barely_slow_clearing_and_many_stop_it():
+    def fighter_hours_done(defenders, steepness):
+        model = bare_model(
+            extra=[
+                "rules.control.clearing_capacity=10",
+                "rules.control.opposed_within_cells=1",
+                "rules.control.defenders_halving=20",
+                f"rules.control.defenders_steepness={steepness}",
+            ]
+        )
+        att = place(model, ARMY, 4, 4, strength=10)
+        near = place(model, REBELS, 5, 4, strength=defenders)
+        park_everyone_else(model, np.concatenate([att, near]))
+        cell = model.town_xy(4, 4)
+        model.clearing_left[cell] = 200.0
+        control.step(model)
+        return 200.0 - model.clearing_left[cell]
+
+    # pace 1 / (1 + (defenders / 20) ** steepness), 10 fighter-hours at full pace
+    assert fighter_hours_done(10, 3) == pytest.approx(10 / (1 + 0.5**3))
+    assert fighter_hours_done(40, 3) == pytest.approx(10 / (1 + 2.0**3))
+    assert fighter_hours_done(10, 3) > fighter_hours_done(10, 1) > fighter_hours_done(40, 1) > fighter_hours_done(40, 3)
 
 
 def test_sectors_and_share_follow_the_cells():
@@ -284,6 +325,22 @@ def test_sectors_and_share_follow_the_cells():
 # --- villages ------------------------------------------------------------------------------------
 
 
+def test_the_task_force_fights_in_the_town_until_its_campaign_outside_starts():
+    model = BattleModel(small_scenario(hours=36, extra=["rules.villages.campaign_start=2013-05-19T12:00:00"]), rng=2)
+    squads = model.squads
+    task = np.flatnonzero(model.task_force)
+    assert task.size > 0
+    for _ in range(12):  # hourly steps from 00:00 to 11:00
+        model.step()
+        alive = task[squads.strength[task] > 0]
+        assert squads.in_town()[alive].all()
+        assert not model.objectives
+    model.step()  # the step that begins at 12:00
+    assert model.objectives  # the campaign has started: the task force has left for its objectives
+    fighting = task[(squads.status[task] == ACTIVE) & (squads.strength[task] > 0)]
+    assert np.isin(squads.node[fighting], model.objectives).all()
+
+
 def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
     model = BattleModel(
         small_scenario(
@@ -291,7 +348,12 @@ def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
             army=2000,
             garrison=20,
             hours=72,
-            extra=["rules.villages.parallel_objectives=1", "rules.fire.attacker_lethality_per_h=0.003"],
+            # lethal enough that the garrison breaks well within the 72 hours whatever the seed
+            extra=[
+                "rules.villages.parallel_objectives=1",
+                "rules.fire.attacker_lethality_per_h=0.01",
+                "rules.villages.campaign_start=null",  # from the first hour
+            ],
         ),
         rng=1,
     )

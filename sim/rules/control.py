@@ -5,7 +5,7 @@ its holder when it is empty (ground is held until someone else comes). Attackers
 hold it only once they have cleared it of fighters, mines and booby traps: the cell's clearing work
 starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off::
 
-    min(attackers in the cell, clearing_capacity) * dt_h / (1 + defenders / defenders_halving)
+    min(attackers in the cell, clearing_capacity) * dt_h / (1 + (defenders / defenders_halving) ** defenders_steepness)
 
 where ``defenders`` are the rebels within ``opposed_within_cells``: ground the rebels have left
 goes fast, ground they crowd slowly, the more so the more of them there are (record: the Army took
@@ -48,6 +48,11 @@ class Params(BaseModel):
     defenders_halving: float = Field(
         5.0, gt=0, description="rebels within range that halve the pace of clearing (assumption)"
     )
+    defenders_steepness: float = Field(
+        1.0,
+        gt=0,
+        description="how sharply the pace falls as defenders gather around defenders_halving (assumption)",
+    )
     clearing_capacity: float = Field(
         20.0, gt=0, description="attackers able to work at once in a 100 m cell (assumption: about a platoon)"
     )
@@ -69,7 +74,7 @@ def step(model: BattleModel) -> None:
     control = model.control
     alone = gov_here & ~reb_here
     defenders = model.box_sum(rebels, p.opposed_within_cells)
-    pace = 1.0 / (1.0 + defenders / p.defenders_halving)
+    pace = 1.0 / (1.0 + (defenders / p.defenders_halving) ** p.defenders_steepness)
     model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * model.dt_h
     cleared = alone & (model.clearing_left <= 0)
     control[cleared] = GOV

@@ -17,7 +17,9 @@ fighter with probability ``mines * mine_hit``; their passage clears ``mine_clear
 Rebels in contact fall back (to the neighbouring cell farthest from the attackers) when outnumbered
 by ``1 / retreat_ratio``, counter-attack into the nearest attacker-held cell when they outnumber the
 attackers near them by ``counterattack_ratio``, and otherwise hold; rebels out of contact deeper
-than ``reserve_depth_cells`` move towards the front. A rebel squad at one end of a tunnel whose
+than ``reserve_depth_cells`` move towards the front, but only from ``reserves_react_h`` hours after
+the battle's start (record:rebels-surprised: they expected the push from the north, so their
+reserves stayed where they were while the south and east went). A rebel squad at one end of a tunnel whose
 other end the attackers hold goes through with ``tunnel_per_h`` (record: rebel tunnels linking
 areas around the town; Hezbollah "attacked from behind"). All coefficients are assumptions.
 """
@@ -70,6 +72,11 @@ class Params(BaseModel):
     counterattack_per_h: float = Field(0.1, ge=0, description="chance per hour of a counter-attack (assumption)")
     reserve_depth_cells: float = Field(3.0, ge=0, description="rebels deeper than this move to the front (assumption)")
     reposition_per_h: float = Field(0.2, ge=0, description="chance per hour of moving towards the front (assumption)")
+    reserves_react_h: float = Field(
+        0.0,
+        ge=0,
+        description="hours from the start before reserves move to the front (assumption; record:rebels-surprised)",
+    )
     tunnel_per_h: float = Field(0.1, ge=0, description="chance per hour of a tunnel raid from an end (assumption)")
 
 
@@ -154,7 +161,10 @@ def _move_rebels(model: BattleModel, reb: np.ndarray) -> None:
     draw = model.rng.random(reb.size)
     fall_back = engaged & (ratio < p.retreat_ratio) & (draw < _chance(p.fallback_per_h, dt_h))
     counter = engaged & (ratio >= p.counterattack_ratio) & (draw < _chance(p.counterattack_per_h, dt_h))
-    reposition = ~engaged & (depth[x, y] > p.reserve_depth_cells) & (draw < _chance(p.reposition_per_h, dt_h))
+    reacting = model.hour >= p.reserves_react_h
+    reposition = (
+        reacting & ~engaged & (depth[x, y] > p.reserve_depth_cells) & (draw < _chance(p.reposition_per_h, dt_h))
+    )
     toward = counter | reposition
     new_x, new_y = x.copy(), y.copy()
     new_x[toward] = x[toward] + np.sign(near_x[x[toward], y[toward]] - x[toward])

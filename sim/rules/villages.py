@@ -1,6 +1,7 @@
 """Fighting for the outside places: the attackers' task force takes the villages and the air base.
 
-A share ``task_force_share`` of the army's starting squads works outside the town. Its objectives
+A share ``task_force_share`` of the army's starting squads works outside the town from
+``campaign_start`` (a policy input; until then it fights in the town with the rest). Its objectives
 are the first ``parallel_objectives`` rebel-held places of the scenario's ``plan`` (a policy, not a
 timetable) that border a place the attackers hold or the town; its squads are split evenly
 between them. At a place both sides fight with the aimed-fire law of
@@ -13,6 +14,7 @@ when they cannot. Capture times are outcomes.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +35,9 @@ class Params(BaseModel):
     task_force_share: float = Field(
         0.25, ge=0, le=1, description="share of army squads working outside the town (assumption)"
     )
+    campaign_start: dt.datetime | None = Field(
+        None, description="when the task force leaves the town for the places (policy input; none: from the start)"
+    )
     plan: list[str] = Field([], description="the attackers' order of objectives outside the town (policy input)")
     parallel_objectives: int = Field(2, ge=1, description="places attacked at once (assumption)")
     place_cover: float = Field(0.3, ge=0, le=1, description="fire a garrison avoids behind its walls (assumption)")
@@ -45,6 +50,9 @@ class Params(BaseModel):
 def step(model: BattleModel) -> None:
     """Choose the task force's objective, fight at the places, and hand over places that fall."""
     if model.well_mixed:
+        return
+    start = model.config.rules.villages.campaign_start
+    if start is not None and model.moment() < start:
         return
     squads = model.squads
     _choose_objective(model)

@@ -74,6 +74,9 @@ class Calibration(BaseModel):
     )
     refine: Refine = Refine()
     check_runs: int = Field(20, ge=1, description="runs of the fitted values scored at the end")
+    targets: list[str] | None = Field(
+        None, min_length=1, description="fit only to these targets of sim.compare (ids; default: the whole record)"
+    )
 
 
 class Experiment(BaseModel):
