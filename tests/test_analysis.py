@@ -10,6 +10,7 @@ import yaml
 
 from sim.cli import main
 from sim.counterfactual import paired
+from sim.validate import MISSING_MECHANISM
 from tests.conftest import REPO_ROOT
 
 
@@ -55,6 +56,10 @@ def test_validate_writes_the_report_the_json_and_the_figures(tmp_path, short, ca
         assert (out / f"{name}.svg").is_file()
     names = {c["name"] for c in result["checks"]}
     assert {"the town falls", "end of day 0", "encirclement", "rebels killed"} <= names
+    assert set(MISSING_MECHANISM) <= names  # every explanation belongs to a check
+    for check in result["checks"]:  # a missed check says which mechanism the model lacks
+        if not check["passed"] and check["name"] in MISSING_MECHANISM:
+            assert f"What is missing: {MISSING_MECHANISM[check['name']]}" in text
     assert "goodness of fit" in capsys.readouterr().out
 
 

@@ -32,7 +32,6 @@ import operator
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.stats import qmc
 
 DESIGNS = ("grid", "lhs", "sobol", "nolh")
 GRID_MAX_FACTORS = 3
@@ -195,6 +194,10 @@ def unit_design(design: str, factors: int, points: int, seed: int) -> np.ndarray
             raise DesignError(f"grid: needs at least 2 levels per factor ({minimum} points), got {points} points")
         axis = np.linspace(0.0, 1.0, levels)
         return np.array(list(itertools.product(axis, repeat=factors)), dtype=float)
+    # scipy.stats is imported here, not at the top: it takes half a second, which every `qusayr`
+    # command and every pool worker would otherwise pay
+    from scipy.stats import qmc
+
     if design == "lhs":
         return qmc.LatinHypercube(d=factors, rng=rng).random(points)
     if design == "sobol":
