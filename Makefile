@@ -35,7 +35,7 @@ history: $(STAMP)
 	$(BIN)/qusayr calibrate civilians --out $(HISTORY)/calibration-civilians --quiet
 	$(BIN)/qusayr validate al-qusayr-2013 --runs 50 --out $(HISTORY)/validate --quiet
 	for v in $(VARIANTS); do \
-	  $(BIN)/qusayr compare al-qusayr-2013 $$v --runs 30 --out $(HISTORY)/compare/$$v \
+	  $(BIN)/qusayr compare al-qusayr-2013 $$v --runs 50 --out $(HISTORY)/compare/$$v \
 	    --ensembles $(HISTORY)/ensembles --quiet || exit 1; done
 	$(BIN)/qusayr sensitivity calibration --method morris --replicates 2 --out $(HISTORY)/sensitivity
 	mkdir -p docs/history
