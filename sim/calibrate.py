@@ -276,7 +276,7 @@ def calibrate(
             "goodness_fitted_targets": fit_train.goodness,
             "loss_later_targets": fit_later.loss if fit_later else None,
             "goodness_later_targets": fit_later.goodness if fit_later else None,
-            "fall_day_median": float(np.median(fall.fillna(20.0))),
+            "fall_day_median": float(np.median(fall.fillna(NEVER_DAY))),
             "fell_share": float(fall.notna().mean()),
             "overrides": overrides,
         },

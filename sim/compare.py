@@ -51,7 +51,7 @@ PARTISAN_STRETCH = 0.20  # assumption: a partisan share may be off by 20 more po
 SHARE_SCALE = 0.10  # assumption: 10 points of the town outside a claim count as one unit of distance
 EVENT_SLACK_DAYS = 1.0  # assumption: a report may date an event up to a day late or early
 LONE_FIGURE_FACTOR = 1.5  # assumption: a lone casualty figure holds within a factor of 1.5
-NEVER_DAY = 20.0  # assumption: an event that never happens counts as on day 20 (two after the run ends)
+NEVER_DAY = 24.0  # assumption: an event that never happens counts as on day 24 (two after the baseline's run ends)
 UPPER_BOUND_QUALIFIERS = ("up to", "as much as")
 # (start, end) of each time of day as fractions of the day
 TIME_OF_DAY = {

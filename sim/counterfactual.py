@@ -4,7 +4,7 @@ Both ensembles use the seeds of the same master seed (common random numbers: run
 run ``r`` of B draw from the same stream), so the difference ``B_r - A_r`` removes most of the
 noise two independent ensembles would carry. For each outcome the mean paired difference gets a
 95 % confidence interval ``mean ± t(0.975, n - 1) * sd / sqrt(n)``; an interval that excludes zero
-means the change of scenario moves that outcome. Event days that never happen count as day 20
+means the change of scenario moves that outcome. Event days that never happen count as day 24
 (``sim.compare.NEVER_DAY``), and the share of such runs is reported beside them.
 """
 

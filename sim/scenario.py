@@ -52,6 +52,8 @@ SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "al-qusayr-2013"
 BATTLE_START = dt.datetime.combine(DAY0, dt.time())
 BATTLE_LAST_DAY = dt.date(2013, 6, 6)  # the article's narrative ends with mop-up on 6 June
+# a run may go on past the record, so that a late fall is seen rather than cut off by the run's end
+RUN_LAST_DAY = dt.date(2013, 6, 10)
 
 Direction = Literal["north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"]
 FightingSide = Literal["rebels", "army", "hezbollah"]
@@ -74,10 +76,10 @@ class TimeSpec(Spec):
     def _ordered(self) -> TimeSpec:
         if self.end <= self.start:
             raise ValueError("end must come after start")
-        for name in ("start", "end"):
-            moment = getattr(self, name)
-            if not (BATTLE_START <= moment <= dt.datetime.combine(BATTLE_LAST_DAY, dt.time(23, 59))):
-                raise ValueError(f"{name} {moment} is outside the battle (19 May - 6 June 2013)")
+        if not (BATTLE_START <= self.start <= dt.datetime.combine(BATTLE_LAST_DAY, dt.time(23, 59))):
+            raise ValueError(f"start {self.start} is outside the battle (19 May - 6 June 2013)")
+        if not (BATTLE_START <= self.end <= dt.datetime.combine(RUN_LAST_DAY, dt.time())):
+            raise ValueError(f"end {self.end} is outside the battle and the days after it (19 May - 10 June 2013)")
         if (24 * 60) % self.dt_minutes:
             raise ValueError("dt_minutes must divide a day (1440 minutes)")
         return self

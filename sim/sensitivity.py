@@ -7,7 +7,7 @@ range with 4 levels), ``sigma`` the effects' spread (interactions, non-linearity
 total order, no second order) splits the variance: ``S1`` the share due to one parameter alone,
 ``ST`` including its interactions. SALib assumes a deterministic model, so each parameter set is
 run on the same ``replicates`` seeds and SALib is given the replicate means. Outcomes: the fall
-day and the encirclement day (never = day 20, ``sim.compare.NEVER_DAY``), rebels killed, and the
+day and the encirclement day (never = day 24, ``sim.compare.NEVER_DAY``), rebels killed, and the
 sectors held by the attackers at the end of day 10. Confidence intervals are SALib's bootstrap
 95 % intervals.
 """

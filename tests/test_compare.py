@@ -184,7 +184,7 @@ def test_the_history_checks_pass_and_fail_on_the_issue_thresholds():
     assert checks["between the sides"]  # day 0: 0.62 between 0.60 and 0.67; day 4: 0.6 in [0.4, 0.8]
     bad = pd.DataFrame([{**good, "fall_day": None, "gov_share_d00": 0.7, "captured_day_jawadiyeh": 15.5}] * 5)
     checks = {c.name: c.passed for c in history_checks(bad, fit(bad, targets(record, scenario)), record)}
-    assert not checks["the town falls"]  # never falls: counts as day 20
+    assert not checks["the town falls"]  # never falls: counts as day NEVER_DAY
     assert not checks["between the sides"]  # 0.7 is above every day-0 partisan claim
     assert not checks["Jawadiyeh taken"]  # three days late
     assert checks["end of day 0"]

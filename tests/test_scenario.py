@@ -89,7 +89,7 @@ def test_every_number_in_a_scenario_file_says_where_it_comes_from(path):
         (["town.sectors_per_side=5"], ["town", "tile the town"]),
         (["reinforcements.0.at=2013-07-01T00:00:00"], ["reinforcements.0.at", "outside the battle"]),
         (["fire_plans.2.start=2013-05-01T00:00:00"], ["fire_plans.2.start", "outside the battle"]),
-        (["time.end=2013-08-01T00:00:00"], ["time", "outside the battle"]),
+        (["time.end=2013-08-01T00:00:00"], ["time", "outside the battle and the days after it"]),
         (["rules.fire.lethality=0.2"], ["rules.fire.lethality", "valid keys:", "range_cells"]),
         (["places.99.garrison=3"], ["places.99", "not an item"]),
         (["forces.army.fighters"], ["dotted.path=value"]),
