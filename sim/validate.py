@@ -54,9 +54,9 @@ MISSING_MECHANISM = {
     "the town falls": "the town falls when the rebels leave (rules.corridor: talks once the town is encircled and "
     "rebel cohesion is below cohesion_threshold, the corridor a day later) or when every block is cleared, and the "
     "attackers cannot clear a crowded last pocket (rules.control's pace falls steeply with the defenders near a "
-    "block). Runs whose encirclement comes late or whose cohesion holds do not fall by 6 June: nothing ties the "
-    "rebels' decision to leave to the siege more tightly than cohesion does (the record: talks, an understanding "
-    "of safe passage).",
+    "block). The fall day follows the day the talks begin, which varies over a week with the encirclement and the "
+    "cohesion: nothing ties the rebels' decision to leave to the siege more tightly than cohesion does (the "
+    "record: talks, an understanding of safe passage).",
     "end of day 0": "the model's attackers work off the clearing of every block they enter at the pace the "
     "defenders nearby allow; only the rebels' reserves wait (rules.movement.reserves_react_h). The record's "
     "attackers took half the town within hours because the southern and eastern screen gave way "
