@@ -290,6 +290,15 @@ def calibrate(
     return result
 
 
+def _targets_fitted_text(result: dict[str, Any]) -> str:
+    """Which targets the calibration fitted: the experiment's choice, the record up to a day, or all of it."""
+    cut = f"dated on or before day {result['train_until']}" if result["train_until"] is not None else None
+    if result["targets_chosen"] is not None:
+        chosen = ", ".join(result["targets_fitted"])
+        return f": {chosen} (chosen in the experiment{', ' + cut if cut else ''})."
+    return f" {cut}." if cut else " (the whole record)."
+
+
 def calibration_report(result: dict[str, Any], fit_later) -> str:
     """``calibration.md``: what was fitted to what, the fitted values with their ranges, the check."""
     screen, check = result["screen"], result["check"]
@@ -299,13 +308,7 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         f"Regenerate with `{result['command']}`.",
         "",
         f"Loss: {result['loss']} (definitions: `sim/compare.py`). Fitted to {len(result['targets_fitted'])} targets"
-        + (
-            f" dated on or before day {result['train_until']}."
-            if result["train_until"] is not None
-            else " (the whole record)."
-            if result["targets_chosen"] is None
-            else f": {', '.join(result['targets_fitted'])} (chosen in the experiment)."
-        ),
+        + _targets_fitted_text(result),
         "",
         f"1. Screen: {screen['points']} design points x {screen['replicates']} replicates; "
         f"{screen['plausible']} plausible (second-largest distance <= {screen['cutoff']}); refinement box from "

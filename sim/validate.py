@@ -174,7 +174,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
             median_fall,
             FALL_DAY_RANGE,
             f"median {median_fall:.2f} (a run that did not fall counts as day {NEVER_DAY:g}); fell in "
-            f"{fall.notna().mean():.0%} of runs, on day {_median(fall):.2f} in the median of those",
+            f"{fall.notna().mean():.0%} of runs, on day {_fmt(_median(fall))} in the median of those",
             "record:withdrawal, record:fall",
         ),
         _in_range(
