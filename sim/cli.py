@@ -236,7 +236,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         command=_command_line(),
     )
-    print(f"calibrated {len(result['fitted'])} parameters, best loss {result['best_loss']:.3f}:")
+    print(f"calibrated {len(result['fitted'])} parameters, best confirmed loss {result['best_loss']:.3f}:")
     for path, value in result["fitted"].items():
         u = result["uncertainty"][path]
         print(f"  {path} = {value:.4g}  (within 2 SE of the best: {u['low']:.4g} - {u['high']:.4g})")
@@ -244,7 +244,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"  check ({check['runs']} runs): median fall day {check['fall_day_median']:.2f} (record 17)")
     if check["loss_later_targets"] is not None:
         print(f"  prediction of the targets after day {result['train_until']}: loss {check['loss_later_targets']:.3f}")
-    print(f"  written to {out}/ (calibration.md, calibration.json, trials.csv, calibration.png/.svg)")
+    print(f"  written to {out}/ (calibration.md, calibration.json, trials.csv, confirmed.csv, calibration.png/.svg)")
     return 0
 
 

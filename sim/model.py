@@ -252,9 +252,15 @@ class BattleModel(mesa.Model):
             squads.x[:], squads.y[:] = 0, 0
 
     def _set_clearing_work(self) -> None:
-        """Fighter-hours the attackers need to clear each town cell (see ``rules.control``)."""
-        work = self.config.rules.control.clear_fighter_h * self.built_up
-        self.clearing_left[:] = np.where(self.in_town_mask, work, 0.0)
+        """Fighter-hours the attackers need to clear each town cell (the equation: ``rules.control``)."""
+        p = self.config.rules.control
+        deployment = np.array(self.config.forces.rebels.deployment_by_sector, dtype=float).ravel()
+        town = self.in_town_mask
+        weight = deployment[self.sector[town]]
+        follows = p.work_follows_deployment
+        self.clearing_left[town] = (
+            p.clear_fighter_h * self.built_up[town] * (1.0 - follows + follows * weight / weight.mean())
+        )
 
     @staticmethod
     def _split(fighters: int, size: int) -> np.ndarray:

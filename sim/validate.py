@@ -269,7 +269,7 @@ def report(
         f"{git['commit'] or 'unknown'}{' (dirty)' if git['dirty'] else ''}. Regenerate with `{command}`.",
         "Definitions (intervals, lean, loss, consistency): `sim/compare.py` and the README.",
         "",
-        f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean squared distance); "
+        f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean Huber penalty of the distances); "
         f"**goodness of fit {fitted.goodness:.2f}** (weighted share of targets whose interval meets the "
         f"ensemble's 90 % band); consistent with {fitted.consistent} of {fitted.compared} targets.",
         "",

@@ -85,7 +85,8 @@ def test_paired_confidence_interval():
 
 def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     chosen = ["claim-d00-ap-more-than-half", "claim-d01-aljazeera-most"]
-    calibration = {"refine": {"trials": 3, "replicates": 1, "parallel": 1}, "check_runs": 2, "targets": chosen}
+    refine = {"trials": 3, "replicates": 1, "parallel": 1, "confirm_top": 2, "confirm_replicates": 2}
+    calibration = {"refine": refine, "check_runs": 2, "targets": chosen}
     experiment = _experiment(tmp_path, short, calibration=calibration)
     out = tmp_path / "cal"
     args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet", "--train-until", "1"]
@@ -97,6 +98,15 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert result["targets_fitted"] == chosen  # of the targets of days 0 and 1, those the experiment chose
     assert "Prediction of the record after day 1" in (out / "calibration.md").read_text()
     trials = pd.read_csv(out / "trials.csv")
+    # the two best trials by their one-seed loss, run again on two fresh seeds; the fitted values are
+    # those of the best there
+    confirmed = pd.read_csv(out / "confirmed.csv")
+    assert sorted(confirmed["trial"]) == sorted(trials.nsmallest(2, "loss")["trial"])
+    best = confirmed.loc[confirmed["loss"].idxmin()]
+    assert result["fitted"]["rules.fire.attacker_lethality_per_h"] == pytest.approx(
+        best["rules.fire.attacker_lethality_per_h"]
+    )
+    assert result["best_loss"] == pytest.approx(confirmed["loss"].min())
     assert main(args) == 0  # resumed: nothing more to try
     assert pd.read_csv(out / "trials.csv").equals(trials)
 

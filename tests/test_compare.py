@@ -78,12 +78,13 @@ def test_distances_are_zero_inside_and_scaled_outside():
     assert killed.distance(np.array([50.0, 800.0, 150.0])) == pytest.approx([1.0, 2.0, 0.0])
 
 
-def test_the_loss_is_the_weighted_mean_of_squared_distances():
+def test_the_loss_is_the_weighted_mean_of_huber_penalties():
     a = Target("a", "control", "", 0, "neutral", "", "x", 0.5, 0.7, 1.0)
     b = Target("b", "control", "", 0, "government", "", "y", 0.0, 0.1, 0.5)
-    runs = pd.DataFrame({"x": [0.3, 0.6], "y": [0.05, 0.3]})
-    expected_first = (1.0 * 2.0**2 + 0.5 * 0.0) / 1.5
-    expected_second = (0.0 + 0.5 * 2.0**2) / 1.5
+    runs = pd.DataFrame({"x": [0.45, 0.6], "y": [0.05, 0.4]})
+    # distances: a 0.5 (squared: 0.25) then 0; b 0 then 3 (linear beyond 1: 2 * 3 - 1 = 5)
+    expected_first = (1.0 * 0.5**2 + 0.5 * 0.0) / 1.5
+    expected_second = (0.0 + 0.5 * 5.0) / 1.5
     assert run_losses(runs, [a, b]) == pytest.approx([expected_first, expected_second])
     assert fit(runs, [a, b]).loss == pytest.approx((expected_first + expected_second) / 2)
 

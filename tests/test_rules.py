@@ -208,6 +208,36 @@ def test_the_river_slows_a_crossing_away_from_the_bridges():
     assert steps_to_cross(0.01) > steps_to_cross(1.0)
 
 
+def test_long_odds_overrun_a_defended_cell_faster_than_even_odds():
+    def cells_pushed(odds, power):
+        extra = [
+            "rules.movement.speed_m_per_h=10000",
+            "rules.movement.assault_ratio=2",
+            "rules.movement.assault_per_h=0.2",
+            f"rules.movement.assault_odds_power={power}",
+        ]
+        model = bare_model(extra=extra, seed=3)
+        att = place(model, ARMY, 10, 20, strength=10, count=40)
+        park_everyone_else(model, att)
+        model.control[model.in_town_mask] = REB
+        model.control[model.town_xy(10, 20)] = GOV
+        model.mines[:] = 0
+        model.engaged[att] = True  # in contact: the push rule, not the open-ground pace
+        model.local_ratio[att] = odds
+        movement.step(model)  # one hour
+        start = np.array(model.town_xy(10, 20))[:, None]
+        moved = np.array([model.squads.x[att], model.squads.y[att]]) != start
+        return float(moved.any(axis=0).mean())
+
+    # share of the squads that pushed into the next cell within the hour: at the threshold odds
+    # about 0.2; at 20 to 1 ten times the rate, so all of them; with power 0 the odds beyond the
+    # threshold do not matter; below the threshold no one pushes
+    assert 0.05 < cells_pushed(2.0, 1.0) < 0.4
+    assert cells_pushed(20.0, 1.0) == 1.0
+    assert 0.05 < cells_pushed(20.0, 0.0) < 0.4
+    assert cells_pushed(1.5, 1.0) == 0.0
+
+
 def test_outnumbered_rebels_fall_back_away_from_the_attackers():
     model = bare_model(extra=["rules.movement.fallback_per_h=100"])
     reb = place(model, REBELS, 10, 10, strength=5)
@@ -265,6 +295,25 @@ def test_attackers_hold_a_cell_only_once_it_is_cleared():
     assert model.clearing_left[cell] == pytest.approx(5.0)
     control.step(model)
     assert model.control[cell] == GOV
+
+
+def test_clearing_work_follows_the_rebels_deployment():
+    def work(follows):
+        model = bare_model(
+            extra=[f"rules.control.work_follows_deployment={follows}", "rules.control.clear_fighter_h=100"]
+        )
+        deployment = np.array(model.config.forces.rebels.deployment_by_sector).ravel()
+        sector = model.sector[model.in_town_mask]
+        per_density = model.clearing_left[model.in_town_mask] / model.built_up[model.in_town_mask]
+        return deployment[sector], per_density
+
+    weight, uniform = work(0.0)
+    assert uniform == pytest.approx(np.full(uniform.size, 100.0))
+    weight, follows = work(1.0)
+    # the work per unit of density is proportional to the sector's deployment weight, 100 on average
+    assert follows == pytest.approx(100.0 * weight / weight.mean())
+    assert follows.mean() == pytest.approx(100.0)
+    assert follows[weight == weight.max()].min() > follows[weight == weight.min()].max()
 
 
 def test_clearing_slows_with_the_defenders_nearby():

@@ -3,7 +3,13 @@
 A cell is held by the rebels when only rebels are in it, contested when both sides are, and keeps
 its holder when it is empty (ground is held until someone else comes). Attackers alone in a cell
 hold it only once they have cleared it of fighters, mines and booby traps: the cell's clearing work
-starts at ``clear_fighter_h * built_up`` fighter-hours, and each step the attackers in it work off::
+starts at::
+
+    clear_fighter_h * built_up * (1 - work_follows_deployment + work_follows_deployment * w / mean(w))
+
+fighter-hours, ``w`` being the rebels' deployment weight of the cell's sector (``mean`` over the
+town's cells): the rebels mined and fortified the quarters they held in strength, where they expected
+the attack (record:rebels-surprised), and little else. Each step the attackers in a cell work off::
 
     min(attackers in the cell, clearing_capacity) * dt_h / (1 + (defenders / defenders_halving) ** defenders_steepness)
 
@@ -40,7 +46,11 @@ class Params(BaseModel):
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
     )
     clear_fighter_h: float = Field(
-        100.0, ge=0, description="fighter-hours to clear a fully built-up 100 m cell no rebel is near (assumption)"
+        100.0,
+        ge=0,
+        description=(
+            "fighter-hours to clear a fully built-up 100 m cell of average preparation no rebel is near (assumption)"
+        ),
     )
     opposed_within_cells: int = Field(
         2, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
@@ -52,6 +62,12 @@ class Params(BaseModel):
         1.0,
         gt=0,
         description="how sharply the pace falls as defenders gather around defenders_halving (assumption)",
+    )
+    work_follows_deployment: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of a cell's clearing work that follows the rebels' deployment (assumption)",
     )
     clearing_capacity: float = Field(
         20.0, gt=0, description="attackers able to work at once in a 100 m cell (assumption: about a platoon)"

@@ -12,8 +12,11 @@ is the first cell on the way, ``road`` is ``road_share`` on a road and 1 off it;
 cell where the squad stops.
 
 When enemies are within range they stop to fight, and push on only where they outnumber the enemy
-near them by ``assault_ratio`` (then with ``assault_per_h``). Entering a mined cell hits each
-fighter with probability ``mines * mine_hit``; their passage clears ``mine_clearing`` of the mines.
+near them by ``assault_ratio``, then at ``assault_per_h * (odds / assault_ratio) ** assault_odds_power``
+cells per hour (at most their open-ground pace): a handful of defenders before a company is overrun
+(record: the south was seized "quickly" after fierce fighting), an even fight barely moves.
+Entering a mined cell hits each fighter with probability ``mines * mine_hit``; their passage clears
+``mine_clearing`` of the mines.
 Rebels in contact fall back (to the neighbouring cell farthest from the attackers) when outnumbered
 by ``1 / retreat_ratio``, counter-attack into the nearest attacker-held cell when they outnumber the
 attackers near them by ``counterattack_ratio``, and otherwise hold; rebels out of contact deeper
@@ -55,7 +58,14 @@ class Params(BaseModel):
     assault_ratio: float = Field(
         2.0, ge=0, description="local odds at which attackers push into a fought-over cell (assumption)"
     )
-    assault_per_h: float = Field(0.2, ge=0, description="chance per hour of such a push (assumption)")
+    assault_per_h: float = Field(
+        0.2, ge=0, description="rate per hour of such a push at odds of assault_ratio (assumption)"
+    )
+    assault_odds_power: float = Field(
+        1.0,
+        ge=0,
+        description="how the push's rate grows with the odds beyond assault_ratio (assumption: linear)",
+    )
     mine_hit: float = Field(
         0.05, ge=0, le=1, description="hit chance per fighter entering a fully mined cell (assumption)"
     )
@@ -126,7 +136,11 @@ def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
     pace *= np.where(model.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
     engaged = model.engaged[gov]
     push = model.local_ratio[gov] >= p.assault_ratio
-    pace = np.where(engaged, np.where(push, _chance(p.assault_per_h, model.dt_h), 0.0), pace)
+    # a push goes faster the longer the odds (a handful of defenders before a company is overrun),
+    # at most at the pace of open ground
+    odds = np.where(push, model.local_ratio[gov] / max(p.assault_ratio, 1e-9), 0.0)
+    push_cells = p.assault_per_h * odds**p.assault_odds_power * model.dt_h
+    pace = np.where(engaged, np.where(push, np.minimum(pace, push_cells), 0.0), pace)
     # pace is the expected number of cells this step: its whole part, and one more by chance,
     # so that a long step covers the ground several short ones would
     cells = np.floor(pace) + (model.rng.random(gov.size) < pace - np.floor(pace))
