@@ -13,17 +13,17 @@ penalties of the distances to the record's intervals, averaged over a parameter 
    ``replicates`` seeds (common random numbers, so trials differ by their parameters, not their
    luck), ``parallel`` trials at a time on the sweep executor. Trials are kept in an Optuna journal
    file, so an interrupted calibration resumes.
-
 3. **Confirm**: the ``confirm_top`` best trials are run again on ``confirm_replicates`` fresh common
    seeds. With few replicates per trial the best of many trials is partly the luckiest (the
    winner's curse: a best loss of 0.21 on 4 seeds scored 0.89 on 20 fresh ones); choosing on more
    seeds among a few candidates removes most of that luck.
 
-The fitted values are the confirmed best's. Their uncertainty: the range of the confirmed
-candidates whose confirmed loss is within two standard errors (over the best one's replicates) of
-the best. With ``train_until`` only
-targets dated on or before that day are fitted; the report then scores the later targets, and the
-fall day, of ``check_runs`` fresh runs of the fitted values as a prediction.
+The fitted values are the confirmed best's. Their uncertainty: the range of the refinement's trials
+whose loss is within two standard errors (over the best trial's replicates) of the best, widened to
+take in the confirmed best. The confirmation is not kept between runs: a resumed calibration runs
+it again (the same seeds, so the same choice). With ``train_until`` only targets dated on or before
+that day are fitted; the report then scores the later targets, and the fall day, of ``check_runs``
+fresh runs of the fitted values as a prediction.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ SCREEN_DIR = "screen"
 CHECK_DIR = "check"
 JOURNAL = "refine.journal"
 SEED_STREAM = 1  # the refinement's common seeds, apart from the screen's
-CONFIRM_SEED_STREAM = 2  # the confirmation's, apart from both
+CONFIRM_SEED_STREAM = 2  # the confirmation's, apart from the screen's and the refinement's
 BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.25  # assumption: a quarter keeps the box from collapsing onto one lucky point
 
 
@@ -199,6 +199,8 @@ def confirm(
     rows = []
     for point, (_, row) in enumerate(best.iterrows()):
         losses = run_losses(outcomes[outcomes["point"] == point], found)
+        if not np.isfinite(losses).all():
+            raise ExperimentError(f"{experiment.name}: the runs give no loss (an outcome the targets need is missing)")
         se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else float("nan")
         rows.append(
             {
@@ -212,12 +214,15 @@ def confirm(
     return pd.DataFrame(rows)
 
 
-def fitted_values(trials: pd.DataFrame, parameters: list[str]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """The best trial's values, and the range of the trials within two standard errors of its loss."""
+def fitted_values(
+    trials: pd.DataFrame, confirmed: pd.DataFrame, parameters: list[str]
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The confirmed best's values, and the range of the trials near the best (see the module docstring)."""
+    chosen = confirmed.loc[confirmed["loss"].idxmin()]
     best = trials.loc[trials["loss"].idxmin()]
     threshold = best["loss"] + 2 * (best["loss_se"] if not math.isnan(best["loss_se"]) else 0.0)
-    near = trials[trials["loss"] <= threshold]
-    values = {p: float(best[p]) for p in parameters}
+    near = trials[(trials["loss"] <= threshold) | (trials["trial"] == chosen["trial"])]
+    values = {p: float(chosen[p]) for p in parameters}
     uncertainty = {
         p: {"low": float(near[p].min()), "high": float(near[p].max()), "trials": len(near)} for p in parameters
     }
@@ -235,7 +240,7 @@ def calibrate(
     quiet: bool = False,
     command: str = "",
 ) -> dict[str, Any]:
-    """Screen, refine, score; write calibration.json, calibration.md, trials.csv and the figure."""
+    """Screen, refine, confirm, score; write calibration.json and .md, trials.csv, confirmed.csv, the figure."""
     experiment = load_experiment(experiment_name)
     if not experiment.bounded or experiment.listed:
         raise ExperimentError(f"{experiment_name}: parameters: calibration needs bounded parameters only (low/high)")
@@ -277,7 +282,7 @@ def calibrate(
     box, any_plausible = plausible_box(points, experiment, settings.implausibility)
     trials = refine(experiment, settings, box, found, out, workers=workers, cluster=cluster, quiet=quiet)
     confirmed = confirm(experiment, settings, trials, found, parameters, workers=workers, cluster=cluster)
-    values, uncertainty = fitted_values(confirmed, parameters)
+    values, uncertainty = fitted_values(trials, confirmed, parameters)
 
     overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
     check, _ = run_ensemble(
@@ -369,14 +374,14 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         f"3. Confirm: the {confirmed['of']} best trials run again on {confirmed['replicates']} fresh common seeds; "
         f"the fitted values are trial {confirmed['trial']}'s, the best there (`confirmed.csv`).",
         "",
-        "| parameter | fitted | range within 2 SE of the best confirmed loss | refinement box (from the screen) |",
+        "| parameter | fitted | range within 2 SE of the best refinement loss | refinement box (from the screen) |",
         "|---|---|---|---|",
     ]
     for path, value in result["fitted"].items():
         u, box = result["uncertainty"][path], screen["box"][path]
         lines.append(
-            f"| `{path}` | {value:.4g} | [{u['low']:.4g}, {u['high']:.4g}] ({u['trials']} of {confirmed['of']} trials) "
-            f"| [{box[0]:.4g}, {box[1]:.4g}] |"
+            f"| `{path}` | {value:.4g} | [{u['low']:.4g}, {u['high']:.4g}] ({u['trials']} trials) | "
+            f"[{box[0]:.4g}, {box[1]:.4g}] |"
         )
     lines += [
         "",

@@ -312,8 +312,11 @@ class Scenario(Spec):
             len(deployment) != n
             or any(len(row) != n for row in deployment)
             or any(v < 0 for r in deployment for v in r)
+            or sum(v for r in deployment for v in r) <= 0
         ):
-            raise ValueError(f"forces.rebels.deployment_by_sector must be {n} rows of {n} non-negative values")
+            raise ValueError(
+                f"forces.rebels.deployment_by_sector must be {n} rows of {n} non-negative values, not all zero"
+            )
         garrisons = sum(p.garrison for p in self.places)
         if garrisons > self.forces.rebels.fighters:
             raise ValueError(f"places: garrisons ({garrisons}) exceed the rebels' fighters")

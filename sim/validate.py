@@ -57,24 +57,25 @@ MISSING_MECHANISM = {
     "block). The fall day follows the day the talks begin, which varies over a week with the encirclement and the "
     "cohesion: nothing ties the rebels' decision to leave to the siege more tightly than cohesion does (the "
     "record: talks, an understanding of safe passage).",
-    "end of day 0": "the model's attackers work off the clearing of every block they enter at the pace the "
-    "defenders nearby allow; only the rebels' reserves wait (rules.movement.reserves_react_h). The record's "
-    "attackers took half the town within hours because the southern and eastern screen gave way "
-    "(record:rebels-surprised): a rule for a screen that breaks and leaves ground before it is cleared is missing, "
-    "and a faster clearing everywhere overruns the later claims.",
+    "end of day 0": "the first day is set by the clearing work of the lightly held south (the rebels fortified "
+    "where they stood: rules.control.work_follows_deployment) and by how fast the attackers overrun a handful of "
+    "defenders (rules.movement.assault_odds_power); the same clearing work and pace then hold the north for two "
+    "weeks, so a faster first day everywhere overruns the later claims. Missing: a rule by which a surprised screen "
+    "breaks and leaves whole blocks before they are cleared (record:rebels-surprised).",
     "end of day 10 (29 May)": "a sector counts as held only when the attackers hold sector_hold_share of its "
     "cells; the model's front runs through many sectors, while the record's rebels had been confined to a "
     "northern triangle since 24 May (record:rebels-confined-triangle): a rule by which the defenders give up "
     "whole quarters to concentrate in a redoubt is missing.",
     "neutral claims": "the missed claims are listed above; for the first day's, see 'end of day 0'.",
     "between the sides": "the days that miss are listed above; for the first day, see 'end of day 0'.",
-    "encirclement": "the encirclement is the capture of the last village on the supply routes by the task force "
-    "(rules.villages); its pace is set by the task force's share and engage_odds, calibrated on the captures' "
-    "dates.",
+    "encirclement": "the encirclement is the capture of the last place on the supply routes by the task force "
+    "(rules.villages), so the north-east route closes only when Jawadiyeh falls; the record has the town 'totally "
+    "surrounded' on 30 May, a day before Jawadiyeh was taken. Missing: a route cut by fire or by a blocking "
+    "position short of a capture.",
     "hezbollah killed": "the rebels' fire falls on the attackers in contact by their numbers; Hezbollah's rotations "
-    "(record:rotation-policy-before) are inputs, its small-group tactics' effectiveness "
-    "(record:hezbollah-small-groups) an assumption not calibrated, and no rule lets a unit that has lost heavily "
-    "step back: the calibration trades Hezbollah's dead against the other targets.",
+    "(record:rotation-policy-before) are inputs and its small groups' effectiveness (record:hezbollah-small-groups) "
+    "is calibrated, but it spares them only by leaving fewer rebels to fire back. Missing: small groups offering "
+    "fewer targets, and a unit that has lost heavily stepping back.",
 }
 
 

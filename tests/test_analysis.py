@@ -103,12 +103,12 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     confirmed = pd.read_csv(out / "confirmed.csv")
     assert sorted(confirmed["trial"]) == sorted(trials.nsmallest(2, "loss")["trial"])
     best = confirmed.loc[confirmed["loss"].idxmin()]
-    assert result["fitted"]["rules.fire.attacker_lethality_per_h"] == pytest.approx(
-        best["rules.fire.attacker_lethality_per_h"]
-    )
+    assert result["confirmed"]["trial"] == best["trial"]
+    assert result["fitted"] == pytest.approx({path: best[path] for path in result["fitted"]})
     assert result["best_loss"] == pytest.approx(confirmed["loss"].min())
-    assert main(args) == 0  # resumed: nothing more to try
+    assert main(args) == 0  # resumed: nothing more to try, and the confirmation chooses the same
     assert pd.read_csv(out / "trials.csv").equals(trials)
+    assert pd.read_csv(out / "confirmed.csv").equals(confirmed)
 
 
 def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, short):

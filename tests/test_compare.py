@@ -147,13 +147,22 @@ def test_history_matching_keeps_points_whose_second_worst_distance_is_small():
     assert box["p"] == pytest.approx((0.0, 2.0, False))  # one point: a tenth of the range either side
 
 
-def test_fitted_values_are_the_best_trial_and_the_range_within_two_standard_errors():
+def test_fitted_values_are_the_confirmed_best_and_the_range_within_two_standard_errors():
     from sim.calibrate import fitted_values
 
-    trials = pd.DataFrame({"p": [1.0, 2.0, 3.0, 9.0], "loss": [1.0, 1.15, 1.3, 5.0], "loss_se": [0.1] * 4})
-    values, uncertainty = fitted_values(trials, ["p"])
-    assert values == {"p": 1.0}
+    trials = pd.DataFrame(
+        {"trial": [0, 1, 2, 3], "p": [1.0, 2.0, 3.0, 9.0], "loss": [1.0, 1.15, 1.3, 5.0], "loss_se": [0.1] * 4}
+    )
+    # trial 0 was the luckiest on the refinement's seeds; on fresh seeds trial 1 does better
+    confirmed = pd.DataFrame({"trial": [0, 1], "p": [1.0, 2.0], "loss": [1.4, 1.2], "loss_se": [0.1, 0.1]})
+    values, uncertainty = fitted_values(trials, confirmed, ["p"])
+    assert values == {"p": 2.0}
     assert uncertainty["p"] == {"low": 1.0, "high": 2.0, "trials": 2}  # 1.3 is over 1.0 + 2 x 0.1
+    # a confirmed best outside the refinement's near trials widens the range to take it in
+    confirmed = pd.DataFrame({"trial": [0, 2], "p": [1.0, 3.0], "loss": [1.4, 1.2], "loss_se": [0.1, 0.1]})
+    values, uncertainty = fitted_values(trials, confirmed, ["p"])
+    assert values == {"p": 3.0}
+    assert uncertainty["p"] == {"low": 1.0, "high": 3.0, "trials": 3}
 
 
 def test_the_history_checks_pass_and_fail_on_the_issue_thresholds():

@@ -209,9 +209,9 @@ def test_the_river_slows_a_crossing_away_from_the_bridges():
 
 
 def test_long_odds_overrun_a_defended_cell_faster_than_even_odds():
-    def cells_pushed(odds, power):
+    def cells_pushed(odds, power, speed_m_per_h=10000):
         extra = [
-            "rules.movement.speed_m_per_h=10000",
+            f"rules.movement.speed_m_per_h={speed_m_per_h}",
             "rules.movement.assault_ratio=2",
             "rules.movement.assault_per_h=0.2",
             f"rules.movement.assault_odds_power={power}",
@@ -222,6 +222,7 @@ def test_long_odds_overrun_a_defended_cell_faster_than_even_odds():
         model.control[model.in_town_mask] = REB
         model.control[model.town_xy(10, 20)] = GOV
         model.mines[:] = 0
+        model.built_up[:] = 0.0
         model.engaged[att] = True  # in contact: the push rule, not the open-ground pace
         model.local_ratio[att] = odds
         movement.step(model)  # one hour
@@ -236,6 +237,8 @@ def test_long_odds_overrun_a_defended_cell_faster_than_even_odds():
     assert cells_pushed(20.0, 1.0) == 1.0
     assert 0.05 < cells_pushed(20.0, 0.0) < 0.4
     assert cells_pushed(1.5, 1.0) == 0.0
+    # and never faster than out of contact: at 20 m/h a fifth of a 100 m cell an hour
+    assert 0.05 < cells_pushed(20.0, 1.0, speed_m_per_h=20) < 0.4
 
 
 def test_outnumbered_rebels_fall_back_away_from_the_attackers():
@@ -307,7 +310,7 @@ def test_clearing_work_follows_the_rebels_deployment():
         per_density = model.clearing_left[model.in_town_mask] / model.built_up[model.in_town_mask]
         return deployment[sector], per_density
 
-    weight, uniform = work(0.0)
+    _, uniform = work(0.0)
     assert uniform == pytest.approx(np.full(uniform.size, 100.0))
     weight, follows = work(1.0)
     # the work per unit of density is proportional to the sector's deployment weight, 100 on average

@@ -92,6 +92,10 @@ def test_every_number_in_a_scenario_file_says_where_it_comes_from(path):
         (["time.end=2013-08-01T00:00:00"], ["time", "outside the battle and the days after it"]),
         (["rules.fire.lethality=0.2"], ["rules.fire.lethality", "valid keys:", "range_cells"]),
         (["places.99.garrison=3"], ["places.99", "not an item"]),
+        (
+            [f"forces.rebels.deployment_by_sector.{row}.{col}=0" for row in range(4) for col in range(4)],
+            ["forces.rebels.deployment_by_sector", "not all zero"],
+        ),
         (["forces.army.fighters"], ["dotted.path=value"]),
     ],
 )

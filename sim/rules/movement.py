@@ -13,7 +13,7 @@ cell where the squad stops.
 
 When enemies are within range they stop to fight, and push on only where they outnumber the enemy
 near them by ``assault_ratio``, then at ``assault_per_h * (odds / assault_ratio) ** assault_odds_power``
-cells per hour (at most their open-ground pace): a handful of defenders before a company is overrun
+cells per hour (at most their pace out of contact): a handful of defenders before a company is overrun
 (record: the south was seized "quickly" after fierce fighting), an even fight barely moves.
 Entering a mined cell hits each fighter with probability ``mines * mine_hit``; their passage clears
 ``mine_clearing`` of the mines.
@@ -137,8 +137,9 @@ def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
     engaged = model.engaged[gov]
     push = model.local_ratio[gov] >= p.assault_ratio
     # a push goes faster the longer the odds (a handful of defenders before a company is overrun),
-    # at most at the pace of open ground
-    odds = np.where(push, model.local_ratio[gov] / max(p.assault_ratio, 1e-9), 0.0)
+    # at most at the pace out of contact (terrain, mines, suppression); squads out of contact have
+    # infinite odds, and odds beyond a million change nothing, so they are capped to stay finite
+    odds = np.where(engaged & push, np.minimum(model.local_ratio[gov], 1e6) / max(p.assault_ratio, 1e-9), 0.0)
     push_cells = p.assault_per_h * odds**p.assault_odds_power * model.dt_h
     pace = np.where(engaged, np.where(push, np.minimum(pace, push_cells), 0.0), pace)
     # pace is the expected number of cells this step: its whole part, and one more by chance,

@@ -62,8 +62,12 @@ class Refine(BaseModel):
     trials: int = Field(40, ge=1, description="parameter sets tried")
     replicates: int = Field(4, ge=1, description="runs (common seeds) per parameter set")
     parallel: int = Field(2, ge=1, description="parameter sets evaluated at once")
-    confirm_top: int = Field(5, ge=1, description="best trials run again on fresh seeds to choose among them")
-    confirm_replicates: int = Field(16, ge=1, description="runs (common seeds) per trial confirmed")
+    confirm_top: int = Field(
+        5, ge=1, description="best trials run again on fresh seeds to choose among them (assumption)"
+    )
+    confirm_replicates: int = Field(
+        16, ge=1, description="runs (common seeds) per trial confirmed (assumption: 4 times the refinement's)"
+    )
 
 
 class Calibration(BaseModel):
