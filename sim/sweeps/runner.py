@@ -202,7 +202,10 @@ def sweep(
         known = ledger.meta()
         described = experiment.model_dump(mode="json")
         if known and known.get("experiment") != described:
-            raise ExperimentError(f"{folder}: already holds a different experiment ({known['experiment']['name']})")
+            raise ExperimentError(
+                f"{folder}: already holds a different experiment ({known['experiment']['name']}, or the same with "
+                "other parameters or overrides); use a new folder"
+            )
         if known and known.get("scenario_sha256") != scenario.sha256():
             raise ExperimentError(
                 f"{folder}: the scenario {experiment.scenario} has changed since this sweep began; "
