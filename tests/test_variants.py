@@ -12,19 +12,19 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
+from sim.compare import NEVER_DAY
 from sim.run import run
 from sim.scenario import load_scenario
 
 SCENARIOS = ["al-qusayr-2013", "attackers-5000", "attackers-8000", "no-hezbollah", "supply-open", "no-corridor"]
 SEEDS = range(4)
-NEVER = 99.0  # a fall or withdrawal that does not happen counts as after the end
 
 
 def _outcomes(name_seed):
     name, seed = name_seed
     summary = run(load_scenario(name, ["time.dt_minutes=30"]), seed).summary
-    fall = summary["fall_day"] if summary["fall_day"] is not None else NEVER
-    withdrawal = summary["withdrawal_day"] if summary["withdrawal_day"] is not None else NEVER
+    fall = summary["fall_day"] if summary["fall_day"] is not None else NEVER_DAY
+    withdrawal = summary["withdrawal_day"] if summary["withdrawal_day"] is not None else NEVER_DAY
     return {
         "fall": fall,
         "lasted": min(fall, withdrawal),
