@@ -78,7 +78,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
                 "point": point,
                 **{p: group[p].iloc[0] for p in parameters},
                 "loss": group["loss"].mean(),
-                "loss_se": group["loss"].std(ddof=1) / math.sqrt(len(group)) if len(group) > 1 else float("nan"),
+                "loss_se": _standard_error(group["loss"].to_numpy()),
                 "implausibility": ordered[1] if len(ordered) > 1 else (ordered[0] if ordered else 0.0),
             }
         )
@@ -156,11 +156,7 @@ def refine(
                 )
             outcomes = evaluate_on(executor, slots, experiment.scenario, experiment.set, points, seeds)
             for point, trial in enumerate(trials):
-                losses = run_losses(outcomes[outcomes["point"] == point], found)
-                if not np.isfinite(losses).all():
-                    raise ExperimentError(
-                        f"{experiment.name}: the runs give no loss (an outcome the targets need is missing)"
-                    )
+                losses = _point_losses(experiment, outcomes, point, found)
                 trial.set_user_attr("replicate_losses", [float(x) for x in losses])
                 study.tell(trial, float(losses.mean()))
                 if not quiet:
@@ -170,10 +166,22 @@ def refine(
     rows = []
     for trial in study.trials:
         if trial.state == optuna.trial.TrialState.COMPLETE:
-            losses = trial.user_attrs["replicate_losses"]
-            se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else float("nan")
+            se = _standard_error(trial.user_attrs["replicate_losses"])
             rows.append({"trial": trial.number, **trial.params, "loss": trial.value, "loss_se": se})
     return pd.DataFrame(rows)
+
+
+def _point_losses(experiment: Experiment, outcomes: pd.DataFrame, point: int, found: list[Target]) -> np.ndarray:
+    """The loss of each replicate run of one parameter set of ``evaluate_on``'s outcomes."""
+    losses = run_losses(outcomes[outcomes["point"] == point], found)
+    if not np.isfinite(losses).all():
+        raise ExperimentError(f"{experiment.name}: the runs give no loss (an outcome the targets need is missing)")
+    return losses
+
+
+def _standard_error(losses) -> float:
+    """Standard error of the mean of replicate losses (NaN for a single replicate)."""
+    return float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else float("nan")
 
 
 def confirm(
@@ -198,17 +206,14 @@ def confirm(
         shutdown()
     rows = []
     for point, (_, row) in enumerate(best.iterrows()):
-        losses = run_losses(outcomes[outcomes["point"] == point], found)
-        if not np.isfinite(losses).all():
-            raise ExperimentError(f"{experiment.name}: the runs give no loss (an outcome the targets need is missing)")
-        se = float(np.std(losses, ddof=1) / math.sqrt(len(losses))) if len(losses) > 1 else float("nan")
+        losses = _point_losses(experiment, outcomes, point, found)
         rows.append(
             {
                 "trial": int(row["trial"]),
                 **points[point],
                 "refine_loss": row["loss"],
                 "loss": losses.mean(),
-                "loss_se": se,
+                "loss_se": _standard_error(losses),
             }
         )
     return pd.DataFrame(rows)

@@ -254,13 +254,17 @@ class BattleModel(mesa.Model):
     def _set_clearing_work(self) -> None:
         """Fighter-hours the attackers need to clear each town cell (the equation: ``rules.control``)."""
         p = self.config.rules.control
-        deployment = np.array(self.config.forces.rebels.deployment_by_sector, dtype=float).ravel()
         town = self.in_town_mask
-        weight = deployment[self.sector[town]]
+        weight = self._deployment_weight()
         follows = p.work_follows_deployment
         self.clearing_left[town] = (
             p.clear_fighter_h * self.built_up[town] * (1.0 - follows + follows * weight / weight.mean())
         )
+
+    def _deployment_weight(self) -> np.ndarray:
+        """The rebels' deployment weight of each town cell's sector (town cells in ``in_town_mask`` order)."""
+        deployment = np.array(self.config.forces.rebels.deployment_by_sector, dtype=float).ravel()
+        return deployment[self.sector[self.in_town_mask]]
 
     @staticmethod
     def _split(fighters: int, size: int) -> np.ndarray:
@@ -283,8 +287,7 @@ class BattleModel(mesa.Model):
         n = sl.stop - sl.start
         if side == REBELS:
             cells = np.argwhere(self.in_town_mask)
-            deployment = np.array(self.config.forces.rebels.deployment_by_sector, dtype=float).ravel()
-            weights = self.built_up[self.in_town_mask] * deployment[self.sector[self.in_town_mask]]
+            weights = self.built_up[self.in_town_mask] * self._deployment_weight()
             pick = self.rng.choice(len(cells), size=n, p=weights / weights.sum())
             squads.x[sl], squads.y[sl] = cells[pick, 0], cells[pick, 1]
             return
