@@ -69,23 +69,48 @@ def test_fire_hits_only_within_range():
     assert not model.engaged[reb].any()
 
 
-def _rebel_losses(built_up: float, seeds=range(8)) -> float:
+def _losses_under_fire(target_side, shooter_side, extra=None, prepare=None, seeds=range(8)) -> float:
+    """Mean fighters of a 100-strong squad of ``target_side`` hit in 10 steps of fire from 300 of ``shooter_side``."""
     lost = []
     for seed in seeds:
-        model = bare_model(seed=seed)
-        model.built_up[:] = built_up
-        model.prepared[:] = 0.0
-        reb = place(model, REBELS, 5, 5, strength=100)
-        att = place(model, ARMY, 5, 6, strength=300)
-        park_everyone_else(model, np.concatenate([reb, att]))
+        model = bare_model(seed=seed, extra=extra)
+        if prepare is not None:
+            prepare(model)
+        target = place(model, target_side, 5, 5, strength=100)
+        shooters = place(model, shooter_side, 5, 6, strength=300)
+        park_everyone_else(model, np.concatenate([target, shooters]))
         for _ in range(10):
             fire.step(model)
-        lost.append(100 - model.squads.strength[reb][0])
+        lost.append(100 - model.squads.strength[target][0])
     return float(np.mean(lost))
+
+
+def _rebel_losses(built_up: float) -> float:
+    def open_ground(model):
+        model.built_up[:] = built_up
+        model.prepared[:] = 0.0
+
+    return _losses_under_fire(REBELS, ARMY, prepare=open_ground)
 
 
 def test_cover_from_buildings_saves_lives():
     assert _rebel_losses(0.9) < _rebel_losses(0.0)
+
+
+def _hezbollah_losses(exposure_power: float) -> float:
+    """Hezbollah's losses to rebel fire while its tactics make it 3 times as effective."""
+
+    def small_groups(model):
+        model.hezbollah_effectiveness = 3.0
+
+    extra = [f"rules.fire.small_groups_exposure_power={exposure_power}"]
+    return _losses_under_fire(HEZBOLLAH, REBELS, extra=extra, prepare=small_groups)
+
+
+def test_small_groups_are_harder_to_hit_when_their_tactics_shield_them():
+    unshielded, shielded = _hezbollah_losses(0.0), _hezbollah_losses(1.0)
+    assert unshielded > 0
+    assert shielded < 0.6 * unshielded  # a third of the exposure, give or take the dice
 
 
 def test_fire_splits_hits_into_killed_and_wounded():
@@ -432,6 +457,20 @@ def test_routes_close_when_a_place_on_them_falls_and_the_town_is_encircled():
     supply.step(model)
     assert model.routes_open == []
     assert model.encirclement_hour == model.hour
+
+
+def test_a_place_under_attack_closes_its_route_until_the_attack_ends():
+    model = bare_model()
+    jawadiyeh = model.place_index["Jawadiyeh"]
+    north_east = next(i for i, (nodes, _) in enumerate(model.routes) if jawadiyeh in nodes)
+    model.objectives = [jawadiyeh]  # the task force is fighting for it; the rebels still hold it
+    assert model.node_holder[jawadiyeh] == REB
+    assert north_east not in supply.open_routes(model)
+    model.objectives = []
+    assert north_east in supply.open_routes(model)
+    without_rule = bare_model(extra=["rules.supply.fighting_blocks_route=false"])
+    without_rule.objectives = [jawadiyeh]
+    assert north_east in supply.open_routes(without_rule)
 
 
 def test_wounded_leave_only_by_an_open_route():

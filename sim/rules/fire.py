@@ -12,7 +12,10 @@ contact)``: in a well-mixed space this is the Lanchester square law ``dB/dt = -a
 Effective shooters = strength x side effectiveness (Hezbollah's small-group multiplier from the
 scenario's tactics) x (1 - suppression) x, for rebels, ammunition and cohesion factors.
 Exposure: rebels ``(1 - cover) * (1 - prepared_bonus * prepared)``, attackers
-``1 - attacker_cover_share * cover``, where ``cover = cover_max * built_up * (1 - damage)``.
+``1 - attacker_cover_share * cover``, where ``cover = cover_max * built_up * (1 - damage)``; a
+Hezbollah fighter's is further multiplied by ``effectiveness ** -small_groups_exposure_power``:
+small groups in a guerrilla role (record:hezbollah-small-groups) offer fewer and fleeting targets
+as well as fighting better.
 All coefficients are assumptions, to be calibrated against the record (issue: compare with history).
 """
 
@@ -51,6 +54,12 @@ class Params(BaseModel):
     )
     attacker_cover_share: float = Field(
         0.5, ge=0, le=1, description="share of a cell's cover attackers use (assumption)"
+    )
+    small_groups_exposure_power: float = Field(
+        0.0,
+        ge=0,
+        description="how far Hezbollah's tactics' effectiveness also shields it: exposure x effectiveness ** -power "
+        "(assumption; 0: not at all, 1: as much as it adds to its fire)",
     )
     ammo_per_h: float = Field(
         0.015, ge=0, description="share of a rebel basic load fired per hour in contact (assumption)"
@@ -101,6 +110,7 @@ def step(model: BattleModel) -> None:
     exposure_attacker = 1.0 - p.attacker_cover_share * cover
     lethality = np.where(rebel, p.attacker_lethality_per_h, p.rebel_lethality_per_h)
     exposure = np.where(rebel, exposure_rebel[x, y], exposure_attacker[x, y])
+    exposure[side == HEZBOLLAH] *= model.hezbollah_effectiveness**-p.small_groups_exposure_power
     rate = lethality * model.dt_h * incoming[k, x, y] * exposure
     enemies_near = targets_near[1 - k, x, y] > 0
     model.engaged[idx] = enemies_near

@@ -1,8 +1,11 @@
 """Supply and encirclement: which routes are open, and what they carry.
 
 The routes run from a town entrance through outside places to a rebel source. A route is open
-while the rebels hold every place on it and the attackers do not hold its entrance cell (or
-always, when ``routes_can_be_cut`` is false). The town
+while the rebels hold every place on it, no place on it is being fought over (with
+``fighting_blocks_route``: nothing passes a village under attack; record: the rebels called the
+town "totally surrounded" on 30 May, the day before Jawadiyeh, the last place on the last route,
+fell) and the attackers do not hold its entrance cell (or always, when ``routes_can_be_cut`` is
+false). The town
 is encircled when no route is open; the first such moment is an outcome. Open routes bring
 ammunition (``resupply_per_day`` of a basic load per day, times the share of routes open), let
 rebel reinforcements waiting at a source enter the town, and carry the wounded out
@@ -33,6 +36,9 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     routes_can_be_cut: bool = Field(True, description="false: the routes stay open whatever happens (counterfactual)")
+    fighting_blocks_route: bool = Field(
+        True, description="a place under attack closes the routes through it (record:totally-surrounded)"
+    )
     resupply_per_day: float = Field(0.5, ge=0, description="basic loads per day when every route is open (assumption)")
     evacuation_per_day: float = Field(
         0.5, ge=0, description="share of waiting wounded carried out per day (assumption)"
@@ -48,9 +54,12 @@ def open_routes(model: BattleModel) -> list[int]:
     """Indices of the routes the rebels can use now."""
     if not model.config.rules.supply.routes_can_be_cut:
         return list(range(len(model.routes)))
+    passable = model.node_holder == REB
+    if model.config.rules.supply.fighting_blocks_route:
+        passable[model.objectives] = False  # the task force is at its objectives (rule villages)
     opened = []
     for i, (nodes, (ex, ey)) in enumerate(model.routes):
-        if all(model.node_holder[n] == REB for n in nodes) and model.control[ex, ey] != GOV:
+        if passable[nodes].all() and model.control[ex, ey] != GOV:
             opened.append(i)
     return opened
 
