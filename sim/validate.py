@@ -68,14 +68,14 @@ MISSING_MECHANISM = {
     "whole quarters to concentrate in a redoubt is missing.",
     "neutral claims": "the missed claims are listed above; for the first day's, see 'end of day 0'.",
     "between the sides": "the days that miss are listed above; for the first day, see 'end of day 0'.",
-    "encirclement": "the encirclement is the capture of the last place on the supply routes by the task force "
-    "(rules.villages), so the north-east route closes only when Jawadiyeh falls; the record has the town 'totally "
-    "surrounded' on 30 May, a day before Jawadiyeh was taken. Missing: a route cut by fire or by a blocking "
-    "position short of a capture.",
+    "encirclement": "a supply route closes when the attackers take a place on it or send the task force against "
+    "one (rules.supply.fighting_blocks_route; rules.villages chooses the objectives by the plan, a policy input), so "
+    "the encirclement follows the task force's progress outside the town (record:totally-surrounded). Missing: a "
+    "route cut by fire or by a blocking position that the task force does not attack.",
     "hezbollah killed": "the rebels' fire falls on the attackers in contact by their numbers; Hezbollah's rotations "
     "(record:rotation-policy-before) are inputs and its small groups' effectiveness (record:hezbollah-small-groups) "
-    "is calibrated, but it spares them only by leaving fewer rebels to fire back. Missing: small groups offering "
-    "fewer targets, and a unit that has lost heavily stepping back.",
+    "is calibrated, and shields them as much as it adds to their fire (rules.fire.small_groups_exposure_power). "
+    "Missing: a unit that has lost heavily stepping back.",
 }
 
 

@@ -97,20 +97,22 @@ def test_cover_from_buildings_saves_lives():
     assert _rebel_losses(0.9) < _rebel_losses(0.0)
 
 
-def _hezbollah_losses(exposure_power: float) -> float:
-    """Hezbollah's losses to rebel fire while its tactics make it 3 times as effective."""
+def _losses_beside_small_groups(target_side, exposure_power: float) -> float:
+    """Losses of ``target_side`` to rebel fire while Hezbollah's tactics make it 3 times as effective."""
 
     def small_groups(model):
         model.hezbollah_effectiveness = 3.0
 
     extra = [f"rules.fire.small_groups_exposure_power={exposure_power}"]
-    return _losses_under_fire(HEZBOLLAH, REBELS, extra=extra, prepare=small_groups)
+    return _losses_under_fire(target_side, REBELS, extra=extra, prepare=small_groups)
 
 
 def test_small_groups_are_harder_to_hit_when_their_tactics_shield_them():
-    unshielded, shielded = _hezbollah_losses(0.0), _hezbollah_losses(1.0)
+    unshielded, shielded = (_losses_beside_small_groups(HEZBOLLAH, power) for power in (0.0, 1.0))
     assert unshielded > 0
     assert shielded < 0.6 * unshielded  # a third of the exposure, give or take the dice
+    # the army's squads are not shielded
+    assert _losses_beside_small_groups(ARMY, 1.0) == _losses_beside_small_groups(ARMY, 0.0)
 
 
 def test_fire_splits_hits_into_killed_and_wounded():
@@ -465,7 +467,8 @@ def test_a_place_under_attack_closes_its_route_until_the_attack_ends():
     north_east = next(i for i, (nodes, _) in enumerate(model.routes) if jawadiyeh in nodes)
     model.objectives = [jawadiyeh]  # the task force is fighting for it; the rebels still hold it
     assert model.node_holder[jawadiyeh] == REB
-    assert north_east not in supply.open_routes(model)
+    # only the route through it closes (the south one was cut before the battle)
+    assert supply.open_routes(model) == [i for i in [1, 2, 3] if i != north_east]
     model.objectives = []
     assert north_east in supply.open_routes(model)
     without_rule = bare_model(extra=["rules.supply.fighting_blocks_route=false"])

@@ -59,7 +59,7 @@ class Params(BaseModel):
         0.0,
         ge=0,
         description="how far Hezbollah's tactics' effectiveness also shields it: exposure x effectiveness ** -power "
-        "(assumption; 0: not at all, 1: as much as it adds to its fire)",
+        "(assumption; 0: not at all, 1: as much as it adds to its fire; an effectiveness below 1 exposes it more)",
     )
     ammo_per_h: float = Field(
         0.015, ge=0, description="share of a rebel basic load fired per hour in contact (assumption)"

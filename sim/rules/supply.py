@@ -1,11 +1,13 @@
 """Supply and encirclement: which routes are open, and what they carry.
 
 The routes run from a town entrance through outside places to a rebel source. A route is open
-while the rebels hold every place on it, no place on it is being fought over (with
-``fighting_blocks_route``: nothing passes a village under attack; record: the rebels called the
-town "totally surrounded" on 30 May, the day before Jawadiyeh, the last place on the last route,
-fell) and the attackers do not hold its entrance cell (or always, when ``routes_can_be_cut`` is
-false). The town
+while the rebels hold every place on it, none of them is an objective of the attackers' task force
+(with ``fighting_blocks_route``: the rule ``villages`` sends the task force to its objectives at
+once and it fights there until the place falls, and nothing passes a village under attack;
+record: the rebels called the town "totally surrounded" on 30 May, the day before Jawadiyeh, the
+village nearest the town on the last open route, fell) and the attackers do not hold its entrance
+cell (or always, when ``routes_can_be_cut`` is false). Wounded waiting at a place still held are
+carried out even while it is attacked (a simplification). The town
 is encircled when no route is open; the first such moment is an outcome. Open routes bring
 ammunition (``resupply_per_day`` of a basic load per day, times the share of routes open), let
 rebel reinforcements waiting at a source enter the town, and carry the wounded out
@@ -37,7 +39,7 @@ class Params(BaseModel):
 
     routes_can_be_cut: bool = Field(True, description="false: the routes stay open whatever happens (counterfactual)")
     fighting_blocks_route: bool = Field(
-        True, description="a place under attack closes the routes through it (record:totally-surrounded)"
+        True, description="an objective of the task force closes the routes through it (record:totally-surrounded)"
     )
     resupply_per_day: float = Field(0.5, ge=0, description="basic loads per day when every route is open (assumption)")
     evacuation_per_day: float = Field(
