@@ -5,10 +5,12 @@ penalties of the distances to the record's intervals, averaged over a parameter 
 
 1. **Screen** (history matching): the experiment's space-filling design, each point replicated, run
    as a sweep (resumable). A point's implausibility is the second-largest distance between its
-   replicate-mean outcomes and the targets (distances are already in units of each target's
-   tolerance; the second largest so one odd claim cannot rule out a point). Points at or below the
+   replicate-mean outcomes and the fitted targets (distances are already in units of each target's
+   tolerance; the second largest so one odd claim cannot rule out a point; a contradicted claim,
+   of weight 0, none). Points at or below the
    experiment's ``implausibility`` cut-off are plausible; the refinement searches the box they span
-   (the best quarter of the points when none is plausible).
+   (the best quarter of the points when none is plausible), widened on each side by one level of the
+   screen's design (the parameter's range / (points - 1)) and clipped to the bounds.
 2. **Refine**: Optuna's TPE sampler (seeded) over that box, each trial run on the same
    ``replicates`` seeds (common random numbers, so trials differ by their parameters, not their
    luck), ``parallel`` trials at a time on the sweep executor. Trials are kept in an Optuna journal
@@ -66,7 +68,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
     for point, group in runs.groupby("point"):
         distances = []
         for target in found:
-            if target.outcome in group:
+            if target.weight > 0 and target.outcome in group:  # a contradicted claim does not rule a point out
                 values = pd.to_numeric(group[target.outcome], errors="coerce").to_numpy(dtype=float)
                 if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
                     values = np.where(np.isnan(values), NEVER_DAY, values)
@@ -86,18 +88,18 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
 
 
 def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -> tuple[dict[str, tuple], bool]:
-    """Bounds of the plausible points per parameter (or of the best quarter), and whether any was plausible."""
+    """Per parameter, the plausible points' bounds (or the best quarter's) widened by a design level; any plausible."""
     kept = points[points["implausibility"] <= cutoff]
     any_plausible = not kept.empty
     if kept.empty:
         kept = points.nsmallest(max(2, math.ceil(len(points) * BEST_SHARE_WHEN_NONE_PLAUSIBLE)), "loss")
     box = {}
     for p in experiment.bounded:
-        low, high = float(kept[p.path].min()), float(kept[p.path].max())
-        if low == high:  # one point: keep a sliver of the design around it
-            width = (p.high - p.low) * 0.1
-            low, high = max(p.low, low - width), min(p.high, high + width)
-        box[p.path] = (low, high, p.integer)
+        # one level of the screen's design on each side: the screen cannot tell the plausible region's
+        # edge more finely than that, and a box spanned by two points alone is too narrow to search
+        margin = (p.high - p.low) / max(len(points) - 1, 1)
+        low, high = float(kept[p.path].min()) - margin, float(kept[p.path].max()) + margin
+        box[p.path] = (max(p.low, low), min(p.high, high), p.integer)
     return box, any_plausible
 
 

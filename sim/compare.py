@@ -9,9 +9,16 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   interval, clipped to [0, 1]. Then the lean: a government source tends
   to read the attackers' share high, an opposition source low, so a partisan interval is stretched
   by ``PARTISAN_STRETCH`` towards the other side (down for government, up for opposition).
+  A partisan claim whose interval misses that of a neutral claim of the same day is contradicted by
+  the record's own neutral reporting: it is scored and reported but has weight 0 in the loss and the
+  goodness of fit (neutral sources lead; ``contradicted_unweighted``).
+  A claim that restates an outcome event (``restates`` in the record: the article's summary saying
+  again "regained control" on the day of the fall) is not a target of its own: a fact counts once.
 - An **event** (outcome role: capture, encirclement, withdrawal, fall) on day ``d`` bounds the day
-  it happens in the model: the part of day ``d`` its time of day allows, widened by
-  ``EVENT_SLACK_DAYS`` on each side (a report dates what happened over the previous hours).
+  it happens in the model: the part of day ``d`` its time of day allows, widened on each side by
+  ``EVENT_SLACK_DAYS`` (a report dates what happened over the previous hours) when the record
+  states the date, and by ``INFERRED_SLACK_DAYS`` when the date is inferred from the article's
+  order of paragraphs (which may put an event a day off).
 - A **casualty total** for the battle bounds ``killed_<side>``: from the lowest to the highest
   figure any source gives (the opposing sides' figures are its ends); one lone figure ``v`` becomes
   ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. A side whose only figures count part of
@@ -40,7 +47,7 @@ targets it is consistent with, and **coverage** is the share of runs inside a ta
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -54,7 +61,8 @@ LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumpti
 SHARE_TOLERANCE = 0.10  # assumption: a share given as a point is read as +/- 10 points of the town
 PARTISAN_STRETCH = 0.20  # assumption: a partisan share may be off by 20 more points in its side's favour
 SHARE_SCALE = 0.10  # assumption: 10 points of the town outside a claim count as one unit of distance
-EVENT_SLACK_DAYS = 1.0  # assumption: a report may date an event up to a day late or early
+EVENT_SLACK_DAYS = 0.5  # assumption: a report covers the previous hours, so a stated date may be half a day off
+INFERRED_SLACK_DAYS = 1.0  # assumption: a date inferred from the order of paragraphs may be a day off
 LONE_FIGURE_FACTOR = 1.5  # assumption: a lone casualty figure holds within a factor of 1.5
 HUBER_KNEE = 1.0  # assumption: beyond one unit of distance (10 points, a day, a factor of 2) a miss counts linearly
 NEVER_DAY = 24.0  # assumption: an event that never happens counts as on day 24 (two after the baseline's run ends)
@@ -142,6 +150,24 @@ def control_target(claim: ControlClaim) -> Target:
     )
 
 
+def contradicted_unweighted(claims: list[Target]) -> list[Target]:
+    """Partisan control targets whose interval misses a neutral one's of the same day get weight 0.
+
+    Neutral sources lead: a partisan claim the record's own neutral reporting contradicts on the
+    day (the activist's rebels "pushed back to their starting positions" on the day Al Jazeera has the
+    Army holding most of the town) is reported and scored, but it does not pull the fit.
+    """
+    neutral = [t for t in claims if t.lean == "neutral"]
+    out = []
+    for target in claims:
+        against = [n.id for n in neutral if n.day == target.day and (n.low > target.high or n.high < target.low)]
+        if target.lean != "neutral" and against:
+            label = f"{target.label} (contradicted by {', '.join(against)}: not fitted)"
+            target = replace(target, weight=0.0, label=label)
+        out.append(target)
+    return out
+
+
 def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
     """The run outcome an event's date bounds, or None when the model has no counterpart."""
     if event.role != "outcome":
@@ -156,6 +182,7 @@ def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
 def event_target(event: Event, outcome: str) -> Target:
     """An event as a window on the day it happens in the model."""
     start, end = TIME_OF_DAY[event.time_of_day]
+    slack = INFERRED_SLACK_DAYS if event.date_basis == "inferred" else EVENT_SLACK_DAYS
     return Target(
         id=event.id,
         kind="event",
@@ -164,8 +191,8 @@ def event_target(event: Event, outcome: str) -> Target:
         lean=event.lean,
         source=event.source,
         outcome=outcome,
-        low=max(event.day + start - EVENT_SLACK_DAYS, 0.0),
-        high=event.day + end + EVENT_SLACK_DAYS,
+        low=max(event.day + start - slack, 0.0),
+        high=event.day + end + slack,
         weight=LEAN_WEIGHT[event.lean],
     )
 
@@ -220,7 +247,7 @@ def model_place_names(scenario: Scenario) -> dict[str, str]:
 def targets(record: Record, scenario: Scenario, until_day: int | None = None) -> list[Target]:
     """Every target the record sets, optionally only those dated on or before ``until_day``."""
     places = model_place_names(scenario)
-    found = [control_target(c) for c in record.control_claims]
+    found = contradicted_unweighted([control_target(c) for c in record.control_claims if c.restates is None])
     for event in record.events:
         outcome = event_outcome(event, places)
         if outcome is not None:
@@ -232,9 +259,13 @@ def targets(record: Record, scenario: Scenario, until_day: int | None = None) ->
 
 
 def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str, str]]:
-    """Outcome events the model has no counterpart for: (id, day, what, why)."""
+    """Outcome events the model has no counterpart for, and claims compared as an event: (id, day, what, why)."""
     places = model_place_names(scenario)
-    rows = []
+    rows = [
+        (c.id, c.day, f"share claim '{c.quote}'", f"restates the event `{c.restates}`: compared once, as that event")
+        for c in record.control_claims
+        if c.restates is not None
+    ]
     for event in record.events:
         if event.role == "outcome" and event_outcome(event, places) is None:
             if event.kind in EVENT_OUTCOMES:

@@ -47,12 +47,17 @@ class BattleModel(mesa.Model):
 
     Args:
         config: the scenario; ``None`` loads ``scenarios/al-qusayr-2013.yaml``.
-        rng: seed or numpy Generator; every random draw comes from ``self.rng``.
+        rng: seed or numpy Generator; every random draw comes from ``self.rng``, or, for the
+            civilians, from ``self.civilian_rng``, spawned from it.
 
     """
 
     def __init__(self, config: Scenario | None = None, *, rng: int | np.random.Generator | None = None) -> None:
         super().__init__(rng=rng)
+        # The civilians act on nothing in the battle: drawing their fate from a stream of their own
+        # (a child of the model's seed) keeps the battle's draws, and so a calibration of the
+        # battle, unchanged by the civilians' parameters, which are fitted on their own.
+        self.civilian_rng = self.rng.spawn(1)[0]
         self.config = config if config is not None else load_scenario()
         self.well_mixed = self.config.space == "well_mixed"
         self.dt_h = self.config.time.dt_minutes / 60.0
@@ -171,7 +176,7 @@ class BattleModel(mesa.Model):
                 )
         weights = np.where(self.in_town_mask, self.built_up, 0.0).ravel()
         if weights.sum() > 0 and self.config.civilians.present:
-            people = self.rng.multinomial(self.config.civilians.present, weights / weights.sum())
+            people = self.civilian_rng.multinomial(self.config.civilians.present, weights / weights.sum())
             self.civilians[:] = people.reshape(self.shape)
         self.tunnels = self._dig_tunnels(town.tunnels)
         self.wounded_in_cell = np.zeros(self.shape, np.int64)

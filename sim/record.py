@@ -188,13 +188,18 @@ class Place(Strict):
 
 
 class ControlClaim(Entry):
-    """A dated claim of how much of the town ``holder`` held, as a share of the town (0-1)."""
+    """A dated claim of how much of the town ``holder`` held, as a share of the town (0-1).
+
+    ``restates`` names an outcome event of the record that states the same fact (the article's
+    summary repeating its narrative, say): the fact is then compared once, as that event.
+    """
 
     holder: Holder
     share: Figure
     gain_share: Figure | None = None
     areas_gov: list[Area] = []
     areas_rebels: list[Area] = []
+    restates: str | None = None
 
     def figures_by_name(self) -> dict[str, Figure]:
         """The share, and the gain when the claim gives one."""
@@ -370,6 +375,10 @@ class Record(Strict):
         for event in self.events:
             if event.place is not None and event.place not in known:
                 raise ValueError(f"event {event.id!r}: place {event.place!r} is not in places")
+        outcomes = {e.id for e in self.events if e.role == "outcome"}
+        for claim in self.control_claims:
+            if claim.restates is not None and claim.restates not in outcomes:
+                raise ValueError(f"control claim {claim.id!r}: restates {claim.restates!r}, not an outcome event's id")
         return self
 
     def entries(self) -> list[Entry]:

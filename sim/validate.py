@@ -326,7 +326,7 @@ def report(
             f"| {column.replace('_', ' ')} | {_fmt(q['q50'])} | [{_fmt(q['q05'])}, {_fmt(q['q95'])}] | "
             f"{np.isnan(values).mean():.0%} |"
         )
-    lines += ["", "## Outcome events not compared", ""]
+    lines += ["", "## Entries of the record not compared", ""]
     lines += [f"- {_date(day)} `{i}`: {what}: {why}" for i, day, what, why in not_compared(record, scenario)]
     failed = [c for c in checks if not c.passed]
     if failed:

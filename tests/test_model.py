@@ -168,3 +168,17 @@ def test_control_follows_presence():
     squads.x[gov], squads.y[gov] = 0, 0
     control.step(model)
     assert model.control[x, y] == REB
+
+
+def test_the_civilians_parameters_leave_the_battle_unchanged():
+    # the civilians draw from their own stream: a calibration of the battle does not depend on them
+    safe, exposed = (
+        run(small_scenario(hours=24, extra=[f"rules.fire_support.civilian_exposure={e}"]), seed=5).summary
+        for e in (0.0, 0.5)
+    )
+    assert safe["killed"]["civilians"] == 0 < exposed["killed"]["civilians"]
+    for key in ("gov_share_by_day", "strength_by_day", "places_captured"):
+        assert safe[key] == exposed[key], key
+    assert {k: v for k, v in safe["killed"].items() if k != "civilians"} == {
+        k: v for k, v in exposed["killed"].items() if k != "civilians"
+    }

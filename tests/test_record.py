@@ -163,6 +163,8 @@ def _first_claim_id(raw) -> str:
         (lambda raw: raw["control_claims"][0]["share"].update(rule="guess"), ["control_claims[0]", "share.rule"]),
         (lambda raw: raw["control_claims"][0].update(lean="pro-rebel"), ["control_claims[0]", "lean"]),
         (lambda raw: raw["control_claims"].reverse(), ["comes after a later date"]),
+        (lambda raw: raw["control_claims"][0].update(restates="no-such-event"), ["restates 'no-such-event'"]),
+        (lambda raw: raw["control_claims"][0].update(restates="water-cut"), ["not an outcome event"]),
     ],
 )
 def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expected):

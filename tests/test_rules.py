@@ -477,7 +477,7 @@ def test_a_place_under_attack_closes_its_route_until_the_attack_ends():
 
 
 def test_wounded_leave_only_by_an_open_route():
-    model = bare_model(extra=["rules.supply.evacuation_per_day=100"])
+    model = bare_model(extra=["rules.supply.evacuation_per_day=1000"])
     model.wounded_in_cell[model.town_xy(5, 5)] = 40
     supply.step(model)
     assert model.wounded_in_cell.sum() == 0

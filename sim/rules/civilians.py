@@ -59,6 +59,6 @@ def step(model: BattleModel) -> None:
         p.flee_per_day if model.routes_open else p.bribe_per_day,
     )
     fear = 1.0 + p.fear_per_damage * model.damage.ravel()[cells]
-    leaving = model.rng.binomial(people[cells], 1.0 - np.exp(-rate * model.dt_h / 24.0 * fear))
+    leaving = model.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * model.dt_h / 24.0 * fear))
     people[cells] -= leaving
     model.tally.withdrawn[CIVILIANS] += int(leaving.sum())

@@ -74,6 +74,6 @@ def _withdraw(model: BattleModel, share: float, civilian_share: float) -> None:
     wounded = model.rng.binomial(model.wounded_in_cell, min(share, 1.0))
     model.wounded_in_cell -= wounded
     model.tally.withdrawn[REBELS] += int(wounded.sum())
-    civilians = model.rng.binomial(model.civilians, min(civilian_share, 1.0))
+    civilians = model.civilian_rng.binomial(model.civilians, min(civilian_share, 1.0))
     model.civilians -= civilians
     model.tally.withdrawn[CIVILIANS] += int(civilians.sum())

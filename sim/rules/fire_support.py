@@ -123,8 +123,8 @@ def harm_civilians(model: BattleModel, p_hit: np.ndarray, killed_share: float) -
     if cells.size == 0:
         return
     people = model.civilians.ravel()  # a view: the layer itself
-    hits = model.rng.binomial(people[cells], np.minimum(p_hit.ravel()[cells], 1.0))
-    killed = model.rng.binomial(hits, killed_share)
+    hits = model.civilian_rng.binomial(people[cells], np.minimum(p_hit.ravel()[cells], 1.0))
+    killed = model.civilian_rng.binomial(hits, killed_share)
     people[cells] -= killed
     model.tally.killed[CIVILIANS] += int(killed.sum())
     model.tally.wounded[CIVILIANS] += int((hits - killed).sum())
