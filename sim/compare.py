@@ -294,6 +294,8 @@ def run_losses(runs: pd.DataFrame, found: list[Target]) -> np.ndarray:
     total = np.zeros(len(runs))
     weights = 0.0
     for target in found:
+        if target.weight == 0:  # a contradicted claim: scored in fit(), no part of the loss (0 * NaN is NaN)
+            continue
         total += target.weight * penalty(target.distance(_values(runs, target)))
         weights += target.weight
     return total / weights if weights else total

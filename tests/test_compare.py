@@ -66,6 +66,8 @@ def test_a_partisan_claim_a_neutral_one_contradicts_the_same_day_is_scored_but_n
     contradicted = [found["claim-d01-activist-pushed-back"], found["claim-d12-doctor-rebels-80pct"]]
     assert run_losses(runs, [*contradicted, found["claim-d12-reuters-two-thirds"]])[0] == 0.0
     assert fit(runs, contradicted).per_target[0].median_distance > 0  # still scored
+    no_day_12 = pd.DataFrame({"gov_share_d01": [0.9]})  # a shorter run: no share on day 12
+    assert run_losses(no_day_12, [*contradicted, found["claim-d01-aljazeera-most"]])[0] == 0.0
 
 
 def test_a_claim_restating_an_event_is_compared_once_as_the_event(found):
