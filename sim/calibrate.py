@@ -10,7 +10,7 @@ penalties of the distances to the record's intervals, averaged over a parameter 
    of weight 0, none). Points at or below the
    experiment's ``implausibility`` cut-off are plausible; the refinement searches the box they span
    (the best quarter of the points when none is plausible), widened on each side by one level of the
-   screen's design (the parameter's range / (points - 1)) and clipped to the bounds.
+   screen's design (the parameter's range / (its distinct values - 1)) and clipped to the bounds.
 2. **Refine**: Optuna's TPE sampler (seeded) over that box, each trial run on the same
    ``replicates`` seeds (common random numbers, so trials differ by their parameters, not their
    luck), ``parallel`` trials at a time on the sweep executor. Trials are kept in an Optuna journal
@@ -68,7 +68,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
     for point, group in runs.groupby("point"):
         distances = []
         for target in found:
-            if target.weight > 0 and target.outcome in group:  # a contradicted claim does not rule a point out
+            if target.fitted and target.outcome in group:  # a contradicted claim does not rule a point out
                 values = pd.to_numeric(group[target.outcome], errors="coerce").to_numpy(dtype=float)
                 if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
                     values = np.where(np.isnan(values), NEVER_DAY, values)
@@ -95,9 +95,10 @@ def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -
         kept = points.nsmallest(max(2, math.ceil(len(points) * BEST_SHARE_WHEN_NONE_PLAUSIBLE)), "loss")
     box = {}
     for p in experiment.bounded:
-        # one level of the screen's design on each side: the screen cannot tell the plausible region's
-        # edge more finely than that, and a box spanned by two points alone is too narrow to search
-        margin = (p.high - p.low) / max(len(points) - 1, 1)
+        # one level of the screen's design on each side (levels: the parameter's distinct values, so a
+        # grid's are its own): the screen cannot tell the plausible region's edge more finely than
+        # that, and a box spanned by two points alone is too narrow to search
+        margin = (p.high - p.low) / max(points[p.path].nunique() - 1, 1)
         low, high = float(kept[p.path].min()) - margin, float(kept[p.path].max()) + margin
         box[p.path] = (max(p.low, low), min(p.high, high), p.integer)
     return box, any_plausible

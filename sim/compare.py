@@ -102,6 +102,11 @@ class Target:
     log_scale: bool = False
     ids: tuple[str, ...] = ()
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the target pulls a fit: a contradicted claim (weight 0) is scored but does not."""
+        return self.weight > 0
+
     def distance(self, values: np.ndarray) -> np.ndarray:
         """Distance of each value from the interval, in the target's units (0 inside)."""
         x = np.asarray(values, dtype=float)
@@ -294,7 +299,7 @@ def run_losses(runs: pd.DataFrame, found: list[Target]) -> np.ndarray:
     total = np.zeros(len(runs))
     weights = 0.0
     for target in found:
-        if target.weight == 0:  # a contradicted claim: scored in fit(), no part of the loss (0 * NaN is NaN)
+        if not target.fitted:  # skipped rather than weighted 0: a missing outcome would make 0 * NaN
             continue
         total += target.weight * penalty(target.distance(_values(runs, target)))
         weights += target.weight

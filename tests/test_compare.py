@@ -185,6 +185,11 @@ def test_history_matching_keeps_points_whose_second_worst_distance_is_small():
     box, any_plausible = plausible_box(screen, experiment, cutoff=3.0)
     assert any_plausible
     assert box["p"] == pytest.approx((2.0, 6.0, False))
+    # a grid repeats each level: three levels 0, 5, 10 (nine points), plausible at 5: one level is 5
+    grid = pd.DataFrame({"p": np.repeat([0.0, 5.0, 10.0], 3), "loss": 1.0, "implausibility": 9.0})
+    grid.loc[grid["p"] == 5.0, "implausibility"] = 1.0
+    box, _ = plausible_box(grid, experiment, cutoff=3.0)
+    assert box["p"] == pytest.approx((0.0, 10.0, False))
 
 
 def test_fitted_values_are_the_confirmed_best_and_the_range_within_two_standard_errors():
