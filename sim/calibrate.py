@@ -123,7 +123,9 @@ def refine(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(study_name=experiment.name, storage=storage, load_if_exists=True, direction="minimize")
-    identity = {"targets": [t.id for t in found], "box": {k: list(v) for k, v in box.items()}}
+    # the targets with their intervals and weights: a change to the comparison makes a new study
+    targets_fitted = [f"{t.id} [{t.low:g}, {t.high:g}] weight {t.weight:g}" for t in found]
+    identity = {"targets": targets_fitted, "box": {k: list(v) for k, v in box.items()}}
     if not study.user_attrs:
         for key, value in identity.items():
             study.set_user_attr(key, value)
@@ -270,6 +272,11 @@ def calibrate(
         found = [t for t in found if t.id in settings.targets]
     if not found:
         raise ExperimentError(f"{experiment_name}: --train-until {train_until}: no target of the record is that early")
+    if not any(t.fitted for t in found):
+        raise ExperimentError(
+            f"{experiment_name}: calibration.targets: only claims contradicted by a neutral one of their day, "
+            "which are scored but not fitted; choose others"
+        )
     days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
     beyond = [t.id for t in found if t.kind == "control" and t.day + 1 > days]
     if beyond:

@@ -13,7 +13,8 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   the record's own neutral reporting: it is scored and reported but has weight 0 in the loss and the
   goodness of fit (neutral sources lead; ``contradicted_unweighted``).
   A claim that restates an outcome event (``restates`` in the record: the article's summary saying
-  again "regained control" on the day of the fall) is not a target of its own: a fact counts once.
+  again "regained control" on the day of the fall) is not a target of its own when the model dates
+  that event: a fact counts once.
 - An **event** (outcome role: capture, encirclement, withdrawal, fall) on day ``d`` bounds the day
   it happens in the model: the part of day ``d`` its time of day allows, widened on each side by
   ``EVENT_SLACK_DAYS`` (a report dates what happened over the previous hours) when the record
@@ -42,6 +43,8 @@ opposition claims contradicted by neutral ones made four fifths of the baseline'
 An ensemble is **consistent** with a target when the target's interval overlaps the ensemble's 90%
 band (5th to 95th percentile); the **goodness of fit** of an ensemble is the weighted share of its
 targets it is consistent with, and **coverage** is the share of runs inside a target's interval.
+The counts of consistent targets are of the fitted ones (weight above 0); a list with none has no
+loss (NaN).
 """
 
 from __future__ import annotations
@@ -252,7 +255,8 @@ def model_place_names(scenario: Scenario) -> dict[str, str]:
 def targets(record: Record, scenario: Scenario, until_day: int | None = None) -> list[Target]:
     """Every target the record sets, optionally only those dated on or before ``until_day``."""
     places = model_place_names(scenario)
-    found = contradicted_unweighted([control_target(c) for c in record.control_claims if c.restates is None])
+    restating = restating_claims(record, places)
+    found = contradicted_unweighted([control_target(c) for c in record.control_claims if c.id not in restating])
     for event in record.events:
         outcome = event_outcome(event, places)
         if outcome is not None:
@@ -263,13 +267,20 @@ def targets(record: Record, scenario: Scenario, until_day: int | None = None) ->
     return sorted(found, key=lambda t: (t.day, t.kind, t.id))
 
 
+def restating_claims(record: Record, places: dict[str, str]) -> set[str]:
+    """Ids of the claims that restate an event the model dates: the fact is compared once, as the event."""
+    dated = {e.id for e in record.events if event_outcome(e, places) is not None}
+    return {c.id for c in record.control_claims if c.restates in dated}
+
+
 def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str, str]]:
     """Outcome events the model has no counterpart for, and claims compared as an event: (id, day, what, why)."""
     places = model_place_names(scenario)
+    restating = restating_claims(record, places)
     rows = [
         (c.id, c.day, f"share claim '{c.quote}'", f"restates the event `{c.restates}`: compared once, as that event")
         for c in record.control_claims
-        if c.restates is not None
+        if c.id in restating
     ]
     for event in record.events:
         if event.role == "outcome" and event_outcome(event, places) is None:
@@ -303,7 +314,7 @@ def run_losses(runs: pd.DataFrame, found: list[Target]) -> np.ndarray:
             continue
         total += target.weight * penalty(target.distance(_values(runs, target)))
         weights += target.weight
-    return total / weights if weights else total
+    return total / weights if weights else np.full(len(runs), np.nan)  # nothing fitted: no loss
 
 
 @dataclass
@@ -329,6 +340,7 @@ class Fit:
     goodness: float
     consistent: int
     compared: int
+    not_fitted: int
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -338,6 +350,7 @@ class Fit:
             "goodness_of_fit": self.goodness,
             "consistent": self.consistent,
             "compared": self.compared,
+            "not_fitted": self.not_fitted,
             "per_target": [
                 {**_json_target(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}}
                 for t in self.per_target
@@ -387,6 +400,7 @@ def fit(runs: pd.DataFrame, found: list[Target]) -> Fit:
         per_target=per_target,
         loss=float(run_loss.mean()) if len(run_loss) else float("nan"),
         goodness=consistent_weight / weights if weights else float("nan"),
-        consistent=sum(t.consistent for t in per_target),
-        compared=len(per_target),
+        consistent=sum(t.consistent for t in per_target if t.target.fitted),
+        compared=sum(t.target.fitted for t in per_target),
+        not_fitted=sum(not t.target.fitted for t in per_target),
     )

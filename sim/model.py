@@ -58,6 +58,7 @@ class BattleModel(mesa.Model):
         # (a child of the model's seed) keeps the battle's draws, and so a calibration of the
         # battle, unchanged by the civilians' parameters, which are fitted on their own.
         self.civilian_rng = self.rng.spawn(1)[0]
+        self._civilian_rng_state = self.civilian_rng.bit_generator.state
         self.config = config if config is not None else load_scenario()
         self.well_mixed = self.config.space == "well_mixed"
         self.dt_h = self.config.time.dt_minutes / 60.0
@@ -110,6 +111,16 @@ class BattleModel(mesa.Model):
         self.datacollector.collect(self)
 
     # --- construction ------------------------------------------------------------------------
+
+    def reset_rng(self, rng: int | np.random.Generator | None = None) -> None:
+        """Mesa's reset of the model's generator (to its first state, or a new seed), the civilians' stream with it."""
+        super().reset_rng(rng)
+        if rng is None:
+            self.civilian_rng = np.random.Generator(type(self.civilian_rng.bit_generator)())
+            self.civilian_rng.bit_generator.state = self._civilian_rng_state
+        else:
+            self.civilian_rng = self.rng.spawn(1)[0]
+            self._civilian_rng_state = self.civilian_rng.bit_generator.state
 
     def _build_town(self) -> None:
         town = self.config.town

@@ -190,8 +190,9 @@ class Place(Strict):
 class ControlClaim(Entry):
     """A dated claim of how much of the town ``holder`` held, as a share of the town (0-1).
 
-    ``restates`` names an outcome event of the record that states the same fact (the article's
-    summary repeating its narrative, say): the fact is then compared once, as that event.
+    ``restates`` names an outcome event of the record, of the same date, that states the same fact
+    (the article's summary repeating its narrative, say): the fact is then compared once, as that
+    event (as the claim if the model does not date such an event).
     """
 
     holder: Holder
@@ -375,10 +376,17 @@ class Record(Strict):
         for event in self.events:
             if event.place is not None and event.place not in known:
                 raise ValueError(f"event {event.id!r}: place {event.place!r} is not in places")
-        outcomes = {e.id for e in self.events if e.role == "outcome"}
+        outcomes = {e.id: e for e in self.events if e.role == "outcome"}
         for claim in self.control_claims:
-            if claim.restates is not None and claim.restates not in outcomes:
+            if claim.restates is None:
+                continue
+            if claim.restates not in outcomes:
                 raise ValueError(f"control claim {claim.id!r}: restates {claim.restates!r}, not an outcome event's id")
+            if outcomes[claim.restates].date != claim.date:
+                raise ValueError(
+                    f"control claim {claim.id!r}: restates {claim.restates!r}, an event of another date "
+                    f"({outcomes[claim.restates].date})"
+                )
         return self
 
     def entries(self) -> list[Entry]:

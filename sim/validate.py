@@ -274,7 +274,8 @@ def report(
         "",
         f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean Huber penalty of the distances); "
         f"**goodness of fit {fitted.goodness:.2f}** (weighted share of targets whose interval meets the "
-        f"ensemble's 90 % band); consistent with {fitted.consistent} of {fitted.compared} targets.",
+        f"ensemble's 90 % band); consistent with {fitted.consistent} of the {fitted.compared} fitted targets"
+        + (f" ({fitted.not_fitted} contradicted claims scored, not fitted)." if fitted.not_fitted else "."),
         "",
         "## Targets of the calibrated baseline",
         "",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pandas as pd
 import pytest
 import yaml
 
+import sim.calibrate
 from sim.cli import main
 from sim.counterfactual import paired
 from sim.validate import MISSING_MECHANISM
@@ -111,6 +113,26 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert pd.read_csv(out / "confirmed.csv").equals(confirmed)
 
 
+def test_calibrate_refuses_to_resume_a_refinement_scored_against_other_intervals(tmp_path, short, monkeypatch, capsys):
+    refine = {"trials": 1, "replicates": 1, "parallel": 1, "confirm_top": 1, "confirm_replicates": 1}
+    calibration = {"refine": refine, "check_runs": 1, "targets": ["claim-d00-ap-more-than-half"]}
+    experiment = _experiment(tmp_path, short, calibration=calibration)
+    out = tmp_path / "cal"
+    args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet", "--train-until", "0"]
+    assert main(args) == 0
+    report = (out / "calibration.json").read_bytes()
+    original = sim.calibrate.targets  # the same target ids, one interval wider: the loss means something else
+
+    def widened(*args, **kwargs):
+        return [dataclasses.replace(t, high=t.high + 0.1) for t in original(*args, **kwargs)]
+
+    monkeypatch.setattr(sim.calibrate, "targets", widened)
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "fitted to other targets" in capsys.readouterr().err
+    assert (out / "calibration.json").read_bytes() == report  # the earlier result is kept
+
+
 def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, short):
     experiment = _experiment(tmp_path, short)
     out = tmp_path / "sens"
@@ -131,6 +153,7 @@ def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, sho
         (["calibrate", "{exp}"], "end before the claims"),
         (["validate", "no-such-scenario"], "no-such-scenario"),
         (["calibrate", "{unknown}", "--train-until", "1"], "calibration.targets: no such target before the cut: fall"),
+        (["calibrate", "{contradicted}", "--train-until", "1"], "calibration.targets: only claims contradicted"),
     ],
 )
 def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsys, args, message):
@@ -147,8 +170,12 @@ def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsy
     unknown = tmp_path / "unknown.yaml"
     targets = {"targets": ["claim-d00-ap-more-than-half", "fall"]}
     unknown.write_text(yaml.safe_dump({**yaml.safe_load(experiment.read_text()), "calibration": targets}))
+    contradicted = tmp_path / "contradicted.yaml"  # Al Jazeera says "most of the town" the same day
+    targets = {"targets": ["claim-d01-activist-pushed-back"]}
+    contradicted.write_text(yaml.safe_dump({**yaml.safe_load(experiment.read_text()), "calibration": targets}))
     out = tmp_path / "out"
-    argv = [a.format(exp=experiment, many=many, unknown=unknown) for a in args] + ["--out", str(out)]
+    names = {"exp": experiment, "many": many, "unknown": unknown, "contradicted": contradicted}
+    argv = [a.format(**names) for a in args] + ["--out", str(out)]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()

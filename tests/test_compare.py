@@ -68,6 +68,9 @@ def test_a_partisan_claim_a_neutral_one_contradicts_the_same_day_is_scored_but_n
     assert fit(runs, contradicted).per_target[0].median_distance > 0  # still scored
     no_day_12 = pd.DataFrame({"gov_share_d01": [0.9]})  # a shorter run: no share on day 12
     assert run_losses(no_day_12, [*contradicted, found["claim-d01-aljazeera-most"]])[0] == 0.0
+    assert np.isnan(run_losses(runs, contradicted)).all()  # nothing fitted: no loss, not a perfect one
+    counted = fit(runs, [*contradicted, found["claim-d12-reuters-two-thirds"]])
+    assert (counted.consistent, counted.compared, counted.not_fitted) == (1, 1, 2)  # counts of fitted targets
 
 
 def test_a_claim_restating_an_event_is_compared_once_as_the_event(found):
@@ -76,6 +79,16 @@ def test_a_claim_restating_an_event_is_compared_once_as_the_event(found):
     assert "fall" in found
     skipped = {row[0]: row[3] for row in not_compared(load_record(), load_scenario("al-qusayr-2013"))}
     assert "`fall`" in skipped["claim-d17-regained-control"]
+
+
+def test_a_claim_restating_an_event_the_model_does_not_date_is_compared_as_a_claim():
+    record, scenario = load_record(), load_scenario("al-qusayr-2013")
+    claim = "claim-d00-ap-more-than-half"  # said to restate the main square's capture, which the model does not date
+    restated = {"restates": "main-square-captured"}
+    claims = [c.model_copy(update=restated) if c.id == claim else c for c in record.control_claims]
+    restating = record.model_copy(update={"control_claims": claims})
+    assert claim in {t.id for t in targets(restating, scenario)}
+    assert claim not in {row[0] for row in not_compared(restating, scenario)}
 
 
 def test_casualty_ranges_run_from_one_sides_figure_to_the_others(found):

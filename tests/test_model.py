@@ -182,3 +182,16 @@ def test_the_civilians_parameters_leave_the_battle_unchanged():
     assert {k: v for k, v in safe["killed"].items() if k != "civilians"} == {
         k: v for k, v in exposed["killed"].items() if k != "civilians"
     }
+
+
+def test_reset_rng_restarts_the_civilians_stream_with_the_models():
+    model = BattleModel(small_scenario(), rng=3)
+    model.step()  # both streams drawn from
+    model.reset_rng()  # Mesa's reset to the first state: both streams start over
+    seeded = np.random.default_rng(3)
+    np.testing.assert_array_equal(model.rng.random(3), seeded.random(3))
+    np.testing.assert_array_equal(model.civilian_rng.random(3), seeded.spawn(1)[0].random(3))
+    model.reset_rng(4)  # a new seed: the civilians' stream is that seed's child, as in a new model
+    fresh = BattleModel(small_scenario(), rng=4)
+    fresh.reset_rng()
+    np.testing.assert_array_equal(model.civilian_rng.random(3), fresh.civilian_rng.random(3))

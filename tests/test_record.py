@@ -165,6 +165,7 @@ def _first_claim_id(raw) -> str:
         (lambda raw: raw["control_claims"].reverse(), ["comes after a later date"]),
         (lambda raw: raw["control_claims"][0].update(restates="no-such-event"), ["restates 'no-such-event'"]),
         (lambda raw: raw["control_claims"][0].update(restates="water-cut"), ["not an outcome event"]),
+        (lambda raw: raw["control_claims"][0].update(restates="fall"), ["restates 'fall'", "another date"]),
     ],
 )
 def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expected):
