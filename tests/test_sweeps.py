@@ -145,6 +145,33 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path)
     pd.testing.assert_frame_equal(pd.read_parquet(broken / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_pool_workers_end_when_their_driver_is_killed():
+    driver = (
+        "import os, time\n"
+        "from sim.sweeps.runner import make_executor\n"
+        "pool, _, _ = make_executor(1, None)\n"
+        "print(pool.submit(os.getpid).result(), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", driver], stdout=subprocess.PIPE, text=True) as proc:
+        worker = int(proc.stdout.readline())
+        proc.kill()  # the driver alone, with no chance to shut its pool down
+    deadline = time.time() + 20
+    while time.time() < deadline and _running(worker):
+        time.sleep(0.1)
+    assert not _running(worker)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie no one has reaped yet does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
 def test_a_folder_holding_another_experiment_is_refused(whole, tmp_path):
     before = ledger_rows(whole)
     with pytest.raises(ExperimentError, match="different experiment"):

@@ -156,8 +156,23 @@ def make_executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor
     if workers == 0:
         return InlineExecutor(), 1, lambda: None
     slots = workers or os.cpu_count() or 1
-    pool = cf.ProcessPoolExecutor(slots, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(slots, mp_context=context, initializer=_end_with_the_driver)
     return pool, slots, lambda: pool.shutdown(cancel_futures=True)
+
+
+def _end_with_the_driver() -> None:
+    """A pool worker's first act: on Linux, ask the kernel to end it when the driver dies.
+
+    A driver killed outright (SIGKILL, or SIGTERM before its shutdown runs) would otherwise leave its
+    workers running the runs it had asked for, taking the cores from the next command.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1  # from <sys/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _write_file(folder: Path, name: str, data: bytes) -> None:
