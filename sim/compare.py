@@ -12,6 +12,9 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   A partisan claim whose interval misses that of a neutral claim of the same day is contradicted by
   the record's own neutral reporting: it is scored and reported but has weight 0 in the loss and the
   goodness of fit (neutral sources lead; ``contradicted_unweighted``).
+  On a day with both a government and an opposition claim (fitted ones), the two sides together
+  bracket the share: a further target from the lowest to the highest of their figures, of weight
+  ``BOTH_SIDES_WEIGHT`` (``between_sides_targets``).
   A claim that restates an outcome event (``restates`` in the record: the article's summary saying
   again "regained control" on the day of the fall) is not a target of its own when the model dates
   that event: a fact counts once.
@@ -61,6 +64,8 @@ from sim.scenario import Scenario
 from sim.sweeps.runner import captured_column
 
 LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
+BETWEEN_SIDES = "between-sides"  # the id of a day's bracket of the sides' claims, before its day
+BOTH_SIDES_WEIGHT = 1.0  # assumption: what both sides' claims say together weighs as a neutral source
 SHARE_TOLERANCE = 0.10  # assumption: a share given as a point is read as +/- 10 points of the town
 PARTISAN_STRETCH = 0.20  # assumption: a partisan share may be off by 20 more points in its side's favour
 SHARE_SCALE = 0.10  # assumption: 10 points of the town outside a claim count as one unit of distance
@@ -176,6 +181,41 @@ def contradicted_unweighted(claims: list[Target]) -> list[Target]:
     return out
 
 
+def between_sides_targets(claims: list[ControlClaim]) -> list[Target]:
+    """On a day with both a government and an opposition claim, the share between the sides' figures.
+
+    A government claim reads the attackers' share high and an opposition claim low, so read together
+    they bracket it: from the lowest to the highest of the day's partisan figures (the middle of each
+    claim's own interval). Day 0: the activist's 60 % and the Hezbollah fighter's two-thirds. Each
+    claim is also a target of its own; the bracket adds what only the two sides together say.
+    """
+    by_day: dict[int, list[ControlClaim]] = {}
+    for claim in claims:
+        if claim.lean != "neutral":
+            by_day.setdefault(claim.day, []).append(claim)
+    found = []
+    for day, partisan in sorted(by_day.items()):
+        if {c.lean for c in partisan} != {"government", "opposition"}:
+            continue
+        figures = [sum(c.gov_share) / 2 for c in partisan]
+        found.append(
+            Target(
+                id=f"{BETWEEN_SIDES}-d{day:02d}",
+                kind="control",
+                label="share held by the attackers, between the government's and the opposition's claims of the day",
+                day=day,
+                lean="both sides",
+                source="; ".join(sorted({c.source for c in partisan})),
+                outcome=f"gov_share_d{day:02d}",
+                low=round(min(figures), 4),
+                high=round(max(figures), 4),
+                weight=BOTH_SIDES_WEIGHT,
+                ids=tuple(c.id for c in partisan),
+            )
+        )
+    return found
+
+
 def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
     """The run outcome an event's date bounds, or None when the model has no counterpart."""
     if event.role != "outcome":
@@ -257,6 +297,8 @@ def targets(record: Record, scenario: Scenario, until_day: int | None = None) ->
     places = model_place_names(scenario)
     restating = restating_claims(record, places)
     found = contradicted_unweighted([control_target(c) for c in record.control_claims if c.id not in restating])
+    fitted_claims = {t.id for t in found if t.fitted}
+    found += between_sides_targets([c for c in record.control_claims if c.id in fitted_claims])
     for event in record.events:
         outcome = event_outcome(event, places)
         if outcome is not None:

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 from sim.record import DAY0, Record
 
 LEAN_COLOURS = {"government": "tab:red", "opposition": "tab:green", "neutral": "tab:blue"}
+SYMLOG_LOSS_BELOW = 0.01  # the calibration figure: linear below this loss, logarithmic above
 
 
 def _end_of_day(day: int) -> dt.datetime:
@@ -145,14 +146,22 @@ def draw_control_claims(ax: Axes, targets: list, record: Record, *, width: float
 
     Each control target of ``sim.compare`` (other kinds are skipped) is drawn at noon of its claim's
     date as its interval after the lean (a bar), with the claim's own figure as a dot, coloured by
-    the source's lean.
+    the source's lean; a day's bracket of the sides' claims (a target of no single claim) as a
+    black capped line.
     """
     claims = {c.id: c for c in record.control_claims}
     seen: set[str] = set()
     for target in targets:
         if target.kind != "control":
             continue
-        when = dt.datetime.combine(claims[target.id].date, dt.time(12)) if target.id in claims else _end_of_day(0)
+        when = dt.datetime.combine(record.day0 + dt.timedelta(days=target.day), dt.time(12))
+        if target.id not in claims:
+            label = "record: between the sides' claims of the day" if "bracket" not in seen else None
+            seen.add("bracket")
+            beside = when + dt.timedelta(hours=5)  # beside the day's claims, not hidden behind them
+            ax.vlines(beside, target.low, target.high, color="black", linewidth=1)
+            ax.plot([beside, beside], [target.low, target.high], "_", color="black", ms=width * 3, label=label)
+            continue
         colour = LEAN_COLOURS.get(target.lean, "black")
         label = f"record: {target.lean} claim (interval after lean)" if target.lean not in seen else None
         seen.add(target.lean)
@@ -312,9 +321,9 @@ def plot_calibration(trials, best: dict[str, float], *, ax: Axes | None = None) 
         ax.plot(part["order"], part["loss"], "o", ms=4, alpha=0.7, label=stage)
     searched = trials[~trials["stage"].str.startswith("confirm")]
     ax.plot(searched["order"], searched["loss"].cummin(), color="black", linewidth=1, label="best so far (search)")
-    ax.set_yscale("log")
+    ax.set_yscale("symlog", linthresh=SYMLOG_LOSS_BELOW)  # a perfect fit (loss 0) stays on the plot
     ax.set_xlabel("parameter set evaluated (in order)")
-    ax.set_ylabel("loss (mean over replicates)")
+    ax.set_ylabel(f"loss (mean over replicates; log scale above {SYMLOG_LOSS_BELOW:g})")
     text = "\n".join(f"{k.split('.')[-1]} = {v:.4g}" for k, v in best.items())
     ax.text(1.02, 1.0, "fitted:\n" + text, transform=ax.transAxes, fontsize=7, va="top")
     ax.set_title("Calibration: loss of each parameter set")

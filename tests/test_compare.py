@@ -73,6 +73,19 @@ def test_a_partisan_claim_a_neutral_one_contradicts_the_same_day_is_scored_but_n
     assert (counted.consistent, counted.compared, counted.not_fitted) == (1, 1, 2)  # counts of fitted targets
 
 
+def test_the_sides_claims_of_a_day_bracket_the_share(found):
+    day0 = found["between-sides-d00"]  # the activist's 60 % and the Hezbollah fighter's two-thirds
+    assert (day0.low, day0.high) == pytest.approx((0.60, 0.6667), abs=1e-4)
+    assert set(day0.ids) == {"claim-d00-activist-60pct", "claim-d00-hezbollah-two-thirds"}
+    assert day0.outcome == "gov_share_d00"
+    assert day0.fitted
+    day4 = found["between-sides-d04"]  # rebel sources' 40 % and 60 %, the official's 80 %
+    assert (day4.low, day4.high) == pytest.approx((0.40, 0.80))
+    # the other days have one side only (day 12's doctor is contradicted by Reuters: not fitted, no bracket)
+    assert sorted(i for i in found if i.startswith("between-sides")) == ["between-sides-d00", "between-sides-d04"]
+    assert day0.distance(np.array([0.45, 0.62])) == pytest.approx([1.5, 0.0])  # 15 points below: 1.5 units
+
+
 def test_a_claim_restating_an_event_is_compared_once_as_the_event(found):
     # the article's summary says "regained control" of the fall's day: the fall event is the target
     assert "claim-d17-regained-control" not in found
