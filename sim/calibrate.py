@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.compare import NEVER_DAY, Target, fit, run_losses, targets
+from sim.compare import HUBER_KNEE, NEVER_DAY, SHARE_SCALE, Target, fit, run_losses, targets
 from sim.output import save_figure, write_text
 from sim.record import Record
 from sim.scenario import load_scenario
@@ -124,8 +124,9 @@ def refine(
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(study_name=experiment.name, storage=storage, load_if_exists=True, direction="minimize")
     # the targets with their intervals and weights: a change to the comparison makes a new study
-    targets_fitted = [f"{t.id} [{t.low:g}, {t.high:g}] weight {t.weight:g}" for t in found]
-    identity = {"targets": targets_fitted, "box": {k: list(v) for k, v in box.items()}}
+    scored = [f"{t.id} {t.kind} [{t.low!r}, {t.high!r}] weight {t.weight!r} log {t.log_scale}" for t in found]
+    scales = {"huber_knee": HUBER_KNEE, "share_scale": SHARE_SCALE, "never_day": NEVER_DAY}
+    identity = {"targets": scored, "scales": scales, "box": {k: list(v) for k, v in box.items()}}
     if not study.user_attrs:
         for key, value in identity.items():
             study.set_user_attr(key, value)
@@ -274,8 +275,8 @@ def calibrate(
         raise ExperimentError(f"{experiment_name}: --train-until {train_until}: no target of the record is that early")
     if not any(t.fitted for t in found):
         raise ExperimentError(
-            f"{experiment_name}: calibration.targets: only claims contradicted by a neutral one of their day, "
-            "which are scored but not fitted; choose others"
+            f"{experiment_name}: calibration.targets / --train-until: the targets left are only claims contradicted "
+            "by a neutral one of their day, which are scored but not fitted; choose others"
         )
     days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
     beyond = [t.id for t in found if t.kind == "control" and t.day + 1 > days]
@@ -320,7 +321,8 @@ def calibrate(
         "train_until": train_until,
         "loss": "sim.compare: weighted mean over targets of the Huber penalty of the distance outside the target "
         "interval, averaged over a parameter set's replicates",
-        "targets_fitted": [t.id for t in found],
+        "targets_fitted": [t.id for t in found if t.fitted],
+        "targets_not_fitted": [t.id for t in found if not t.fitted],
         "targets_chosen": settings.targets,
         "screen": {
             "points": len(points),
@@ -361,6 +363,11 @@ def calibrate(
     return result
 
 
+def _not_fitted_text(ids: list[str]) -> str:
+    """The contradicted claims among the targets: scored in the reports, not fitted."""
+    return f" Scored but not fitted (contradicted by a neutral claim of their day): {', '.join(ids)}." if ids else ""
+
+
 def _targets_fitted_text(result: dict[str, Any]) -> str:
     """Which targets the calibration fitted: the experiment's choice, the record up to a day, or all of it."""
     cut = f"dated on or before day {result['train_until']}" if result["train_until"] is not None else None
@@ -379,7 +386,8 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         f"Regenerate with `{result['command']}`.",
         "",
         f"Loss: {result['loss']} (definitions: `sim/compare.py`). Fitted to {len(result['targets_fitted'])} targets"
-        + _targets_fitted_text(result),
+        + _targets_fitted_text(result)
+        + _not_fitted_text(result["targets_not_fitted"]),
         "",
         f"1. Screen: {screen['points']} design points x {screen['replicates']} replicates; "
         f"{screen['plausible']} plausible (second-largest distance <= {screen['cutoff']}); refinement box from "
@@ -412,7 +420,7 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
             f"## Prediction of the record after day {result['train_until']}",
             "",
             f"Loss {fit_later.loss:.3f}, goodness of fit {fit_later.goodness:.2f} "
-            f"({fit_later.consistent} of {fit_later.compared} later targets consistent with the 90 % band); "
+            f"({fit_later.consistent} of {fit_later.compared} fitted later targets consistent with the 90 % band); "
             f"fall day predicted {check['fall_day_median']:.2f} against the record's 17 "
             f"(error {check['fall_day_median'] - 17:+.2f} days).",
             "",

@@ -211,7 +211,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     fitted = result["fit"]
     print(
         f"{result['scenario']}: {fitted['runs']} runs, loss {fitted['loss']:.3f}, goodness of fit "
-        f"{fitted['goodness_of_fit']:.2f} ({fitted['consistent']} of {fitted['compared']} targets consistent)"
+        f"{fitted['goodness_of_fit']:.2f} ({fitted['consistent']} of {fitted['compared']} fitted targets consistent)"
     )
     for check in result["checks"]:
         mark = "met " if check["passed"] else "MISS"

@@ -185,9 +185,11 @@ def between_sides_targets(claims: list[ControlClaim]) -> list[Target]:
     """On a day with both a government and an opposition claim, the share between the sides' figures.
 
     A government claim reads the attackers' share high and an opposition claim low, so read together
-    they bracket it: from the lowest to the highest of the day's partisan figures (the middle of each
-    claim's own interval). Day 0: the activist's 60 % and the Hezbollah fighter's two-thirds. Each
-    claim is also a target of its own; the bracket adds what only the two sides together say.
+    they bracket it: from the lowest to the highest of the day's partisan figures (each claim's
+    figure as stated: "up to 80 %" counts as 80 %; a phrase, the middle of its range), with no
+    tolerance, since the sides' figures are its ends. Day 0: the activist's 60 % and the Hezbollah
+    fighter's two-thirds. Each claim is also a target of its own; the bracket adds what only the two
+    sides together say.
     """
     by_day: dict[int, list[ControlClaim]] = {}
     for claim in claims:

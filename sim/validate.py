@@ -147,7 +147,7 @@ def _between_sides(fitted: Fit) -> tuple[bool, str]:
             inside = low <= median <= high
             ok &= inside
             parts.append(f"day {row.target.day}: {median:.2f} in [{low:.2f}, {high:.2f}] {'yes' if inside else 'no'}")
-    return ok, "; ".join(parts)
+    return ok, "; ".join(parts) or "no day has claims of both sides"
 
 
 def _in_range(

@@ -87,8 +87,9 @@ def test_paired_confidence_interval():
 
 def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     chosen = ["claim-d00-ap-more-than-half", "claim-d01-aljazeera-most"]
+    contradicted = "claim-d01-activist-pushed-back"  # by Al Jazeera the same day: scored, not fitted
     refine = {"trials": 3, "replicates": 1, "parallel": 1, "confirm_top": 2, "confirm_replicates": 2}
-    calibration = {"refine": refine, "check_runs": 2, "targets": chosen}
+    calibration = {"refine": refine, "check_runs": 2, "targets": [*chosen, contradicted]}
     experiment = _experiment(tmp_path, short, calibration=calibration)
     out = tmp_path / "cal"
     args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet", "--train-until", "1"]
@@ -98,7 +99,11 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert result["refine"]["completed"] == 3
     assert result["screen"]["points"] == 3
     assert result["targets_fitted"] == chosen  # of the targets of days 0 and 1, those the experiment chose
-    assert "Prediction of the record after day 1" in (out / "calibration.md").read_text()
+    assert result["targets_not_fitted"] == [contradicted]
+    report = (out / "calibration.md").read_text()
+    assert "Fitted to 2 targets" in report
+    assert f"Scored but not fitted (contradicted by a neutral claim of their day): {contradicted}." in report
+    assert "Prediction of the record after day 1" in report
     trials = pd.read_csv(out / "trials.csv")
     # the two best trials by their one-seed loss, run again on two fresh seeds; the fitted values are
     # those of the best there
@@ -153,7 +158,7 @@ def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, sho
         (["calibrate", "{exp}"], "end before the claims"),
         (["validate", "no-such-scenario"], "no-such-scenario"),
         (["calibrate", "{unknown}", "--train-until", "1"], "calibration.targets: no such target before the cut: fall"),
-        (["calibrate", "{contradicted}", "--train-until", "1"], "calibration.targets: only claims contradicted"),
+        (["calibrate", "{contradicted}", "--train-until", "1"], "the targets left are only claims contradicted"),
     ],
 )
 def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsys, args, message):

@@ -157,22 +157,28 @@ def make_executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor
         return InlineExecutor(), 1, lambda: None
     slots = workers or os.cpu_count() or 1
     context = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(slots, mp_context=context, initializer=_end_with_the_driver)
+    # workers start in the thread that submits (Python 3.12, spawn): the death signal below follows
+    # that thread, so a pool must be made and fed from a thread that outlives it (here: the main one)
+    pool = cf.ProcessPoolExecutor(slots, mp_context=context, initializer=_end_with_the_driver, initargs=(os.getpid(),))
     return pool, slots, lambda: pool.shutdown(cancel_futures=True)
 
 
-def _end_with_the_driver() -> None:
+def _end_with_the_driver(driver_pid: int) -> None:
     """A pool worker's first act: on Linux, ask the kernel to end it when the driver dies.
 
     A driver killed outright (SIGKILL, or SIGTERM before its shutdown runs) would otherwise leave its
-    workers running the runs it had asked for, taking the cores from the next command.
+    workers running the runs it had asked for, taking the cores from the next command. A driver that
+    died while the worker was starting is caught by the parent check.
     """
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
 
         pr_set_pdeathsig = 1  # from <sys/prctl.h>
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
+            return  # not granted: the worker runs on as before, ended by the pool's shutdown
+    if os.getppid() != driver_pid:
+        os._exit(1)
 
 
 def _write_file(folder: Path, name: str, data: bytes) -> None:
