@@ -68,7 +68,7 @@ def BattleCharts(model: LiveBattle):  # noqa: N802 (Solara names components like
     """The share of the town held against the record's claims, and the killed by side."""
     update_counter.get()
     record = solara.use_memo(load_record, [])
-    charts = solara.use_memo(lambda: Charts(model, control_targets(record), record), [model])
+    charts = solara.use_memo(lambda: Charts(model, control_targets(record, model.config), record), [model])
     with solara.Column(gap="4px"):
         solara.Image(charts.png(model), classes=["qusayr-charts"])
         solara.Text(killed_text(model), classes=["qusayr-killed"])

@@ -32,7 +32,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from sim.compare import control_target
+from sim import compare
 from sim.model import BattleModel
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record
@@ -466,9 +466,9 @@ class Charts:
         return encode_png(np.asarray(self.canvas.buffer_rgba())[..., :3])
 
 
-def control_targets(record: Record) -> list:
-    """The record's control claims as ``sim.compare`` targets."""
-    return [control_target(claim) for claim in record.control_claims]
+def control_targets(record: Record, scenario: Scenario) -> list:
+    """The control targets of ``sim.compare`` (as the history figures draw them: a restated claim as its event)."""
+    return [target for target in compare.targets(record, scenario) if target.kind == "control"]
 
 
 # --- timing ----------------------------------------------------------------------------------
@@ -480,7 +480,7 @@ def bench(model: LiveBattle, record: Record, *, redraws: int = 20, steps_per_red
     The places are redrawn only when they change, as on the page. Returns the median and the
     slowest of ``redraws`` such cycles, and the median of the model steps alone, in seconds.
     """
-    charts = Charts(model, control_targets(record), record)
+    charts = Charts(model, control_targets(record, model.config), record)
     key, totals, stepping = None, [], []
     for _ in range(redraws):
         started = time.perf_counter()
