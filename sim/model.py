@@ -57,8 +57,7 @@ class BattleModel(mesa.Model):
         # The civilians act on nothing in the battle: drawing their fate from a stream of their own
         # (a child of the model's seed) keeps the battle's draws, and so a calibration of the
         # battle, unchanged by the civilians' parameters, which are fitted on their own.
-        self.civilian_rng = self.rng.spawn(1)[0]
-        self._civilian_rng_state = self.civilian_rng.bit_generator.state
+        self._spawn_civilian_rng()
         self.config = config if config is not None else load_scenario()
         self.well_mixed = self.config.space == "well_mixed"
         self.dt_h = self.config.time.dt_minutes / 60.0
@@ -119,8 +118,12 @@ class BattleModel(mesa.Model):
             self.civilian_rng = np.random.Generator(type(self.civilian_rng.bit_generator)())
             self.civilian_rng.bit_generator.state = self._civilian_rng_state
         else:
-            self.civilian_rng = self.rng.spawn(1)[0]
-            self._civilian_rng_state = self.civilian_rng.bit_generator.state
+            self._spawn_civilian_rng()
+
+    def _spawn_civilian_rng(self) -> None:
+        """The civilians' stream, a child of the model's generator, and its first state (for ``reset_rng``)."""
+        self.civilian_rng = self.rng.spawn(1)[0]
+        self._civilian_rng_state = self.civilian_rng.bit_generator.state
 
     def _build_town(self) -> None:
         town = self.config.town
