@@ -68,8 +68,8 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
     for point, group in runs.groupby("point"):
         distances = []
         for target in found:
-            if target.fitted and target.outcome in group:  # a contradicted claim does not rule a point out
-                values = pd.to_numeric(group[target.outcome], errors="coerce").to_numpy(dtype=float)
+            if target.fitted and target.outcome in group:  # a target not fitted does not rule a point out
+                values = target.values(group)
                 if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
                     values = np.where(np.isnan(values), NEVER_DAY, values)
                 mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
@@ -275,8 +275,8 @@ def calibrate(
         raise ExperimentError(f"{experiment_name}: --train-until {train_until}: no target of the record is that early")
     if not any(t.fitted for t in found):
         raise ExperimentError(
-            f"{experiment_name}: calibration.targets / --train-until: the targets left are only claims contradicted "
-            "by a neutral one of their day, which are scored but not fitted; choose others"
+            f"{experiment_name}: calibration.targets / --train-until: the targets left are all scored but not fitted "
+            "(claims contradicted by a neutral one of their day, days' tolls); choose others"
         )
     days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
     beyond = [t.id for t in found if t.kind == "control" and t.day + 1 > days]
@@ -364,8 +364,9 @@ def calibrate(
 
 
 def _not_fitted_text(ids: list[str]) -> str:
-    """The contradicted claims among the targets: scored in the reports, not fitted."""
-    return f" Scored but not fitted (contradicted by a neutral claim of their day): {', '.join(ids)}." if ids else ""
+    """The targets scored in the reports but not fitted."""
+    why = "claims contradicted by a neutral one of their day, and days' tolls of the dead"
+    return f" Scored but not fitted ({why}): {', '.join(ids)}." if ids else ""
 
 
 def _targets_fitted_text(result: dict[str, Any]) -> str:

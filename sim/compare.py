@@ -28,6 +28,12 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. A side whose only figures count part of
   its dead (``part_of_total`` in the record) is bounded below only, by the largest part. (A run
   with no one killed counts as one killed, to keep the logarithm finite.)
+- A side's dead **to date** (Hezbollah's 100 by 29 May) bound ``killed_<side>_dNN``, the side's dead
+  by the end of day ``d``, in the same way, weighted by the source's lean. A **day's toll** (the
+  army's 12 on the first day) bounds the dead of that day (``killed_<side>_dNN`` less the day
+  before's): it is scored and reported, not fitted, since the record's tolls of a day count what one
+  source heard of (the infobox's army total adds two of them and is itself only a part).
+  Incidents, and figures of no side the model has, are listed as not compared.
 
 For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
 (``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in
@@ -59,7 +65,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sim.record import ControlClaim, Event, Record
+from sim.record import CasualtyReport, ControlClaim, Event, Record, describe
 from sim.scenario import Scenario
 from sim.sweeps.runner import captured_column
 
@@ -88,6 +94,7 @@ TIME_OF_DAY = {
 EVENT_OUTCOMES = {"encirclement": "encirclement_day", "withdrawal": "withdrawal_day", "fall": "fall_day"}
 TOWN = "al-Qusayr"
 CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
+DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by or on a day
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 Kind = Literal["control", "event", "casualties"]
@@ -109,11 +116,17 @@ class Target:
     weight: float
     log_scale: bool = False
     ids: tuple[str, ...] = ()
+    minus: str = ""  # an outcome taken off ``outcome`` (a day's dead: the total at its end less the day before's)
 
     @property
     def fitted(self) -> bool:
         """Whether the target pulls a fit: a contradicted claim (weight 0) is scored but does not."""
         return self.weight > 0
+
+    def values(self, runs: pd.DataFrame) -> np.ndarray:
+        """The target's outcome in each run (row of ``runs``); NaN where a run does not have it."""
+        values = _column(runs, self.outcome)
+        return values - _column(runs, self.minus) if self.minus else values
 
     def distance(self, values: np.ndarray) -> np.ndarray:
         """Distance of each value from the interval, in the target's units (0 inside)."""
@@ -248,6 +261,16 @@ def event_target(event: Event, outcome: str) -> Target:
 
 
 def casualty_targets(record: Record) -> list[Target]:
+    """The battle's killed of each side, and each side's dead to date and on a day, as targets."""
+    return battle_casualty_targets(record) + dated_casualty_targets(record)
+
+
+def lone_figure_band(low: float, high: float) -> tuple[float, float]:
+    """A lone figure ``v`` as ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``; a range as it is."""
+    return (low / LONE_FIGURE_FACTOR, high * LONE_FIGURE_FACTOR) if low == high else (low, high)
+
+
+def battle_casualty_targets(record: Record) -> list[Target]:
     """For each side, the battle's killed from the lowest to the highest total any source gives.
 
     A side whose only battle figures count part of its dead (``part_of_total``: the infobox's army
@@ -259,9 +282,7 @@ def casualty_targets(record: Record) -> list[Target]:
         totals = [r for r in reports if not r.part_of_total]
         if totals:
             numbers = [x for r in totals for x in r.killed.interval if x is not None and math.isfinite(x)]
-            low, high = min(numbers), max(numbers)
-            if low == high:
-                low, high = low / LONE_FIGURE_FACTOR, high * LONE_FIGURE_FACTOR
+            low, high = lone_figure_band(min(numbers), max(numbers))
             label = f"{side} killed in the battle"
         elif reports:
             totals = reports
@@ -284,6 +305,40 @@ def casualty_targets(record: Record) -> list[Target]:
                 weight=1.0,
                 log_scale=True,
                 ids=tuple(r.id for r in totals),
+            )
+        )
+    return targets
+
+
+def dated_casualty_targets(record: Record) -> list[Target]:
+    """Each report of a side's dead to date (fitted) or on one day (scored, not fitted)."""
+    targets = []
+    for report in record.casualties:
+        if report.side not in CASUALTY_SIDES or report.scope not in DATED_SCOPES or report.killed is None:
+            continue
+        low, high = lone_figure_band(*report.killed.interval)
+        by_end = f"killed_{report.side}_d{report.day:02d}"
+        if report.scope == "to_date":
+            label, minus, weight = f"{report.side} killed by the end of the day", "", LEAN_WEIGHT[report.lean]
+        else:
+            label = f"{report.side} killed on the day (a day's toll as reported: scored, not fitted)"
+            minus = f"killed_{report.side}_d{report.day - 1:02d}" if report.day > 0 else ""
+            weight = 0.0
+        targets.append(
+            Target(
+                id=report.id,
+                kind="casualties",
+                label=f"{label}, {report.quote!r}",
+                day=report.day,
+                lean=report.lean,
+                source=report.source,
+                outcome=by_end,
+                low=round(max(low, 1.0), 1),
+                high=round(high, 1),
+                weight=weight,
+                log_scale=True,
+                ids=(report.id,),
+                minus=minus,
             )
         )
     return targets
@@ -318,7 +373,11 @@ def restating_claims(record: Record, places: dict[str, str]) -> set[str]:
 
 
 def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str, str]]:
-    """Outcome events the model has no counterpart for, and claims compared as an event: (id, day, what, why)."""
+    """Entries of the record that are not targets, by day: (id, day, what, why).
+
+    Outcome events the model has no counterpart for, claims compared as an event, and casualty
+    reports that are no side's total, dead to date or day's toll.
+    """
     places = model_place_names(scenario)
     restating = restating_claims(record, places)
     rows = [
@@ -335,13 +394,28 @@ def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str
             else:
                 why = "the model does not date this kind of event"
             rows.append((event.id, event.day, f"{event.kind} of {event.place}", why))
-    return rows
+    compared = {i for t in casualty_targets(record) for i in t.ids}
+    for report in record.casualties:
+        if report.id not in compared:
+            rows.append((report.id, report.day, describe(report), _not_compared_why(report)))
+    return sorted(rows, key=lambda row: row[1])
 
 
-def _values(runs: pd.DataFrame, target: Target) -> np.ndarray:
-    if target.outcome not in runs:
+def _not_compared_why(report: CasualtyReport) -> str:
+    """Why a casualty report is not a target."""
+    if report.killed is None:
+        return "no killed figure: the model's wounded and captured are not compared"
+    if report.side not in CASUALTY_SIDES:
+        return "the side is not given" if report.side == "unspecified" else f"the model has no {report.side} side"
+    if report.scope == "incident":
+        return "an incident's dead: the model does not count its dead by incident"
+    return f"a part of a total ({report.side}): compared through the total"
+
+
+def _column(runs: pd.DataFrame, outcome: str) -> np.ndarray:
+    if outcome not in runs:
         return np.full(len(runs), np.nan)
-    return pd.to_numeric(runs[target.outcome], errors="coerce").to_numpy(dtype=float)
+    return pd.to_numeric(runs[outcome], errors="coerce").to_numpy(dtype=float)
 
 
 def penalty(distance: np.ndarray) -> np.ndarray:
@@ -356,7 +430,7 @@ def run_losses(runs: pd.DataFrame, found: list[Target]) -> np.ndarray:
     for target in found:
         if not target.fitted:  # skipped rather than weighted 0: a missing outcome would make 0 * NaN
             continue
-        total += target.weight * penalty(target.distance(_values(runs, target)))
+        total += target.weight * penalty(target.distance(target.values(runs)))
         weights += target.weight
     return total / weights if weights else np.full(len(runs), np.nan)  # nothing fitted: no loss
 
@@ -421,7 +495,7 @@ def fit(runs: pd.DataFrame, found: list[Target]) -> Fit:
     per_target = []
     weights = sum(t.weight for t in found)
     for target in found:
-        values = _values(runs, target)
+        values = target.values(runs)
         censor = NEVER_DAY if target.kind == "event" else None
         q = quantiles(values, censor)
         distance = target.distance(values)

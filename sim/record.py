@@ -480,7 +480,9 @@ def format_figure(figure: Figure) -> str:
         text = f"<= {fmt(figure.high)}"
     else:
         text = f"{fmt(figure.low)}-{fmt(figure.high)}"
-    return f"{figure.qualifier} {text}" if figure.qualifier else text
+    if figure.qualifier:  # the qualifier says the bound in words: "more than 200", not "more than >= 200"
+        return f"{figure.qualifier} {text.removeprefix('>= ').removeprefix('<= ')}"
+    return text
 
 
 def describe(entry: Entry) -> str:

@@ -1,8 +1,8 @@
 """One run of the model: ``run(scenario, seed) -> RunResult``, the function everything else calls.
 
 The result holds the run's summary (the outcomes compared with the record: fall, withdrawal and
-encirclement days, sector control day by day, places captured, casualties by side) and the
-per-step series from ``model.datacollector``.
+encirclement days, sector control day by day, places captured, casualties by side, in all and by
+the end of each day) and the per-step series from ``model.datacollector``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def run(scenario: Scenario, seed: int) -> RunResult:
     share_by_day: list[float] = []
     owners_by_day: list[list[str]] = []
     strength_by_day: dict[str, list[int]] = {SIDE_NAMES[s]: [] for s in FIGHTING_SIDES}
+    killed_by_day: dict[str, list[int]] = {name: [] for name in SIDE_NAMES}
     steps_per_day = round(24 / model.dt_h)
     for _ in range(model.n_steps):
         model.step()
@@ -68,6 +69,8 @@ def run(scenario: Scenario, seed: int) -> RunResult:
             for s in FIGHTING_SIDES:
                 alive = (squads.side == s) & (squads.status <= OFF_DUTY)
                 strength_by_day[SIDE_NAMES[s]].append(int(squads.strength[alive].sum()))
+            for name, count in _by_side(model.tally.killed).items():
+                killed_by_day[name].append(count)
     tally = model.tally
     summary = {
         "scenario": scenario.name,
@@ -87,6 +90,7 @@ def run(scenario: Scenario, seed: int) -> RunResult:
         "sector_owner_by_day": owners_by_day,
         "places_captured": {name: _day(hour) for name, hour in sorted(model.place_captured_hour.items())},
         "killed": _by_side(tally.killed),
+        "killed_by_day": killed_by_day,
         "wounded": _by_side(tally.wounded),
         "captured": _by_side(tally.captured, with_civilians=False),
         "withdrawn": _by_side(tally.withdrawn),

@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.compare import BETWEEN_SIDES, NEVER_DAY, Fit, Target, fit, not_compared, quantiles, targets
+from sim.compare import (
+    BETWEEN_SIDES,
+    NEVER_DAY,
+    Fit,
+    Target,
+    battle_casualty_targets,
+    fit,
+    not_compared,
+    quantiles,
+    targets,
+)
 from sim.output import save_figure, write_text
 from sim.record import DAY0, Record
 from sim.run import code_version, git_commit
@@ -164,6 +174,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
     median_fall = _median(fall, NEVER_DAY)
     share0 = _median(_column(runs, "gov_share_d00"))
     sectors10 = _median(_column(runs, "gov_sectors_d10"))
+    share10 = _median(_column(runs, "gov_share_d10"))
     checks = [
         _in_range(
             "the town falls",
@@ -187,7 +198,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
             "sectors held",
             sectors10,
             DAY10_SECTORS_RANGE,
-            f"median {sectors10:g}",
+            f"median {sectors10:g} (of the town: {share10:.2f})",
             "record:claim-d10-grid-13-of-16",
             note=" (record 13 of 16)",
         ),
@@ -269,7 +280,12 @@ def report(
         f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean Huber penalty of the distances); "
         f"**goodness of fit {fitted.goodness:.2f}** (weighted share of targets whose interval meets the "
         f"ensemble's 90 % band); consistent with {fitted.consistent} of the {fitted.compared} fitted targets"
-        + (f" ({fitted.not_fitted} contradicted claims scored, not fitted)." if fitted.not_fitted else "."),
+        + (
+            f" ({fitted.not_fitted} scored, not fitted: claims contradicted by a neutral one of their day, and "
+            "days' tolls)."
+            if fitted.not_fitted
+            else "."
+        ),
         "",
         "## Targets of the calibrated baseline",
         "",
@@ -287,7 +303,7 @@ def report(
     sections = {
         "control": ("Control claims (share of the town held by the attackers, end of the day)", 2),
         "event": ("Events (day of the battle the model puts them on; day 0 = 19 May)", 1),
-        "casualties": ("Casualties (killed over the battle)", 0),
+        "casualties": ("Casualties (killed: in the battle, by the end of a day, on a day)", 0),
     }
     for kind, (title, digits) in sections.items():
         rows = [t for t in fitted.per_target if t.target.kind == kind]
@@ -375,7 +391,7 @@ def write_figures(
     plot_sector_maps(data["held"], np.asarray(axes), record_note={10: "record: 13 of 16 (gov. claim)"})
     fig.suptitle(f"The 16 sectors by day, {name}: share of {len(summaries)} runs in which the attackers hold each")
     written += save_figure(fig, folder, "sectors")
-    ranges = {t.outcome.removeprefix("killed_"): (t.low, t.high) for t in found if t.kind == "casualties"}
+    ranges = {t.outcome.removeprefix("killed_"): (t.low, t.high) for t in battle_casualty_targets(record)}
     written += save_figure(plot_casualties(data["killed"], ranges).figure, folder, "casualties")
     written += save_figure(plot_strength(data["strength"]).figure, folder, "strength")
     return written

@@ -102,7 +102,8 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert result["targets_not_fitted"] == [contradicted]
     report = (out / "calibration.md").read_text()
     assert "Fitted to 2 targets" in report
-    assert f"Scored but not fitted (contradicted by a neutral claim of their day): {contradicted}." in report
+    assert "Scored but not fitted (claims contradicted by a neutral one of their day, and days' tolls" in report
+    assert f"of the dead): {contradicted}." in report
     assert "Prediction of the record after day 1" in report
     trials = pd.read_csv(out / "trials.csv")
     # the two best trials by their one-seed loss, run again on two fresh seeds; the fitted values are
@@ -158,7 +159,7 @@ def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, sho
         (["calibrate", "{exp}"], "end before the claims"),
         (["validate", "no-such-scenario"], "no-such-scenario"),
         (["calibrate", "{unknown}", "--train-until", "1"], "calibration.targets: no such target before the cut: fall"),
-        (["calibrate", "{contradicted}", "--train-until", "1"], "the targets left are only claims contradicted"),
+        (["calibrate", "{contradicted}", "--train-until", "1"], "the targets left are all scored but not fitted"),
     ],
 )
 def test_bad_input_stops_with_status_2_and_writes_nothing(tmp_path, short, capsys, args, message):

@@ -20,6 +20,7 @@ SUMMARY_KEYS = {
     "sector_owner_by_day",
     "places_captured",
     "killed",
+    "killed_by_day",
     "wounded",
     "captured",
     "withdrawn",

@@ -122,6 +122,30 @@ def test_a_side_whose_record_counts_only_part_of_its_dead_gets_a_lower_bound(fou
     json.dumps(row, allow_nan=False)
 
 
+def test_a_sides_dead_to_date_is_fitted_and_a_days_toll_is_scored_on_that_day_only(found):
+    hezbollah = found["hezbollah-killed-by-day-11"]  # 100 by 29 May, neutral: a lone figure, fitted
+    assert (hezbollah.outcome, hezbollah.minus) == ("killed_hezbollah_d10", "")
+    assert (hezbollah.low, hezbollah.high, hezbollah.weight) == pytest.approx((66.7, 150.0, 1.0))
+    last_day = found["soldiers-last-day"]  # 11 soldiers on 5 June: the dead of day 17 alone
+    assert (last_day.outcome, last_day.minus) == ("killed_army_d17", "killed_army_d16")
+    assert not last_day.fitted
+    runs = pd.DataFrame({"killed_army_d16": [400, 500], "killed_army_d17": [411, 560]})
+    assert last_day.values(runs) == pytest.approx([11, 60])
+    assert last_day.distance(last_day.values(runs)) == pytest.approx([0.0, math.log2(60 / 16.5)])
+    first_day = found["soldiers-killed-first-day"]  # day 0: its dead are the total at its end
+    assert (first_day.outcome, first_day.minus) == ("killed_army_d00", "")
+    scored = fit(runs.assign(killed_army_d00=[12, 127]), [hezbollah, first_day, last_day])
+    assert scored.compared == 1  # only the dead to date is fitted
+
+
+def test_casualty_reports_not_compared_say_why():
+    reasons = {row[0]: row[3] for row in not_compared(load_record(), load_scenario("al-qusayr-2013"))}
+    assert "by incident" in reasons["kafr-nan-killed"]
+    assert reasons["doctor-200-killed"] == "the side is not given"
+    assert "compared through the total" in reasons["foreign-rebels-killed"]
+    assert "hezbollah-killed-by-day-11" not in reasons
+
+
 def test_distances_are_zero_inside_and_scaled_outside():
     share = Target("c", "control", "", 0, "neutral", "", "gov_share_d00", 0.5, 0.7, 1.0)
     assert share.distance(np.array([0.6, 0.3, 0.9])) == pytest.approx([0.0, 2.0, 2.0])
@@ -158,7 +182,8 @@ def test_train_until_keeps_only_the_early_record():
     early = targets(load_record(), load_scenario("al-qusayr-2013"), until_day=10)
     assert early
     assert max(t.day for t in early) <= 10
-    assert not any(t.kind == "casualties" for t in early)  # battle totals are dated at the end
+    casualties = {t.id for t in early if t.kind == "casualties"}  # battle totals are dated at the end
+    assert casualties == {"hezbollah-killed-by-day-11", "soldiers-killed-first-day", "counter-attack-killed-d05"}
 
 
 def test_tolerances_are_declared_as_assumptions():

@@ -195,3 +195,18 @@ def test_reset_rng_restarts_the_civilians_stream_with_the_models():
     fresh = BattleModel(small_scenario(), rng=4)
     fresh.reset_rng()
     np.testing.assert_array_equal(model.civilian_rng.random(3), fresh.civilian_rng.random(3))
+
+
+def test_the_dead_by_each_days_end_are_the_tally_then():
+    scenario = small_scenario(hours=60)
+    summary = run(scenario, seed=2).summary
+    model = BattleModel(scenario, rng=2)
+    by_end = []
+    while model.hour < 48:
+        model.step()
+        if model.hour in (24, 48):
+            by_end.append(model.tally.killed.copy())
+    expected = {name: [int(day[i]) for day in by_end] for i, name in enumerate(summary["killed"])}
+    assert summary["killed_by_day"] == expected
+    assert summary["killed_by_day"]["army"][0] > 0  # the first day is fought
+    assert all(day[-1] <= summary["killed"][side] for side, day in summary["killed_by_day"].items())

@@ -47,7 +47,7 @@ def captured_column(place: str) -> str:
 
 
 def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
-    """The run's outcomes as flat scalars: event days, casualties by side, sectors and share by day."""
+    """The run's outcomes as flat scalars: event days, casualties by side (all and by each day's end), share by day."""
     out: dict[str, Any] = {
         key: summary[key]
         for key in ("fall_day", "withdrawal_day", "talks_day", "encirclement_day", "water_cut_day", "final_cohesion")
@@ -59,6 +59,9 @@ def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any
         out[f"gov_sectors_d{day:02d}"] = count
     for day, share in enumerate(summary["gov_share_by_day"]):
         out[f"gov_share_d{day:02d}"] = share
+    for side, counts in summary["killed_by_day"].items():
+        for day, count in enumerate(counts):
+            out[f"killed_{side}_d{day:02d}"] = count
     for place in places:
         out[captured_column(place)] = summary["places_captured"].get(place)
     return out
