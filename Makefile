@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-# Everything behind the README's "How well does it match history?" (about 25 minutes on 2 cores):
+# Everything behind the README's "How well does it match history?" (about 30 minutes on 2 cores):
 # calibration on the whole record and on days 0-10 only, the civilians' exposure fitted to their
 # dead, the calibrated baseline's validation,
 # the counterfactual variants against it, and the sensitivity screen; reports and figures are

@@ -6,8 +6,8 @@ penalties of the distances to the record's intervals, averaged over a parameter 
 1. **Screen** (history matching): the experiment's space-filling design, each point replicated, run
    as a sweep (resumable). A point's implausibility is the second-largest distance between its
    replicate-mean outcomes and the fitted targets (distances are already in units of each target's
-   tolerance; the second largest so one odd claim cannot rule out a point; a contradicted claim,
-   of weight 0, none). Points at or below the
+   tolerance; the second largest so one odd claim cannot rule out a point; a target scored but not
+   fitted, of weight 0, none). Points at or below the
    experiment's ``implausibility`` cut-off are plausible; the refinement searches the box they span
    (the best quarter of the points when none is plausible), widened on each side by one level of the
    screen's design (the parameter's range / (its distinct values - 1)) and clipped to the bounds.
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.compare import HUBER_KNEE, NEVER_DAY, SHARE_SCALE, Target, fit, run_losses, targets
+from sim.compare import HUBER_KNEE, NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, fit, run_losses, targets
 from sim.output import save_figure, write_text
 from sim.record import Record
 from sim.scenario import load_scenario
@@ -68,7 +68,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
     for point, group in runs.groupby("point"):
         distances = []
         for target in found:
-            if target.fitted and target.outcome in group:  # a target not fitted does not rule a point out
+            if target.fitted and all(c in group for c in target.columns):  # one not fitted rules nothing out
                 values = target.values(group)
                 if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
                     values = np.where(np.isnan(values), NEVER_DAY, values)
@@ -124,7 +124,10 @@ def refine(
     storage = JournalStorage(JournalFileBackend(str(folder / JOURNAL)))
     study = optuna.create_study(study_name=experiment.name, storage=storage, load_if_exists=True, direction="minimize")
     # the targets with their intervals and weights: a change to the comparison makes a new study
-    scored = [f"{t.id} {t.kind} [{t.low!r}, {t.high!r}] weight {t.weight!r} log {t.log_scale}" for t in found]
+    scored = [
+        f"{t.id} {t.kind} {' - '.join(t.columns)} [{t.low!r}, {t.high!r}] weight {t.weight!r} log {t.log_scale}"
+        for t in found
+    ]
     scales = {"huber_knee": HUBER_KNEE, "share_scale": SHARE_SCALE, "never_day": NEVER_DAY}
     identity = {"targets": scored, "scales": scales, "box": {k: list(v) for k, v in box.items()}}
     if not study.user_attrs:
@@ -276,13 +279,13 @@ def calibrate(
     if not any(t.fitted for t in found):
         raise ExperimentError(
             f"{experiment_name}: calibration.targets / --train-until: the targets left are all scored but not fitted "
-            "(claims contradicted by a neutral one of their day, days' tolls); choose others"
+            f"({NOT_FITTED_WHY}); choose others"
         )
     days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
-    beyond = [t.id for t in found if t.kind == "control" and t.day + 1 > days]
+    beyond = [t.id for t in found if t.fitted and t.per_day and t.day + 1 > days]
     if beyond:
         raise ExperimentError(
-            f"{experiment_name}: scenario: its {days:g} days end before the claims {', '.join(beyond)}; "
+            f"{experiment_name}: scenario: its {days:g} days end before the days of {', '.join(beyond)}; "
             "fit with --train-until, or run the scenario longer"
         )
     everything = targets(record, scenario)
@@ -365,8 +368,7 @@ def calibrate(
 
 def _not_fitted_text(ids: list[str]) -> str:
     """The targets scored in the reports but not fitted."""
-    why = "claims contradicted by a neutral one of their day, and days' tolls of the dead"
-    return f" Scored but not fitted ({why}): {', '.join(ids)}." if ids else ""
+    return f" Scored but not fitted ({NOT_FITTED_WHY}): {', '.join(ids)}." if ids else ""
 
 
 def _targets_fitted_text(result: dict[str, Any]) -> str:

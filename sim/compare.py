@@ -28,12 +28,12 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
   ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. A side whose only figures count part of
   its dead (``part_of_total`` in the record) is bounded below only, by the largest part. (A run
   with no one killed counts as one killed, to keep the logarithm finite.)
-- A side's dead **to date** (Hezbollah's 100 by 29 May) bound ``killed_<side>_dNN``, the side's dead
-  by the end of day ``d``, in the same way, weighted by the source's lean. A **day's toll** (the
+- A report of a side's dead **to date** (Hezbollah's 100 by 29 May) bounds ``killed_<side>_dNN``,
+  the side's dead by the end of day ``d``, in the same way, weighted by the source's lean. A **day's toll** (the
   army's 12 on the first day) bounds the dead of that day (``killed_<side>_dNN`` less the day
   before's): it is scored and reported, not fitted, since the record's tolls of a day count what one
   source heard of (the infobox's army total adds two of them and is itself only a part).
-  Incidents, and figures of no side the model has, are listed as not compared.
+  Incidents, parts of a total, and figures of no side the model has, are listed as not compared.
 
 For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
 (``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in
@@ -41,9 +41,11 @@ log units, ``max(ln(low / x), 0, ln(x / high)) / ln 2``: a factor of two outside
 An event that never happens in a run counts as happening on ``NEVER_DAY``. The **loss** of a run
 is the weighted mean of the distances' Huber penalties::
 
-    loss = sum_i w_i * rho(d_i) / sum_i w_i,   w_i = LEAN_WEIGHT[lean_i],
+    loss = sum_i w_i * rho(d_i) / sum_i w_i,   w_i = the target's weight,
     rho(d) = d**2 for d <= HUBER_KNEE, else HUBER_KNEE * (2 * d - HUBER_KNEE)
 
+(``LEAN_WEIGHT`` of the source's lean for claims, events and dead to date; 1 for battle totals;
+``BOTH_SIDES_WEIGHT`` for the sides' brackets; 0 for what is scored, not fitted: ``NOT_FITTED_WHY``),
 and the loss of a parameter set is the mean over its replicates (what calibration minimises).
 Squared near the targets, linear far from them: the record contradicts itself by up to 60 points
 of the town (rebels holding 80 % on the day Reuters gives the attackers two-thirds), and squared
@@ -59,6 +61,7 @@ loss (NaN).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -95,6 +98,8 @@ EVENT_OUTCOMES = {"encirclement": "encirclement_day", "withdrawal": "withdrawal_
 TOWN = "al-Qusayr"
 CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
 DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by or on a day
+NOT_FITTED_WHY = "claims contradicted by a neutral one of their day, and days' tolls of the dead"  # weight 0
+PER_DAY = re.compile(r"_d\d{2}$")  # an outcome at the end of one day: gov_share_d04, killed_army_d00
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 Kind = Literal["control", "event", "casualties"]
@@ -120,8 +125,18 @@ class Target:
 
     @property
     def fitted(self) -> bool:
-        """Whether the target pulls a fit: a contradicted claim (weight 0) is scored but does not."""
+        """Whether the target pulls a fit: what is scored, not fitted (``NOT_FITTED_WHY``) has weight 0."""
         return self.weight > 0
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The run outcomes the target reads."""
+        return (self.outcome, self.minus) if self.minus else (self.outcome,)
+
+    @property
+    def per_day(self) -> bool:
+        """Whether the target reads an outcome at the end of a day (which a shorter run does not have)."""
+        return any(PER_DAY.search(column) for column in self.columns)
 
     def values(self, runs: pd.DataFrame) -> np.ndarray:
         """The target's outcome in each run (row of ``runs``); NaN where a run does not have it."""
@@ -315,6 +330,8 @@ def dated_casualty_targets(record: Record) -> list[Target]:
     targets = []
     for report in record.casualties:
         if report.side not in CASUALTY_SIDES or report.scope not in DATED_SCOPES or report.killed is None:
+            continue
+        if report.part_of_total:  # bounds nothing by itself: listed as not compared
             continue
         low, high = lone_figure_band(*report.killed.interval)
         by_end = f"killed_{report.side}_d{report.day:02d}"

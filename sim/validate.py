@@ -23,6 +23,7 @@ import pandas as pd
 from sim.compare import (
     BETWEEN_SIDES,
     NEVER_DAY,
+    NOT_FITTED_WHY,
     Fit,
     Target,
     battle_casualty_targets,
@@ -280,12 +281,7 @@ def report(
         f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean Huber penalty of the distances); "
         f"**goodness of fit {fitted.goodness:.2f}** (weighted share of targets whose interval meets the "
         f"ensemble's 90 % band); consistent with {fitted.consistent} of the {fitted.compared} fitted targets"
-        + (
-            f" ({fitted.not_fitted} scored, not fitted: claims contradicted by a neutral one of their day, and "
-            "days' tolls)."
-            if fitted.not_fitted
-            else "."
-        ),
+        + (f" ({fitted.not_fitted} scored, not fitted: {NOT_FITTED_WHY})." if fitted.not_fitted else "."),
         "",
         "## Targets of the calibrated baseline",
         "",

@@ -11,6 +11,7 @@ import yaml
 
 import sim.calibrate
 from sim.cli import main
+from sim.compare import NOT_FITTED_WHY
 from sim.counterfactual import paired
 from sim.validate import MISSING_MECHANISM
 from tests.conftest import REPO_ROOT
@@ -102,8 +103,7 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert result["targets_not_fitted"] == [contradicted]
     report = (out / "calibration.md").read_text()
     assert "Fitted to 2 targets" in report
-    assert "Scored but not fitted (claims contradicted by a neutral one of their day, and days' tolls" in report
-    assert f"of the dead): {contradicted}." in report
+    assert f"Scored but not fitted ({NOT_FITTED_WHY}): {contradicted}." in report
     assert "Prediction of the record after day 1" in report
     trials = pd.read_csv(out / "trials.csv")
     # the two best trials by their one-seed loss, run again on two fresh seeds; the fitted values are
@@ -156,7 +156,7 @@ def test_sensitivity_gives_indices_for_every_parameter_and_outcome(tmp_path, sho
     [
         (["sensitivity", "{exp}", "--method", "sobol", "--size", "3"], "power of two"),
         (["calibrate", "{many}"], "at most ~6"),
-        (["calibrate", "{exp}"], "end before the claims"),
+        (["calibrate", "{exp}"], "end before the days of"),
         (["validate", "no-such-scenario"], "no-such-scenario"),
         (["calibrate", "{unknown}", "--train-until", "1"], "calibration.targets: no such target before the cut: fall"),
         (["calibrate", "{contradicted}", "--train-until", "1"], "the targets left are all scored but not fitted"),

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sim import compare
-from sim.compare import NEVER_DAY, Target, fit, not_compared, run_losses, targets
+from sim.compare import LEAN_WEIGHT, NEVER_DAY, Target, fit, not_compared, run_losses, targets
 from sim.record import load_record
 from sim.scenario import load_scenario
 
@@ -134,8 +134,20 @@ def test_a_sides_dead_to_date_is_fitted_and_a_days_toll_is_scored_on_that_day_on
     assert last_day.distance(last_day.values(runs)) == pytest.approx([0.0, math.log2(60 / 16.5)])
     first_day = found["soldiers-killed-first-day"]  # day 0: its dead are the total at its end
     assert (first_day.outcome, first_day.minus) == ("killed_army_d00", "")
-    scored = fit(runs.assign(killed_army_d00=[12, 127]), [hezbollah, first_day, last_day])
+    scored = fit(runs.assign(killed_army_d00=[12, 127], killed_hezbollah_d10=[90, 400]), [hezbollah, last_day])
+    assert scored.per_target[1].quantiles["q50"] == pytest.approx(35.5)  # the day's dead, not the total
     assert scored.compared == 1  # only the dead to date is fitted
+    assert scored.loss == pytest.approx((0 + 2 * math.log2(400 / 150) - 1) / 2)  # Huber of the second run
+
+
+def test_a_partisan_report_of_the_dead_to_date_weighs_as_its_lean():
+    record = load_record()
+    opposition = [
+        r.model_copy(update={"lean": "opposition"}) if r.id == "hezbollah-killed-by-day-11" else r
+        for r in record.casualties
+    ]
+    found = targets(record.model_copy(update={"casualties": opposition}), load_scenario("al-qusayr-2013"))
+    assert {t.id: t.weight for t in found}["hezbollah-killed-by-day-11"] == LEAN_WEIGHT["opposition"]
 
 
 def test_casualty_reports_not_compared_say_why():
@@ -182,7 +194,7 @@ def test_train_until_keeps_only_the_early_record():
     early = targets(load_record(), load_scenario("al-qusayr-2013"), until_day=10)
     assert early
     assert max(t.day for t in early) <= 10
-    casualties = {t.id for t in early if t.kind == "casualties"}  # battle totals are dated at the end
+    casualties = {t.id for t in early if t.kind == "casualties"}  # the dated ones: battle totals are of day 17
     assert casualties == {"hezbollah-killed-by-day-11", "soldiers-killed-first-day", "counter-attack-killed-d05"}
 
 

@@ -14,6 +14,7 @@ from sim.record import (
     Figure,
     RecordError,
     figure_follows_from_quote,
+    format_figure,
     load_record,
     normalize_text,
     quote_in_article,
@@ -89,6 +90,20 @@ def test_key_claims_and_events_are_present(record):
     assert [e.date.isoformat() for e in fall] == ["2013-06-05"]
     barrage = next(e for e in record.events if "shells_per_min" in e.figures)
     assert (barrage.day, barrage.figures["shells_per_min"].value) == (6, 40)
+
+
+@pytest.mark.parametrize(
+    ("figure", "text"),
+    [
+        (Figure(low=200.0, qualifier="more than"), "more than 200"),
+        (Figure(high=0.8, qualifier="up to"), "up to 0.8"),
+        (Figure(low=200.0), ">= 200"),
+        (Figure(value=0.6, qualifier="about"), "about 0.6"),
+        (Figure(low=24.0, high=99.0), "24-99"),
+    ],
+)
+def test_a_figure_prints_its_bound_once(figure, text):
+    assert format_figure(figure) == text
 
 
 def test_gov_share_of_a_rebel_claim_is_the_complement():
