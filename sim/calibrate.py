@@ -20,12 +20,22 @@ penalties of the distances to the record's intervals, averaged over a parameter 
    winner's curse: a best loss of 0.21 on 4 seeds scored 0.89 on 20 fresh ones); choosing on more
    seeds among a few candidates removes most of that luck.
 
-The fitted values are the confirmed best's. Their uncertainty: the range of the refinement's trials
-whose loss is within two standard errors (over the best trial's replicates) of the best, widened to
-take in the confirmed best. The confirmation is not kept between runs: a resumed calibration runs
-it again (the same seeds, so the same choice). With ``train_until`` only targets dated on or before
-that day are fitted; the report then scores the later targets, and the fall day, of ``check_runs``
-fresh runs of the fitted values as a prediction.
+The scenario's own values of the free parameters (the fit being replaced) take part as one more
+candidate: they join the screen (as point -1, on seeds of their own), and, when they fall inside the
+refinement box, are its first trial and are always confirmed, so a refit is judged against the fit
+it would replace on the same fresh seeds instead of only against what its screen happened to hit
+(with 33 points in six dimensions the screen often keeps one or two). A fit with ``train_until``
+leaves them out: they were fitted to the whole record, the later part included.
+
+The fitted values are the confirmed best's, unless the scenario's own values do worse than it by
+no more than two standard errors of the paired difference over the confirmation's seeds: then they
+are kept (a refit replaces a fit only when it is better beyond the noise, so a refit of an
+unchanged model gives back its values unless it finds clearly better ones). Their uncertainty: the
+range of the refinement's trials whose loss is within two standard errors (over the best trial's
+replicates) of the best, widened to take in the fitted values. The confirmation is not kept between
+runs: a resumed calibration runs it again (the same seeds, so the same choice). With
+``train_until`` only targets dated on or before that day are fitted; the report then scores the
+later targets, and the fall day, of ``check_runs`` fresh runs of the fitted values as a prediction.
 """
 
 from __future__ import annotations
@@ -58,6 +68,8 @@ CHECK_DIR = "check"
 JOURNAL = "refine.journal"
 SEED_STREAM = 1  # the refinement's common seeds, apart from the screen's
 CONFIRM_SEED_STREAM = 2  # the confirmation's, apart from the screen's and the refinement's
+INCUMBENT_SEED_STREAM = 3  # the scenario's own values' screen runs, apart from the other stages'
+INCUMBENT_POINT = -1  # the scenario's own values' row among the screen's points
 BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.25  # assumption: a quarter keeps the box from collapsing onto one lucky point
 
 
@@ -104,6 +116,36 @@ def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -
     return box, any_plausible
 
 
+def incumbent_values(experiment: Experiment) -> dict[str, float]:
+    """The scenario's values (with the experiment's ``set``) of the free parameters."""
+    scenario = load_scenario(experiment.scenario, experiment.set)
+    values = {}
+    for p in experiment.bounded:
+        node: Any = scenario
+        for key in p.path.split("."):
+            node = node[int(key)] if isinstance(node, list) else getattr(node, key)
+        values[p.path] = int(node) if p.integer else float(node)
+    return values
+
+
+def screen_incumbent(
+    experiment: Experiment,
+    incumbent: dict[str, float],
+    found: list[Target],
+    *,
+    workers: int | None,
+    cluster: str | None,
+) -> pd.DataFrame:
+    """The scenario's own values run like a screen point (``replicates`` seeds of their own): one row of points."""
+    seeds = common_seeds(experiment.master_seed, INCUMBENT_SEED_STREAM, experiment.replicates)
+    executor, slots, shutdown = make_executor(workers, cluster)
+    try:
+        outcomes = evaluate_on(executor, slots, experiment.scenario, experiment.set, [incumbent], seeds)
+    finally:
+        shutdown()
+    return implausibility(outcomes.assign(point=INCUMBENT_POINT), found, list(incumbent))
+
+
 def refine(
     experiment: Experiment,
     settings: Calibration,
@@ -114,8 +156,9 @@ def refine(
     workers: int | None,
     cluster: str | None,
     quiet: bool,
+    first: dict[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Optuna TPE over ``box``; every trial's parameters, replicate losses and mean loss."""
+    """Optuna TPE over ``box``, ``first`` (if given) its first trial; every trial's parameters and losses."""
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -129,10 +172,12 @@ def refine(
         for t in found
     ]
     scales = {"huber_knee": HUBER_KNEE, "share_scale": SHARE_SCALE, "never_day": NEVER_DAY}
-    identity = {"targets": scored, "scales": scales, "box": {k: list(v) for k, v in box.items()}}
+    identity = {"targets": scored, "scales": scales, "box": {k: list(v) for k, v in box.items()}, "first": first}
     if not study.user_attrs:
         for key, value in identity.items():
             study.set_user_attr(key, value)
+        if first is not None:
+            study.enqueue_trial(first, user_attrs={"scenario_values": True})
     elif {key: study.user_attrs.get(key) for key in identity} != identity:
         raise ExperimentError(
             f"{folder}: holds a calibration fitted to other targets or in another box; use a new --out folder"
@@ -176,7 +221,15 @@ def refine(
     for trial in study.trials:
         if trial.state == optuna.trial.TrialState.COMPLETE:
             se = _standard_error(trial.user_attrs["replicate_losses"])
-            rows.append({"trial": trial.number, **trial.params, "loss": trial.value, "loss_se": se})
+            rows.append(
+                {
+                    "trial": trial.number,
+                    **trial.params,
+                    "loss": trial.value,
+                    "loss_se": se,
+                    "scenario_values": bool(trial.user_attrs.get("scenario_values", False)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -202,9 +255,12 @@ def confirm(
     *,
     workers: int | None,
     cluster: str | None,
+    also: int | None = None,
 ) -> pd.DataFrame:
-    """The ``confirm_top`` best trials run on ``confirm_replicates`` fresh common seeds: their loss and its SE."""
+    """The ``confirm_top`` best trials, and trial ``also``, run on ``confirm_replicates`` fresh common seeds."""
     best = trials.nsmallest(settings.refine.confirm_top, "loss")
+    if also is not None and also not in set(best["trial"]):
+        best = pd.concat([best, trials[trials["trial"] == also]])
     integer = {p.path for p in experiment.bounded if p.integer}
     points = [{p: int(row[p]) if p in integer else float(row[p]) for p in parameters} for _, row in best.iterrows()]
     seeds = common_seeds(experiment.master_seed, CONFIRM_SEED_STREAM, settings.refine.confirm_replicates)
@@ -213,26 +269,46 @@ def confirm(
         outcomes = evaluate_on(executor, slots, experiment.scenario, experiment.set, points, seeds)
     finally:
         shutdown()
+    losses = [_point_losses(experiment, outcomes, point, found) for point in range(len(points))]
+    # the scenario's values' losses on the same seeds: a candidate's paired difference from them
+    own = losses[list(best["trial"]).index(also)] if also is not None else None
     rows = []
     for point, (_, row) in enumerate(best.iterrows()):
-        losses = _point_losses(experiment, outcomes, point, found)
         rows.append(
             {
                 "trial": int(row["trial"]),
                 **points[point],
                 "refine_loss": row["loss"],
-                "loss": losses.mean(),
-                "loss_se": _standard_error(losses),
+                "loss": losses[point].mean(),
+                "loss_se": _standard_error(losses[point]),
+                "vs_scenario_se": _standard_error(losses[point] - own) if own is not None else float("nan"),
             }
         )
     return pd.DataFrame(rows)
 
 
+def chosen_trial(confirmed: pd.DataFrame, scenario_trial: int | None) -> int:
+    """The confirmed best, unless the scenario's own values are within two standard errors of it.
+
+    The standard error is the paired difference's over the confirmation's common seeds: a refit
+    replaces the scenario's values only when it does better on the same runs by more than their noise.
+    """
+    best = confirmed.loc[confirmed["loss"].idxmin()]
+    if scenario_trial is None or best["trial"] == scenario_trial:
+        return int(best["trial"])
+    own = confirmed.loc[confirmed["trial"] == scenario_trial, "loss"].iloc[0]
+    # with one seed the difference has no standard error: nothing shows the refit to be better
+    better = own - best["loss"] > 2 * best["vs_scenario_se"]
+    return int(best["trial"]) if better else scenario_trial
+
+
 def fitted_values(
-    trials: pd.DataFrame, confirmed: pd.DataFrame, parameters: list[str]
+    trials: pd.DataFrame, confirmed: pd.DataFrame, parameters: list[str], chosen_trial: int | None = None
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """The confirmed best's values, and the range of the trials near the best (see the module docstring)."""
-    chosen = confirmed.loc[confirmed["loss"].idxmin()]
+    """The chosen trial's values (the confirmed best by default), and the range of the trials near the best."""
+    if chosen_trial is None:
+        chosen_trial = int(confirmed.loc[confirmed["loss"].idxmin(), "trial"])
+    chosen = confirmed.loc[confirmed["trial"] == chosen_trial].iloc[0]
     best = trials.loc[trials["loss"].idxmin()]
     threshold = best["loss"] + 2 * (best["loss_se"] if not math.isnan(best["loss_se"]) else 0.0)
     near = trials[(trials["loss"] <= threshold) | (trials["trial"] == chosen["trial"])]
@@ -298,10 +374,24 @@ def calibrate(
         raise RunFailedError(f"{out / SCREEN_DIR}: some screen runs failed; see 'qusayr status {out / SCREEN_DIR}'")
     screen = pd.read_parquet(out / SCREEN_DIR / RUNS_TABLE)
     points = implausibility(screen, found, parameters)
+    # the fit being replaced is a candidate too, unless the fit is to part of the record (it saw the rest)
+    own = incumbent_values(experiment) if train_until is None else None
+    in_bounds = own is not None and all(p.low <= own[p.path] <= p.high for p in experiment.bounded)
+    incumbent = own if in_bounds else None
+    if incumbent is not None:
+        points = pd.concat(
+            [points, screen_incumbent(experiment, incumbent, found, workers=workers, cluster=cluster)],
+            ignore_index=True,
+        )
     box, any_plausible = plausible_box(points, experiment, settings.implausibility)
-    trials = refine(experiment, settings, box, found, out, workers=workers, cluster=cluster, quiet=quiet)
-    confirmed = confirm(experiment, settings, trials, found, parameters, workers=workers, cluster=cluster)
-    values, uncertainty = fitted_values(trials, confirmed, parameters)
+    inside = incumbent is not None and all(lo <= incumbent[k] <= hi for k, (lo, hi, _) in box.items())
+    first = incumbent if inside else None
+    trials = refine(experiment, settings, box, found, out, workers=workers, cluster=cluster, quiet=quiet, first=first)
+    enqueued = trials.loc[trials["scenario_values"], "trial"]
+    also = int(enqueued.iloc[0]) if not enqueued.empty else None
+    confirmed = confirm(experiment, settings, trials, found, parameters, workers=workers, cluster=cluster, also=also)
+    chosen = chosen_trial(confirmed, also)
+    values, uncertainty = fitted_values(trials, confirmed, parameters, chosen)
 
     overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
     check, _ = run_ensemble(
@@ -328,10 +418,26 @@ def calibrate(
         "targets_not_fitted": [t.id for t in found if not t.fitted],
         "targets_chosen": settings.targets,
         "screen": {
-            "points": len(points),
+            "points": int((points["point"] != INCUMBENT_POINT).sum()),
             "replicates": experiment.replicates,
             "cutoff": settings.implausibility,
-            "plausible": int((points["implausibility"] <= settings.implausibility).sum()),
+            "plausible": int(
+                ((points["implausibility"] <= settings.implausibility) & (points["point"] != INCUMBENT_POINT)).sum()
+            ),
+            "scenario_values": (
+                None
+                if own is None
+                else {
+                    "values": own,
+                    "in_bounds": in_bounds,
+                    "implausibility": (
+                        float(points.loc[points["point"] == INCUMBENT_POINT, "implausibility"].iloc[0])
+                        if in_bounds
+                        else None
+                    ),
+                    "first_trial": first is not None,
+                }
+            ),
             "box": {k: [lo, hi] for k, (lo, hi, _) in box.items()},
             "box_from": "plausible points" if any_plausible else "the best quarter (none plausible)",
         },
@@ -340,11 +446,13 @@ def calibrate(
         "uncertainty": uncertainty,
         "best_refine_loss": float(trials["loss"].min()),
         "confirmed": {
-            "trial": int(confirmed.loc[confirmed["loss"].idxmin(), "trial"]),
+            "trial": chosen,
+            "best_trial": int(confirmed.loc[confirmed["loss"].idxmin(), "trial"]),
+            "scenario_trial": also,
             "of": len(confirmed),
             "replicates": settings.refine.confirm_replicates,
         },
-        "best_loss": float(confirmed["loss"].min()),
+        "best_loss": float(confirmed.loc[confirmed["trial"] == chosen, "loss"].iloc[0]),
         "check": {
             "runs": len(check),
             "loss_fitted_targets": fit_train.loss,
@@ -366,6 +474,27 @@ def calibrate(
     return result
 
 
+def _chosen_text(confirmed: dict[str, Any]) -> str:
+    """Which confirmed trial gives the fitted values, and why."""
+    if confirmed["trial"] == confirmed["best_trial"]:
+        return f"the fitted values are trial {confirmed['trial']}'s, the best there"
+    return (
+        f"the scenario's own values (trial {confirmed['trial']}) are kept: the best there, trial "
+        f"{confirmed['best_trial']}, does better by less than two standard errors of the paired difference"
+    )
+
+
+def _incumbent_text(screen: dict[str, Any]) -> str:
+    """How the scenario's own values fared in the screen (nothing for a fit to part of the record)."""
+    own = screen["scenario_values"]
+    if own is None:
+        return ""
+    if not own["in_bounds"]:
+        return "; the scenario's own values lie outside the experiment's bounds and take no part"
+    verdict = "plausible" if own["implausibility"] <= screen["cutoff"] else "not plausible"
+    return f"; the scenario's own values: implausibility {own['implausibility']:.2f}, {verdict}"
+
+
 def _not_fitted_text(ids: list[str]) -> str:
     """The targets scored in the reports but not fitted."""
     return f" Scored but not fitted ({NOT_FITTED_WHY}): {', '.join(ids)}." if ids else ""
@@ -383,6 +512,10 @@ def _targets_fitted_text(result: dict[str, Any]) -> str:
 def calibration_report(result: dict[str, Any], fit_later) -> str:
     """``calibration.md``: what was fitted to what, the fitted values with their ranges, the check."""
     screen, check, confirmed = result["screen"], result["check"], result["confirmed"]
+    first = (screen["scenario_values"] or {}).get("first_trial", False)
+    first_text = ", the first of them the scenario's own values" if first else ""
+    settings_top = result["refine"]["confirm_top"]
+    also_text = " and the scenario's own values" if first and confirmed["of"] > settings_top else ""
     lines = [
         f"# Calibration: experiment `{result['experiment']}` on `{result['scenario']}`",
         "",
@@ -393,12 +526,12 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         + _not_fitted_text(result["targets_not_fitted"]),
         "",
         f"1. Screen: {screen['points']} design points x {screen['replicates']} replicates; "
-        f"{screen['plausible']} plausible (second-largest distance <= {screen['cutoff']}); refinement box from "
-        f"{screen['box_from']}.",
+        f"{screen['plausible']} plausible (second-largest distance <= {screen['cutoff']}){_incumbent_text(screen)}; "
+        f"refinement box from {screen['box_from']}.",
         f"2. Refine: {result['refine']['completed']} trials of Optuna TPE, {result['refine']['replicates']} common "
-        f"seeds each (best loss {result['best_refine_loss']:.3f}).",
-        f"3. Confirm: the {confirmed['of']} best trials run again on {confirmed['replicates']} fresh common seeds; "
-        f"the fitted values are trial {confirmed['trial']}'s, the best there (`confirmed.csv`).",
+        f"seeds each (best loss {result['best_refine_loss']:.3f}){first_text}.",
+        f"3. Confirm: the {settings_top} best trials{also_text} run again on {confirmed['replicates']} fresh common "
+        f"seeds; {_chosen_text(confirmed)} (`confirmed.csv`).",
         "",
         "| parameter | fitted | range within 2 SE of the best refinement loss | refinement box (from the screen) |",
         "|---|---|---|---|",
@@ -411,7 +544,8 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         )
     lines += [
         "",
-        f"Best confirmed loss {result['best_loss']:.3f}. Check: {check['runs']} fresh runs of the fitted values: "
+        f"Confirmed loss of the fitted values {result['best_loss']:.3f}. "
+        f"Check: {check['runs']} fresh runs of the fitted values: "
         f"loss on the fitted targets {check['loss_fitted_targets']:.3f} "
         f"(goodness of fit {check['goodness_fitted_targets']:.2f}); "
         f"median fall day {check['fall_day_median']:.2f} (record: 17, the town taken on 5 June), fell in "
@@ -450,7 +584,11 @@ def _figure(
 
     table = pd.concat(
         [
-            points.assign(stage="screen (design point)"),
+            points.assign(
+                stage=np.where(
+                    points["point"] == INCUMBENT_POINT, "screen (the scenario's own values)", "screen (design point)"
+                )
+            ),
             trials.assign(stage="refine (TPE trial)"),
             confirmed.assign(stage="confirm (best trials, fresh seeds)"),
         ],

@@ -69,10 +69,12 @@ MISSING_MECHANISM = {
     "cohesion: nothing ties the rebels' decision to leave to the siege more tightly than cohesion does (the "
     "record: talks, an understanding of safe passage).",
     "end of day 0": "the first day is set by the rebels' deployment (an input chosen by hand: the south and the east "
-    "empty) and by the clearing work of the blocks the attackers enter (rules.control.clear_fighter_h, fitted to the "
-    "whole record); the same clearing work sets the pace of the next two weeks, so the fit trades a faster first day "
-    "against the later claims (Reuters' two-thirds on 31 May; the rebels' 50 % on 3 June). Missing: a rule by which "
-    "a surprised screen breaks and leaves whole blocks before they are cleared (record:rebels-surprised).",
+    "empty), by their surprise (rules.control.surprise_h and surprised_defence: for the first hours the rebels near a "
+    "block stall its clearing as a quarter of their number would; assumptions chosen by hand, not fitted) and by the "
+    "clearing work of the blocks the attackers enter (rules.control.clear_fighter_h, fitted to the whole record); "
+    "the same clearing work sets the pace of the next two weeks, so the fit trades a faster first day against the "
+    "later claims (Reuters' two-thirds on 31 May; the rebels' 50 % on 3 June). Missing: the surprise's strength and "
+    "length fitted to the record rather than chosen by hand (record:rebels-surprised).",
     "end of day 10 (29 May)": "a sector counts as held when the attackers hold sector_hold_share (75 %) of its "
     "cells, and the rebels' pocket, held in the north-west from the start, still reaches into six sectors on "
     "day 10; the clearing quickens once the town is encircled, so a run holding 11 sectors on day 10 holds about 0.8 "

@@ -13,6 +13,7 @@ import sim.calibrate
 from sim.cli import main
 from sim.compare import NOT_FITTED_WHY
 from sim.counterfactual import paired
+from sim.scenario import load_scenario
 from sim.validate import MISSING_MECHANISM
 from tests.conftest import REPO_ROOT
 
@@ -99,6 +100,7 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert 0.001 <= result["fitted"]["rules.fire.attacker_lethality_per_h"] <= 0.004
     assert result["refine"]["completed"] == 3
     assert result["screen"]["points"] == 3
+    assert result["screen"]["scenario_values"] is None  # fitted to the whole record: no candidate for part of it
     assert result["targets_fitted"] == chosen  # of the targets of days 0 and 1, those the experiment chose
     assert result["targets_not_fitted"] == [contradicted]
     report = (out / "calibration.md").read_text()
@@ -117,6 +119,50 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     assert main(args) == 0  # resumed: nothing more to try, and the confirmation chooses the same
     assert pd.read_csv(out / "trials.csv").equals(trials)
     assert pd.read_csv(out / "confirmed.csv").equals(confirmed)
+
+
+def test_calibrate_runs_the_scenario_values_as_a_candidate_at_every_stage(tmp_path, short):
+    refine = {"trials": 2, "replicates": 1, "parallel": 1, "confirm_top": 1, "confirm_replicates": 1}
+    targets = ["claim-d00-ap-more-than-half"]
+    calibration = {"implausibility": 1e9, "refine": refine, "check_runs": 1, "targets": targets}
+    parameters = [
+        {"path": "rules.fire.attacker_lethality_per_h", "low": 0.001, "high": 0.004},
+        {"path": "rules.control.defenders_halving", "low": 2, "high": 50},
+    ]  # the scenario's values inside the bounds; every point plausible
+    experiment = _experiment(tmp_path, short, calibration=calibration, parameters=parameters)
+    out = tmp_path / "cal"
+    assert main(["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet"]) == 0
+    result = json.loads((out / "calibration.json").read_text())
+    scenario = load_scenario(short)
+    own = {
+        "rules.fire.attacker_lethality_per_h": scenario.rules.fire.attacker_lethality_per_h,
+        "rules.control.defenders_halving": scenario.rules.control.defenders_halving,
+    }
+    assert result["screen"]["scenario_values"]["values"] == pytest.approx(own)
+    assert result["screen"]["scenario_values"]["first_trial"]
+    points = pd.read_csv(out / "screen_points.csv")
+    assert (points["point"] == sim.calibrate.INCUMBENT_POINT).sum() == 1
+    assert result["screen"]["points"] == 3  # the design's, the scenario's values apart
+    trials = pd.read_csv(out / "trials.csv")
+    first = trials[trials["scenario_values"]]
+    assert list(first["trial"]) == [0]
+    assert {k: first[k].iloc[0] for k in own} == pytest.approx(own)
+    # the best trial is confirmed, and the scenario's values with it even when they are not the best
+    best = int(trials.nsmallest(1, "loss")["trial"].iloc[0])
+    assert set(pd.read_csv(out / "confirmed.csv")["trial"]) == {best, 0}
+    # one confirmation seed gives no standard error: nothing shows a refit better, the values are kept
+    assert result["confirmed"]["trial"] == 0
+    assert result["fitted"] == pytest.approx(own)
+    assert "the scenario's own values: implausibility" in (out / "calibration.md").read_text()
+    # outside the bounds they take no part, and the report says so
+    narrow = [{**parameters[0]}, {**parameters[1], "low": 40}]
+    experiment = _experiment(tmp_path, short, calibration=calibration, parameters=narrow)
+    out = tmp_path / "narrow"
+    assert main(["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet"]) == 0
+    result = json.loads((out / "calibration.json").read_text())
+    assert not result["screen"]["scenario_values"]["in_bounds"]
+    assert not pd.read_csv(out / "trials.csv")["scenario_values"].any()
+    assert "outside the experiment's bounds" in (out / "calibration.md").read_text()
 
 
 def test_calibrate_refuses_to_resume_a_refinement_scored_against_other_intervals(tmp_path, short, monkeypatch, capsys):

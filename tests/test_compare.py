@@ -273,6 +273,19 @@ def test_fitted_values_are_the_confirmed_best_and_the_range_within_two_standard_
     assert uncertainty["p"] == {"low": 1.0, "high": 3.0, "trials": 3}
 
 
+def test_a_refit_replaces_the_scenario_values_only_when_better_beyond_the_noise():
+    from sim.calibrate import chosen_trial
+
+    def confirmed(best_loss, paired_se):
+        return pd.DataFrame({"trial": [0, 7], "loss": [1.0, best_loss], "vs_scenario_se": [float("nan"), paired_se]})
+
+    assert chosen_trial(confirmed(0.7, 0.1), scenario_trial=0) == 7  # 0.3 better, over 2 x 0.1
+    assert chosen_trial(confirmed(0.9, 0.1), scenario_trial=0) == 0  # 0.1 better: within the noise
+    assert chosen_trial(confirmed(0.7, float("nan")), scenario_trial=0) == 0  # one seed: cannot tell
+    assert chosen_trial(confirmed(1.2, 0.1), scenario_trial=0) == 0  # the scenario's values are the best
+    assert chosen_trial(confirmed(0.9, 0.1), scenario_trial=None) == 7  # no scenario values: the best
+
+
 def test_the_history_checks_pass_and_fail_on_the_issue_thresholds():
     from sim.validate import history_checks
 

@@ -119,7 +119,7 @@ def test_conservation_holds_through_a_withdrawal_and_captures():
             "rules.corridor.needs_encirclement=false",
         ],
     )
-    model = BattleModel(scenario, rng=7)
+    model = BattleModel(scenario, rng=1)  # a seed whose rebels lose some before they leave (hour 9)
     for _ in range(model.n_steps):
         model.step()
         _check_invariants(model)

@@ -346,20 +346,24 @@ def test_clearing_work_follows_the_rebels_deployment():
     assert follows[weight == weight.max()].min() > follows[weight == weight.min()].max()
 
 
-def test_clearing_slows_with_the_defenders_nearby():
-    model = bare_model(
-        extra=[
-            "rules.control.clearing_capacity=10",
-            "rules.control.opposed_within_cells=1",
-            "rules.control.defenders_halving=20",
-            "rules.control.defenders_steepness=1",
-        ]
-    )
+def _clearing_beside(defenders, *extra):
+    """10 attackers in a cell with 200 fighter-hours of work, ``defenders`` rebels in the next cell.
+
+    Ten attackers work at once, rebels one cell away are within range, 20 of them halve the pace.
+    """
+    settings = ["rules.control.clearing_capacity=10", "rules.control.opposed_within_cells=1"]
+    model = bare_model(extra=[*settings, "rules.control.defenders_halving=20", *extra])
     att = place(model, ARMY, 4, 4, strength=10)
-    near = place(model, REBELS, 5, 4, strength=20)  # next cell: within range
+    near = place(model, REBELS, 5, 4, strength=defenders)
     park_everyone_else(model, np.concatenate([att, near]))
     cell = model.town_xy(4, 4)
     model.clearing_left[cell] = 200.0
+    return model, near, cell
+
+
+def test_clearing_slows_with_the_defenders_nearby():
+    unsurprised = ["rules.control.defenders_steepness=1", "rules.control.surprise_h=0"]
+    model, near, cell = _clearing_beside(20, *unsurprised)
     control.step(model)  # pace 1 / (1 + 20 / 20) = 0.5: 10 fighters x 1 h x 0.5 = 5 fighter-hours
     assert model.clearing_left[cell] == pytest.approx(195.0)
     model.squads.strength[near] = 60
@@ -367,21 +371,23 @@ def test_clearing_slows_with_the_defenders_nearby():
     assert model.clearing_left[cell] == pytest.approx(192.5)
 
 
+def test_surprised_defenders_stall_clearing_less_until_the_surprise_is_over():
+    surprise = ["rules.control.surprise_h=2", "rules.control.surprised_defence=0.25"]
+    model, _, cell = _clearing_beside(40, "rules.control.defenders_steepness=1", *surprise)
+    hours_left = []
+    for step in (1, 2, 3):  # the steps ending at hours 1 and 2 are within the surprise, hour 3 is not
+        model.steps = step
+        before = model.clearing_left[cell]
+        control.step(model)
+        hours_left.append(before - model.clearing_left[cell])
+    # surprised: 40 rebels count as 10, pace 1 / (1 + 10 / 20); then 1 / (1 + 40 / 20)
+    assert hours_left == pytest.approx([10 / 1.5, 10 / 1.5, 10 / 3])
+
+
 def test_a_steep_pace_lets_a_few_defenders_barely_slow_clearing_and_many_stop_it():
     def fighter_hours_done(defenders, steepness):
-        model = bare_model(
-            extra=[
-                "rules.control.clearing_capacity=10",
-                "rules.control.opposed_within_cells=1",
-                "rules.control.defenders_halving=20",
-                f"rules.control.defenders_steepness={steepness}",
-            ]
-        )
-        att = place(model, ARMY, 4, 4, strength=10)
-        near = place(model, REBELS, 5, 4, strength=defenders)
-        park_everyone_else(model, np.concatenate([att, near]))
-        cell = model.town_xy(4, 4)
-        model.clearing_left[cell] = 200.0
+        extra = [f"rules.control.defenders_steepness={steepness}", "rules.control.surprise_h=0"]
+        model, _, cell = _clearing_beside(defenders, *extra)
         control.step(model)
         return 200.0 - model.clearing_left[cell]
 

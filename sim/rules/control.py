@@ -16,7 +16,10 @@ the attack (record:rebels-surprised), and little else. Each step the attackers i
 where ``defenders`` are the rebels within ``opposed_within_cells``: ground the rebels have left
 goes fast, ground they crowd slowly, the more so the more of them there are (record: the Army took
 "small bit of ground" and consolidated it before advancing again; the rebels held the dense north
-for two weeks; the town was entered "without resistance" once they had left). A sector is held by
+for two weeks; the town was entered "without resistance" once they had left). For the first
+``surprise_h`` hours of the battle the rebels count for ``surprised_defence`` of their number: the
+attack came from where they did not expect it (record:rebels-surprised), and the attackers took
+more than half the town "within hours" (record:claim-d00-ap-more-than-half). A sector is held by
 a side holding at least ``sector_hold_share`` of its cells, else contested. The attackers' share
 of the town is the share of town cells they hold. The town falls the first time the attackers hold
 all sectors (the record: "16 squares"). Taking a cell costs the rebels its prepared positions.
@@ -72,6 +75,17 @@ class Params(BaseModel):
     clearing_capacity: float = Field(
         20.0, gt=0, description="attackers able to work at once in a 100 m cell (assumption: about a platoon)"
     )
+    surprise_h: float = Field(
+        0.0,
+        ge=0,
+        description="hours from the battle's start (19 May 00:00) during which the rebels are surprised (assumption)",
+    )
+    surprised_defence: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="share of their number the rebels near a block count for while surprised (assumption)",
+    )
 
 
 def step(model: BattleModel) -> None:
@@ -90,6 +104,8 @@ def step(model: BattleModel) -> None:
     control = model.control
     alone = gov_here & ~reb_here
     defenders = model.box_sum(rebels, p.opposed_within_cells)
+    if model.hour <= p.surprise_h:
+        defenders = defenders * p.surprised_defence
     pace = 1.0 / (1.0 + (defenders / p.defenders_halving) ** p.defenders_steepness)
     model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * model.dt_h
     cleared = alone & (model.clearing_left <= 0)
