@@ -100,17 +100,22 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
 
 
 def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -> tuple[dict[str, tuple], bool]:
-    """Per parameter, the plausible points' bounds (or the best quarter's) widened by a design level; any plausible."""
+    """Per parameter, the plausible points' bounds (or the best quarter's) widened by a design level; any plausible.
+
+    The scenario's own values (point ``INCUMBENT_POINT``) widen the box when plausible, but neither the
+    design's levels nor the best quarter count them.
+    """
     kept = points[points["implausibility"] <= cutoff]
     any_plausible = not kept.empty
+    design = points[points["point"] != INCUMBENT_POINT] if "point" in points else points
     if kept.empty:
-        kept = points.nsmallest(max(2, math.ceil(len(points) * BEST_SHARE_WHEN_NONE_PLAUSIBLE)), "loss")
+        kept = design.nsmallest(max(2, math.ceil(len(design) * BEST_SHARE_WHEN_NONE_PLAUSIBLE)), "loss")
     box = {}
     for p in experiment.bounded:
         # one level of the screen's design on each side (levels: the parameter's distinct values, so a
         # grid's are its own): the screen cannot tell the plausible region's edge more finely than
         # that, and a box spanned by two points alone is too narrow to search
-        margin = (p.high - p.low) / max(points[p.path].nunique() - 1, 1)
+        margin = (p.high - p.low) / max(design[p.path].nunique() - 1, 1)
         low, high = float(kept[p.path].min()) - margin, float(kept[p.path].max()) + margin
         box[p.path] = (max(p.low, low), min(p.high, high), p.integer)
     return box, any_plausible
@@ -176,17 +181,20 @@ def refine(
     if not study.user_attrs:
         for key, value in identity.items():
             study.set_user_attr(key, value)
-        if first is not None:
-            study.enqueue_trial(first, user_attrs={"scenario_values": True})
     elif {key: study.user_attrs.get(key) for key in identity} != identity:
         raise ExperimentError(
-            f"{folder}: holds a calibration fitted to other targets or in another box; use a new --out folder"
+            f"{folder}: holds a calibration fitted to other targets, in another box or from other scenario values; "
+            "use a new --out folder"
         )
     # seeded afresh on each resume (offset by the trials so far, so the startup trials do not repeat)
     study.sampler = optuna.samplers.TPESampler(seed=experiment.master_seed + len(study.trials), n_startup_trials=8)
-    for trial in study.trials:  # trials left running by an interrupted calibration are run again
+    for trial in study.trials:  # trials left running by an interrupted calibration fail; new ones replace them
         if trial.state == optuna.trial.TrialState.RUNNING:
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+    # the scenario's values are the first trial, asked again if an interruption or a failure lost it
+    alive = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.WAITING)
+    if first is not None and not any(t.user_attrs.get("scenario_values") and t.state in alive for t in study.trials):
+        study.enqueue_trial(first, user_attrs={"scenario_values": True})
     seeds = common_seeds(experiment.master_seed, SEED_STREAM, settings.refine.replicates)
     executor, slots, shutdown = make_executor(workers, cluster)
     try:
@@ -435,7 +443,7 @@ def calibrate(
                         if in_bounds
                         else None
                     ),
-                    "first_trial": first is not None,
+                    "first_trial": also is not None,
                 }
             ),
             "box": {k: [lo, hi] for k, (lo, hi, _) in box.items()},
@@ -452,7 +460,7 @@ def calibrate(
             "of": len(confirmed),
             "replicates": settings.refine.confirm_replicates,
         },
-        "best_loss": float(confirmed.loc[confirmed["trial"] == chosen, "loss"].iloc[0]),
+        "fitted_loss": float(confirmed.loc[confirmed["trial"] == chosen, "loss"].iloc[0]),
         "check": {
             "runs": len(check),
             "loss_fitted_targets": fit_train.loss,
@@ -477,7 +485,8 @@ def calibrate(
 def _chosen_text(confirmed: dict[str, Any]) -> str:
     """Which confirmed trial gives the fitted values, and why."""
     if confirmed["trial"] == confirmed["best_trial"]:
-        return f"the fitted values are trial {confirmed['trial']}'s, the best there"
+        own = " (the scenario's own values)" if confirmed["trial"] == confirmed["scenario_trial"] else ""
+        return f"the fitted values are trial {confirmed['trial']}'s{own}, the best there"
     return (
         f"the scenario's own values (trial {confirmed['trial']}) are kept: the best there, trial "
         f"{confirmed['best_trial']}, does better by less than two standard errors of the paired difference"
@@ -492,7 +501,8 @@ def _incumbent_text(screen: dict[str, Any]) -> str:
     if not own["in_bounds"]:
         return "; the scenario's own values lie outside the experiment's bounds and take no part"
     verdict = "plausible" if own["implausibility"] <= screen["cutoff"] else "not plausible"
-    return f"; the scenario's own values: implausibility {own['implausibility']:.2f}, {verdict}"
+    outside = "" if own["first_trial"] else ", outside the refinement box, so no trial"
+    return f"; the scenario's own values: implausibility {own['implausibility']:.2f}, {verdict}{outside}"
 
 
 def _not_fitted_text(ids: list[str]) -> str:
@@ -514,7 +524,7 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
     screen, check, confirmed = result["screen"], result["check"], result["confirmed"]
     first = (screen["scenario_values"] or {}).get("first_trial", False)
     first_text = ", the first of them the scenario's own values" if first else ""
-    settings_top = result["refine"]["confirm_top"]
+    settings_top = min(result["refine"]["confirm_top"], result["refine"]["completed"])
     also_text = " and the scenario's own values" if first and confirmed["of"] > settings_top else ""
     lines = [
         f"# Calibration: experiment `{result['experiment']}` on `{result['scenario']}`",
@@ -533,7 +543,8 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         f"3. Confirm: the {settings_top} best trials{also_text} run again on {confirmed['replicates']} fresh common "
         f"seeds; {_chosen_text(confirmed)} (`confirmed.csv`).",
         "",
-        "| parameter | fitted | range within 2 SE of the best refinement loss | refinement box (from the screen) |",
+        "| parameter | fitted | range: the trials within 2 SE of the best refinement loss, and the fitted value "
+        "| refinement box (from the screen) |",
         "|---|---|---|---|",
     ]
     for path, value in result["fitted"].items():
@@ -544,7 +555,7 @@ def calibration_report(result: dict[str, Any], fit_later) -> str:
         )
     lines += [
         "",
-        f"Confirmed loss of the fitted values {result['best_loss']:.3f}. "
+        f"Confirmed loss of the fitted values {result['fitted_loss']:.3f}. "
         f"Check: {check['runs']} fresh runs of the fitted values: "
         f"loss on the fitted targets {check['loss_fitted_targets']:.3f} "
         f"(goodness of fit {check['goodness_fitted_targets']:.2f}); "

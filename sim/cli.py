@@ -236,7 +236,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         command=_command_line(),
     )
-    print(f"calibrated {len(result['fitted'])} parameters, confirmed loss {result['best_loss']:.3f}:")
+    print(f"calibrated {len(result['fitted'])} parameters, confirmed loss {result['fitted_loss']:.3f}:")
     for path, value in result["fitted"].items():
         u = result["uncertainty"][path]
         print(f"  {path} = {value:.4g}  (within 2 SE of the best: {u['low']:.4g} - {u['high']:.4g})")

@@ -77,11 +77,11 @@ MISSING_MECHANISM = {
     "length fitted to the record rather than chosen by hand (record:rebels-surprised).",
     "end of day 10 (29 May)": "a sector counts as held when the attackers hold sector_hold_share (75 %) of its "
     "cells, and the rebels' pocket, held in the north-west from the start, still reaches into six sectors on "
-    "day 10; the clearing quickens once the town is encircled, so a run holding 11 sectors on day 10 holds about 0.8 "
-    "of the town on day 12, above Reuters' two-thirds that day (neutral, record:claim-d12-reuters-two-thirds), which "
-    "the fit weighs above the Hezbollah member's 13 of 16. Missing: a pause in the town while the army took the "
-    "villages around it (29-31 May), or a rule by which the defenders give up whole quarters for the northern "
-    "triangle (record:rebels-confined-triangle).",
+    "day 10; the clearing quickens once the town is encircled, so the runs holding 11 sectors on day 10 are ahead on "
+    "day 12 too, above Reuters' two-thirds that day (neutral, record:claim-d12-reuters-two-thirds), which the fit "
+    "weighs above the Hezbollah member's 13 of 16, and the town falls early in them (the measured column gives both "
+    "groups' medians). Missing: a pause in the town while the army took the villages around it (29-31 May), or a "
+    "rule by which the defenders give up whole quarters for the northern triangle (record:rebels-confined-triangle).",
     "neutral claims": "the missed claims are listed above; for the first day's, see 'end of day 0'.",
     "between the sides": "the days that miss are listed above; for the first day, see 'end of day 0'.",
     "encirclement": "a supply route closes when the attackers take a place on it or send the task force against "
@@ -201,7 +201,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
             "sectors held",
             sectors10,
             DAY10_SECTORS_RANGE,
-            f"median {sectors10:g} (of the town: {share10:.2f})",
+            f"median {sectors10:g} (of the town: {share10:.2f}){_day10_runs_apart(runs, fall)}",
             "record:claim-d10-grid-13-of-16",
             note=" (record 13 of 16)",
         ),
@@ -249,6 +249,37 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record) -> list[Chec
         median = _median(_column(runs, f"killed_{side}"))
         checks.append(_in_range(f"{side} killed", "killed", median, (low, high), f"median {median:g}", cites))
     return checks
+
+
+def _day10_runs_apart(runs: pd.DataFrame, fall: pd.Series) -> str:
+    """When the median misses the day-10 count: the runs reaching it against the others, day 12 and the fall.
+
+    Shows what meeting the day-10 count costs elsewhere (Reuters' two-thirds on day 12, the fall day);
+    empty when the median meets it, when every run or none reaches it, or the runs end before day 12.
+    """
+    sectors = _column(runs, "gov_sectors_d10")
+    share12 = _column(runs, "gov_share_d12")
+    counted = sectors.notna() & share12.notna()
+    reaching = counted & (sectors >= DAY10_SECTORS_RANGE[0])
+    others = counted & ~reaching
+    if _median(sectors) >= DAY10_SECTORS_RANGE[0] or not reaching.any() or not others.any():
+        return ""
+
+    def runs_text(part) -> str:
+        count = int(part.sum())
+        return f"{count} run{'s' if count > 1 else ''}"
+
+    def day12_and_fall(part) -> str:
+        fell = fall[part].notna()
+        when = f", on day {_median(fall[part]):.1f} in the median of those" if fell.any() else ""
+        return (
+            f"{_median(share12[part]):.2f} of the town on day 12, and the town falls in {fell.mean():.0%} of them{when}"
+        )
+
+    return (
+        f"; the {runs_text(reaching)} holding {DAY10_SECTORS_RANGE[0]:g} or more hold {day12_and_fall(reaching)}, "
+        f"the other {runs_text(others)} {day12_and_fall(others)} (medians; Reuters: two-thirds on day 12)"
+    )
 
 
 def _fmt(x: float, digits: int = 2) -> str:

@@ -115,7 +115,7 @@ def test_calibrate_screens_refines_reports_and_resumes(tmp_path, short, capsys):
     best = confirmed.loc[confirmed["loss"].idxmin()]
     assert result["confirmed"]["trial"] == best["trial"]
     assert result["fitted"] == pytest.approx({path: best[path] for path in result["fitted"]})
-    assert result["best_loss"] == pytest.approx(confirmed["loss"].min())
+    assert result["fitted_loss"] == pytest.approx(confirmed["loss"].min())
     assert main(args) == 0  # resumed: nothing more to try, and the confirmation chooses the same
     assert pd.read_csv(out / "trials.csv").equals(trials)
     assert pd.read_csv(out / "confirmed.csv").equals(confirmed)
@@ -163,6 +163,36 @@ def test_calibrate_runs_the_scenario_values_as_a_candidate_at_every_stage(tmp_pa
     assert not result["screen"]["scenario_values"]["in_bounds"]
     assert not pd.read_csv(out / "trials.csv")["scenario_values"].any()
     assert "outside the experiment's bounds" in (out / "calibration.md").read_text()
+
+
+def test_an_interrupted_calibration_runs_the_scenario_values_again(tmp_path, short, monkeypatch):
+    refine = {"trials": 2, "replicates": 1, "parallel": 1, "confirm_top": 1, "confirm_replicates": 1}
+    calibration = {"implausibility": 1e9, "refine": refine, "check_runs": 1, "targets": ["claim-d00-ap-more-than-half"]}
+    parameters = [{"path": "rules.control.defenders_halving", "low": 2, "high": 50}]
+    experiment = _experiment(tmp_path, short, calibration=calibration, parameters=parameters)
+    out = tmp_path / "cal"
+    args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet"]
+    original, calls = sim.calibrate.evaluate_on, []
+
+    def interrupted(*a, **k):  # the scenario values' screen runs, then the first trial is cut short
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*a, **k)
+
+    monkeypatch.setattr(sim.calibrate, "evaluate_on", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        main(args)
+    monkeypatch.setattr(sim.calibrate, "evaluate_on", original)
+    assert main(args) == 0
+    trials = pd.read_csv(out / "trials.csv")
+    again = trials[trials["scenario_values"]]
+    assert len(again) == 1
+    assert again["trial"].iloc[0] > 0  # trial 0 failed with the interruption; it was asked again
+    assert again["rules.control.defenders_halving"].iloc[0] == pytest.approx(
+        load_scenario(short).rules.control.defenders_halving
+    )
+    assert int(again["trial"].iloc[0]) in set(pd.read_csv(out / "confirmed.csv")["trial"])
 
 
 def test_calibrate_refuses_to_resume_a_refinement_scored_against_other_intervals(tmp_path, short, monkeypatch, capsys):

@@ -319,3 +319,25 @@ def test_the_history_checks_pass_and_fail_on_the_issue_thresholds():
     assert not checks["between the sides"]  # 0.7 is above every day-0 partisan claim
     assert not checks["Jawadiyeh taken"]  # three days late
     assert checks["end of day 0"]
+
+    def day10(rows):
+        runs = pd.DataFrame(rows)
+        return next(c for c in history_checks(runs, fit(runs, targets(record, scenario)), record) if "day 10" in c.name)
+
+    # the median short of 11 sectors: what the runs reaching 11 cost on day 12 and in the fall day
+    short = {**good, "gov_sectors_d10": 10, "gov_share_d12": 0.7, "fall_day": 18.0}
+    ahead = {**good, "gov_sectors_d10": 12, "gov_share_d12": 0.85, "fall_day": 15.5}
+    missed = day10([short] * 2 + [{**short, "fall_day": None}] + [ahead] * 2)
+    assert not missed.passed
+    assert (
+        "the 2 runs holding 11 or more hold 0.85 of the town on day 12, and the town falls in 100% of them, on day 15.5"
+        in missed.measured
+    )
+    assert (
+        "the other 3 runs 0.70 of the town on day 12, and the town falls in 67% of them, on day 18.0" in missed.measured
+    )
+    met = day10([short] + [ahead] * 2)  # the median meets the count: nothing to explain
+    assert met.passed
+    assert "runs holding" not in met.measured
+    no_day12 = day10([{k: v for k, v in row.items() if k != "gov_share_d12"} for row in [short] * 3 + [ahead] * 2])
+    assert "runs holding" not in no_day12.measured  # the runs end before day 12
