@@ -239,7 +239,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(f"calibrated {len(result['fitted'])} parameters, confirmed loss {result['fitted_loss']:.3f}:")
     for path, value in result["fitted"].items():
         u = result["uncertainty"][path]
-        print(f"  {path} = {value:.4g}  (within 2 SE of the best: {u['low']:.4g} - {u['high']:.4g})")
+        print(f"  {path} = {value:.4g}  (range near the best: {u['low']:.4g} - {u['high']:.4g})")
     check = result["check"]
     print(f"  check ({check['runs']} runs): median fall day {check['fall_day_median']:.2f} (record 17)")
     if check["loss_later_targets"] is not None:
