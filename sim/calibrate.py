@@ -60,7 +60,7 @@ from sim.sweeps.experiment import (
     load_experiment,
     override_text,
 )
-from sim.sweeps.runner import RUNS_TABLE, RunFailedError, evaluate_on, make_executor, sweep
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, evaluate, evaluate_on, make_executor, sweep
 from sim.validate import run_ensemble
 
 SCREEN_DIR = "screen"
@@ -107,7 +107,7 @@ def plausible_box(points: pd.DataFrame, experiment: Experiment, cutoff: float) -
     """
     kept = points[points["implausibility"] <= cutoff]
     any_plausible = not kept.empty
-    design = points[points["point"] != INCUMBENT_POINT] if "point" in points else points
+    design = points[points["point"] != INCUMBENT_POINT]
     if kept.empty:
         kept = design.nsmallest(max(2, math.ceil(len(design) * BEST_SHARE_WHEN_NONE_PLAUSIBLE)), "loss")
     box = {}
@@ -143,11 +143,7 @@ def screen_incumbent(
 ) -> pd.DataFrame:
     """The scenario's own values run like a screen point (``replicates`` seeds of their own): one row of points."""
     seeds = common_seeds(experiment.master_seed, INCUMBENT_SEED_STREAM, experiment.replicates)
-    executor, slots, shutdown = make_executor(workers, cluster)
-    try:
-        outcomes = evaluate_on(executor, slots, experiment.scenario, experiment.set, [incumbent], seeds)
-    finally:
-        shutdown()
+    outcomes = evaluate(experiment.scenario, experiment.set, [incumbent], seeds, workers=workers, cluster=cluster)
     return implausibility(outcomes.assign(point=INCUMBENT_POINT), found, list(incumbent))
 
 
@@ -272,11 +268,7 @@ def confirm(
     integer = {p.path for p in experiment.bounded if p.integer}
     points = [{p: int(row[p]) if p in integer else float(row[p]) for p in parameters} for _, row in best.iterrows()]
     seeds = common_seeds(experiment.master_seed, CONFIRM_SEED_STREAM, settings.refine.confirm_replicates)
-    executor, slots, shutdown = make_executor(workers, cluster)
-    try:
-        outcomes = evaluate_on(executor, slots, experiment.scenario, experiment.set, points, seeds)
-    finally:
-        shutdown()
+    outcomes = evaluate(experiment.scenario, experiment.set, points, seeds, workers=workers, cluster=cluster)
     losses = [_point_losses(experiment, outcomes, point, found) for point in range(len(points))]
     # the scenario's values' losses on the same seeds: a candidate's paired difference from them
     own = losses[list(best["trial"]).index(also)] if also is not None else None

@@ -174,9 +174,9 @@ def test_an_interrupted_calibration_runs_the_scenario_values_again(tmp_path, sho
     args = ["calibrate", str(experiment), "--out", str(out), "--workers", "0", "--quiet"]
     original, calls = sim.calibrate.evaluate_on, []
 
-    def interrupted(*a, **k):  # the scenario values' screen runs, then the first trial is cut short
+    def interrupted(*a, **k):  # the refinement's first trial (the scenario's values) is cut short
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 1:
             raise KeyboardInterrupt
         return original(*a, **k)
 

@@ -214,7 +214,7 @@ def test_tolerances_are_declared_as_assumptions():
 
 
 def test_history_matching_keeps_points_whose_second_worst_distance_is_small():
-    from sim.calibrate import implausibility, plausible_box
+    from sim.calibrate import INCUMBENT_POINT, implausibility, plausible_box
     from sim.sweeps.experiment import Experiment
 
     a = Target("a", "control", "", 0, "neutral", "", "x", 0.5, 0.7, 1.0)
@@ -243,13 +243,19 @@ def test_history_matching_keeps_points_whose_second_worst_distance_is_small():
     assert any_plausible
     assert box["p"] == pytest.approx((0.0, 10.0, False))  # two points: one level (10) either side, clipped
     # eleven points one apart, plausible at 3 and 5: their span and one level (1) either side
-    screen = pd.DataFrame({"p": np.arange(11.0), "loss": 1.0, "implausibility": 9.0})
+    screen = pd.DataFrame({"point": np.arange(11), "p": np.arange(11.0), "loss": 1.0, "implausibility": 9.0})
     screen.loc[screen["p"].isin([3.0, 5.0]), "implausibility"] = 1.0
     box, any_plausible = plausible_box(screen, experiment, cutoff=3.0)
     assert any_plausible
     assert box["p"] == pytest.approx((2.0, 6.0, False))
+    # the scenario's own values, not plausible, are not one of the design's levels: the margin stays 1
+    own = pd.DataFrame({"point": [INCUMBENT_POINT], "p": [7.5], "loss": [1.0], "implausibility": [9.0]})
+    box, _ = plausible_box(pd.concat([screen, own], ignore_index=True), experiment, cutoff=3.0)
+    assert box["p"] == pytest.approx((2.0, 6.0, False))
     # a grid repeats each level: three levels 0, 5, 10 (nine points), plausible at 5: one level is 5
-    grid = pd.DataFrame({"p": np.repeat([0.0, 5.0, 10.0], 3), "loss": 1.0, "implausibility": 9.0})
+    grid = pd.DataFrame(
+        {"point": np.arange(9), "p": np.repeat([0.0, 5.0, 10.0], 3), "loss": 1.0, "implausibility": 9.0}
+    )
     grid.loc[grid["p"] == 5.0, "implausibility"] = 1.0
     box, _ = plausible_box(grid, experiment, cutoff=3.0)
     assert box["p"] == pytest.approx((0.0, 10.0, False))
