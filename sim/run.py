@@ -53,42 +53,43 @@ def _by_side(counts: np.ndarray, with_civilians: bool = True) -> dict[str, int]:
 def run(scenario: Scenario, seed: int) -> RunResult:
     """Run ``scenario`` with ``seed`` to its end and summarise it."""
     model = BattleModel(scenario, rng=seed)
+    state = model.state
     sectors_by_day: list[int] = []
     share_by_day: list[float] = []
     owners_by_day: list[list[str]] = []
     strength_by_day: dict[str, list[int]] = {SIDE_NAMES[s]: [] for s in FIGHTING_SIDES}
     killed_by_day: dict[str, list[int]] = {name: [] for name in SIDE_NAMES}
-    steps_per_day = round(24 / model.dt_h)
+    steps_per_day = round(24 / state.dt_h)
     for _ in range(model.n_steps):
         model.step()
-        if round(model.hour / model.dt_h) % steps_per_day == 0:
-            sectors_by_day.append(model.sectors_gov)
-            share_by_day.append(round(model.gov_share, 4))
-            owners_by_day.append([str(o) for o in model.sector_owner])
-            squads = model.squads
+        if round(state.hour / state.dt_h) % steps_per_day == 0:
+            sectors_by_day.append(state.sectors_gov)
+            share_by_day.append(round(state.gov_share, 4))
+            owners_by_day.append([str(o) for o in state.sector_owner])
+            squads = state.squads
             for s in FIGHTING_SIDES:
                 alive = (squads.side == s) & (squads.status <= OFF_DUTY)
                 strength_by_day[SIDE_NAMES[s]].append(int(squads.strength[alive].sum()))
-            for name, count in _by_side(model.tally.killed).items():
+            for name, count in _by_side(state.tally.killed).items():
                 killed_by_day[name].append(count)
-    tally = model.tally
+    tally = state.tally
     summary = {
         "scenario": scenario.name,
         "scenario_sha256": scenario.sha256(),
         "seed": seed,
         "version": code_version(),
         "dt_minutes": scenario.time.dt_minutes,
-        "days_simulated": round(model.n_steps * model.dt_h / 24.0, 3),
-        "start_day": _day(model.start_hour),
-        "fall_day": _day(model.fall_hour),
-        "withdrawal_day": _day(model.withdrawal_hour),
-        "talks_day": _day(model.talks_hour),
-        "encirclement_day": _day(model.encirclement_hour),
-        "water_cut_day": _day(model.water_cut_hour),
+        "days_simulated": round(model.n_steps * state.dt_h / 24.0, 3),
+        "start_day": _day(state.start_hour),
+        "fall_day": _day(state.fall_hour),
+        "withdrawal_day": _day(state.withdrawal_hour),
+        "talks_day": _day(state.talks_hour),
+        "encirclement_day": _day(state.encirclement_hour),
+        "water_cut_day": _day(state.water_cut_hour),
         "gov_sectors_by_day": sectors_by_day,
         "gov_share_by_day": share_by_day,
         "sector_owner_by_day": owners_by_day,
-        "places_captured": {name: _day(hour) for name, hour in sorted(model.place_captured_hour.items())},
+        "places_captured": {name: _day(hour) for name, hour in sorted(state.place_captured_hour.items())},
         "killed": _by_side(tally.killed),
         "killed_by_day": killed_by_day,
         "wounded": _by_side(tally.wounded),
@@ -97,7 +98,7 @@ def run(scenario: Scenario, seed: int) -> RunResult:
         "initial": _by_side(tally.initial),
         "arrived": _by_side(tally.arrived, with_civilians=False),
         "strength_by_day": strength_by_day,
-        "final_cohesion": round(model.cohesion, 4),
+        "final_cohesion": round(state.cohesion, 4),
     }
     series = model.datacollector.get_model_vars_dataframe().reset_index(names="step")
     return RunResult(summary=summary, series=series)

@@ -22,31 +22,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sim.record import DAY0
-from sim.rules import (
-    casualties,
-    civilians,
-    cohesion,
-    control,
-    corridor,
-    fire,
-    fire_support,
-    movement,
-    supply,
-    surrender,
-    villages,
-)
-
-CasualtiesParams = casualties.Params
-FireParams = fire.Params
-FireSupportParams = fire_support.Params
-MovementParams = movement.Params
-ControlParams = control.Params
-VillagesParams = villages.Params
-SupplyParams = supply.Params
-SurrenderParams = surrender.Params
-CohesionParams = cohesion.Params
-CiviliansParams = civilians.Params
-CorridorParams = corridor.Params
+from sim.rules import Rules
+from sim.rules.arrivals import RotationPolicy, TacticsChange
+from sim.rules.fire_support import FirePlan
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "al-qusayr-2013"
@@ -212,60 +190,10 @@ class Reinforcement(Spec):
     cite: str
 
 
-class FirePlan(Spec):
-    """Fire support (exogenous): munitions per hour on a target between two moments."""
-
-    kind: Literal["artillery", "mortar", "rockets", "barrage", "air_raid", "missile"]
-    start: dt.datetime
-    end: dt.datetime
-    per_hour: float = Field(ge=0, description="munitions (shells, bombs, missiles) per hour")
-    target: str = Field("town", description="'town' (rebel-held cells) or an outside place")
-    cite: str
-
-    @model_validator(mode="after")
-    def _ordered(self) -> FirePlan:
-        if self.end <= self.start:
-            raise ValueError("end must come after start")
-        return self
-
-
-class RotationPolicy(Spec):
-    """Hezbollah's rotation from ``start``: ``days_on`` fighting, then ``days_off`` on leave."""
-
-    start: dt.datetime
-    days_on: float = Field(gt=0)
-    days_off: float = Field(ge=0)
-    cite: str
-
-
-class TacticsChange(Spec):
-    """From ``start``, Hezbollah fights in small groups with this effectiveness multiplier."""
-
-    start: dt.datetime
-    effectiveness: float = Field(gt=0)
-    cite: str
-
-
 class CivilianSpec(Spec):
     """Civilians in the town at the start."""
 
     present: int = Field(ge=0, description="record: 25,000 residents stayed")
-
-
-class Rules(Spec):
-    """Parameters of every rule, each declared beside its rule in ``sim/rules``."""
-
-    casualties: CasualtiesParams = CasualtiesParams()
-    fire: FireParams = FireParams()
-    fire_support: FireSupportParams = FireSupportParams()
-    movement: MovementParams = MovementParams()
-    control: ControlParams = ControlParams()
-    villages: VillagesParams = VillagesParams()
-    supply: SupplyParams = SupplyParams()
-    surrender: SurrenderParams = SurrenderParams()
-    cohesion: CohesionParams = CohesionParams()
-    civilians: CiviliansParams = CiviliansParams()
-    corridor: CorridorParams = CorridorParams()
 
 
 class Scenario(Spec):

@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
 from sim import compare
+from sim.grid import cell_sums
 from sim.model import BattleModel
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record
@@ -141,7 +142,7 @@ class LiveBattle(BattleModel):
         self.overrides = control_overrides(base, self.controls)
         super().__init__(load_scenario(variant, self.overrides) if self.overrides else base, rng=int(seed))
         self.seed = int(seed)
-        self.killed_by_step = [self.tally.killed.copy()]  # people killed by side, after each step
+        self.killed_by_step = [self.state.tally.killed.copy()]  # people killed by side, after each step
 
     def step(self) -> None:
         """One step of the battle; the run stops (``running`` false) at the scenario's end."""
@@ -149,7 +150,7 @@ class LiveBattle(BattleModel):
             self.running = False
             return
         super().step()
-        self.killed_by_step.append(self.tally.killed.copy())
+        self.killed_by_step.append(self.state.tally.killed.copy())
         self.running = self.steps < self.n_steps
 
 
@@ -158,27 +159,28 @@ class LiveBattle(BattleModel):
 
 def now(model: BattleModel) -> dt.datetime:
     """The date and time at the end of the last step run (the start before the first)."""
-    return dt.datetime.combine(DAY0, dt.time()) + dt.timedelta(hours=model.hour)
+    return dt.datetime.combine(DAY0, dt.time()) + dt.timedelta(hours=model.state.hour)
 
 
 def clock_text(model: BattleModel) -> str:
     """The clock: date, hour and day of the battle (day 0 = 19 May 2013)."""
     when = now(model)
-    return f"{when:%a %d %B %Y, %H:%M} (day {int(model.hour // 24)}, step {model.steps} of {model.n_steps})"
+    return f"{when:%a %d %B %Y, %H:%M} (day {int(model.state.hour // 24)}, step {model.steps} of {model.n_steps})"
 
 
 def status_text(model: BattleModel) -> str:
     """What has happened so far: the share held, the sectors, the events with their date."""
+    state = model.state
     parts = [
-        f"attackers hold {model.gov_share:.0%} of the town, {model.sectors_gov} of {model.n_sectors} sectors",
-        f"rebel cohesion {model.cohesion:.2f}",
-        f"{len(model.routes_open)} of {len(model.routes)} supply routes open",
+        f"attackers hold {state.gov_share:.0%} of the town, {state.sectors_gov} of {state.n_sectors} sectors",
+        f"rebel cohesion {state.cohesion:.2f}",
+        f"{len(state.routes_open)} of {len(state.routes)} supply routes open",
     ]
     for hour, what in (
-        (model.encirclement_hour, "encircled"),
-        (model.talks_hour, "talks"),
-        (model.withdrawal_hour, "withdrawal"),
-        (model.fall_hour, "the town fell"),
+        (state.encirclement_hour, "encircled"),
+        (state.talks_hour, "talks"),
+        (state.withdrawal_hour, "withdrawal"),
+        (state.fall_hour, "the town fell"),
     ):
         if hour is not None:
             when = dt.datetime.combine(DAY0, dt.time()) + dt.timedelta(hours=hour)
@@ -188,7 +190,7 @@ def status_text(model: BattleModel) -> str:
 
 def killed_text(model: BattleModel) -> str:
     """People killed so far, by side."""
-    killed = model.tally.killed
+    killed = model.state.tally.killed
     return "killed so far: " + ", ".join(
         f"{SIDE_LABELS[s]} {killed[s]:,}" for s in (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
     )
@@ -236,28 +238,28 @@ def town_image(model: BattleModel, layers: Sequence[str] = LAYERS) -> np.ndarray
     puts one disc per side in each cell where that side has fighters (rebels west of the centre,
     army north-east, Hezbollah south-east), its radius growing with the square root of the fighters.
     """
-    width, height = model.shape
+    width, height = model.state.shape
     px = CELL_PX
-    cells = np.array([_rgb(CONTROL_COLOURS[c]) for c in range(4)])[model.control]  # [x, y, rgb]
-    cells[model.road] = 0.75 * cells[model.road] + 0.25 * _rgb("#7f8c8d")
-    cells[model.river] = _rgb("#3274c7")
+    cells = np.array([_rgb(CONTROL_COLOURS[c]) for c in range(4)])[model.state.control]  # [x, y, rgb]
+    cells[model.state.road] = 0.75 * cells[model.state.road] + 0.25 * _rgb("#7f8c8d")
+    cells[model.state.river] = _rgb("#3274c7")
     if "damage" in layers:
-        cells *= 1.0 - 0.6 * model.damage[..., None]
+        cells *= 1.0 - 0.6 * model.state.damage[..., None]
     image = np.repeat(np.repeat(cells, px, axis=0), px, axis=1)  # [x px, y px, rgb], y pointing north
     image[px - 1 :: px, :, :] *= 0.93  # faint cell edges
     image[:, px - 1 :: px, :] *= 0.93
-    if "civilians" in layers and model.civilians.any():
-        xs, ys = np.nonzero(model.civilians)
-        share = model.civilians[xs, ys] / model.civilians.max()
+    if "civilians" in layers and model.state.civilians.any():
+        xs, ys = np.nonzero(model.state.civilians)
+        share = model.state.civilians[xs, ys] / model.state.civilians.max()
         half = np.clip(np.rint(share * (px // 2 - 1)), 1, px // 2 - 1).astype(int)
         purple = _rgb(SIDE_COLOURS[CIVILIANS])
         for x, y, h in zip(xs, ys, half, strict=True):
             cx, cy = x * px + px // 2, y * px + px // 2
             image[cx - h : cx + h, cy - h : cy + h] = purple
     if "units" in layers:
-        squads = model.squads
+        squads = model.state.squads
         idx = np.flatnonzero(squads.in_town())
-        per_cell = model.cell_sums(squads.x[idx], squads.y[idx], squads.side[idx], squads.strength[idx], 3)
+        per_cell = cell_sums(model.state.shape, squads.x[idx], squads.y[idx], squads.side[idx], squads.strength[idx], 3)
         for side, (ox, oy) in UNIT_OFFSETS.items():
             xs, ys = np.nonzero(per_cell[side])
             radii = unit_radius_px(per_cell[side][xs, ys])
@@ -270,14 +272,14 @@ def town_image(model: BattleModel, layers: Sequence[str] = LAYERS) -> np.ndarray
                     cy = (ys[pick] * px + round(oy * px))[:, None] + stamp[1][None, :]
                     keep = (cx >= 0) & (cx < width * px) & (cy >= 0) & (cy < height * px)
                     image[cx[keep], cy[keep]] = paint
-    m, n, size = model.margin, model.config.town.sectors_per_side, model.config.town.sector_cells
+    m, n, size = model.state.margin, model.config.town.sectors_per_side, model.config.town.sector_cells
     edges = (m + size * np.arange(n + 1)) * px
     lo, hi = edges[0] - 1, edges[-1] + 1
     for edge in edges:
         image[edge - 1 : edge + 1, lo:hi] = 0.0
         image[lo:hi, edge - 1 : edge + 1] = 0.0
     tab = px // 2 + 2
-    for sector, owner in enumerate(model.sector_owner):
+    for sector, owner in enumerate(model.state.sector_owner):
         row, col = divmod(sector, n)  # reading order: rows from the north
         x0, y1 = edges[col] + 1, edges[n - row] - 1
         image[x0 : x0 + tab, y1 - tab : y1] = _rgb(OWNER_COLOURS[str(owner)])
@@ -336,17 +338,17 @@ def _clip(x_km: float, y_km: float) -> tuple[float, float]:
 
 def places_key(model: BattleModel) -> tuple:
     """What the places picture depends on: the model, each place's holder, the open routes."""
-    return (id(model), model.node_holder.tobytes(), tuple(model.routes_open))
+    return (id(model), model.state.node_holder.tobytes(), tuple(model.state.routes_open))
 
 
 def draw_places(model: BattleModel, ax: Axes) -> Axes:
     """The outside places (coloured by holder) and the supply routes (open: solid green, cut: dashed red)."""
     places = model.config.places
     xy = [_clip(p.x_km, p.y_km) for p in places]
-    town = model.town_node
-    for i, (nodes, _) in enumerate(model.routes):
+    town = model.state.town_node
+    for i, (nodes, _) in enumerate(model.state.routes):
         path = np.array([xy[town]] + [xy[n] for n in nodes])
-        is_open = i in model.routes_open
+        is_open = i in model.state.routes_open
         colour = SIDE_COLOURS[REBELS] if is_open else SIDE_COLOURS[ARMY]
         ax.plot(path[:, 0], path[:, 1], color=colour, linestyle="-" if is_open else "--", linewidth=1.5, zorder=1)
         mid = path[len(path) // 2]
@@ -361,7 +363,7 @@ def draw_places(model: BattleModel, ax: Axes) -> Axes:
         )
     for i, place in enumerate(places):
         x, y = xy[i]
-        colour = SIDE_COLOURS[ARMY] if model.node_holder[i] == GOV else SIDE_COLOURS[REBELS]
+        colour = SIDE_COLOURS[ARMY] if model.state.node_holder[i] == GOV else SIDE_COLOURS[REBELS]
         ax.scatter([x], [y], s=80 if i == town else 25, marker="s" if i == town else "o", color=colour, zorder=2)
         distance = float(np.hypot(place.x_km, place.y_km))
         name = f"{place.name} ({distance:.0f} km)" if distance > PLACE_CLIP_KM else place.name
@@ -406,7 +408,7 @@ class Charts:
         share_ax, killed_ax = self.fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
         (self.share,) = share_ax.plot([], [], color="black", linewidth=1.5, label="model: share of the town")
         (self.sectors,) = share_ax.plot(
-            [], [], color="grey", linestyle="--", linewidth=1, label=f"model: sectors held / {model.n_sectors}"
+            [], [], color="grey", linestyle="--", linewidth=1, label=f"model: sectors held / {model.state.n_sectors}"
         )
         draw_control_claims(share_ax, targets, record, width=3, size=4)
         share_ax.set_ylim(0, 1)
@@ -440,9 +442,9 @@ class Charts:
         series = model.datacollector.model_vars
         when = _hours_as_dates(series["hour"])
         self.share.set_data(when, series["gov_share"])
-        self.sectors.set_data(when, np.asarray(series["gov_sectors"], dtype=float) / model.n_sectors)
+        self.sectors.set_data(when, np.asarray(series["gov_sectors"], dtype=float) / model.state.n_sectors)
         killed = np.array(model.killed_by_step)
-        when = _hours_as_dates(model.start_hour + model.dt_h * np.arange(len(killed)))
+        when = _hours_as_dates(model.state.start_hour + model.state.dt_h * np.arange(len(killed)))
         for side, line in self.killed.items():
             line.set_data(when, killed[:, side])
         for line in self.now:

@@ -58,8 +58,8 @@ def ensemble():
         for step in range(1, model.n_steps + 1):
             model.step()
             if step % steps_per_hour == 0:
-                a_row.append(model.fighting(ARMY))
-                b_row.append(model.fighting(REBELS))
+                a_row.append(model.state.fighting(ARMY))
+                b_row.append(model.state.fighting(REBELS))
         attackers.append(a_row)
         rebels.append(b_row)
     return np.array(attackers, float), np.array(rebels, float)

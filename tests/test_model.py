@@ -7,48 +7,55 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from mesa.discrete_space import Network, OrthogonalMooreGrid
 
 from sim.model import BattleModel
-from sim.rules import PHASES
 from sim.run import run
-from sim.state import ARMY, CIVILIANS, GONE, GOV, HEZBOLLAH, REB, REBELS
+from sim.state import ARMY, CIVILIANS, GONE, GOV, HEZBOLLAH, REBELS
 from tests.conftest import small_scenario
+from tests.test_rules import town_cell
 
 
 def test_builds_with_no_arguments_as_mesa_users_expect():
     model = BattleModel(rng=3)
     assert isinstance(model, mesa.Model)
-    assert isinstance(model.grid, OrthogonalMooreGrid)
-    assert isinstance(model.network, Network)
-    layers = model.grid._mesa_property_layers
-    for name in ("built_up", "sector", "control", "civilians", "damage"):
-        assert name in layers
     assert model.config.name == "al-qusayr-2013"
     # the 16 sectors tile the town, and only the town
-    sectors = model.sector[model.in_town_mask]
+    sectors = model.state.sector[model.state.in_town_mask]
     assert np.array_equal(np.unique(sectors), np.arange(16))
-    assert (model.sector[~model.in_town_mask] == -1).all()
+    assert (model.state.sector[~model.state.in_town_mask] == -1).all()
     assert np.bincount(sectors).min() == np.bincount(sectors).max()
     # people, not squads: strengths add up to the scenario's fighters
-    assert model.tally.initial[REBELS] == 1900
-    assert model.tally.initial[ARMY] == 5500
-    assert model.tally.initial[HEZBOLLAH] == 1850
-    assert model.tally.initial[CIVILIANS] == 25000
+    assert model.state.tally.initial[REBELS] == 1900
+    assert model.state.tally.initial[ARMY] == 5500
+    assert model.state.tally.initial[HEZBOLLAH] == 1850
+    assert model.state.tally.initial[CIVILIANS] == 25000
+
+
+def test_the_states_layers_are_the_mesa_grids_property_layers():
+    model = BattleModel(small_scenario(), rng=3)
+    x, y = town_cell(model, 2, 3)
+    mesa_cell = model.grid[(x, y)]
+    assert mesa_cell.built_up == model.state.built_up[x, y] > 0
+    model.state.control[x, y] = GOV
+    model.state.civilians[x, y] = 123
+    assert mesa_cell.control == GOV
+    assert mesa_cell.civilians == 123
 
 
 def test_run_for_advances_time_and_collects():
     model = BattleModel(small_scenario(), rng=1)
     model.run_for(5)
-    assert model.steps == 5
-    assert model.hour == pytest.approx(5.0)
+    assert model.state.steps == 5
+    assert model.state.hour == pytest.approx(5.0)
     frame = model.datacollector.get_model_vars_dataframe()
     assert len(frame) == 6  # the start and five steps
     assert {"gov_share", "gov_sectors", "rebels", "civilians", "cohesion"} <= set(frame.columns)
 
 
-def test_the_phase_order_is_written_once():
-    names = [phase.__module__.rsplit(".", 1)[1] for phase in PHASES]
+def test_a_step_runs_the_phases_in_the_documented_order():
+    model = BattleModel(small_scenario(), rng=1)
+    names = [p.name for p in model.phases]
+    assert names == [p.run.func.__module__.rsplit(".", 1)[1] for p in model.phases]  # each named after its rule
     assert names == [
         "arrivals",
         "fire_support",
@@ -65,16 +72,16 @@ def test_the_phase_order_is_written_once():
 
 
 def _check_invariants(model: BattleModel) -> None:
-    assert (model.balance() == 0).all(), model.balance()
-    squads = model.squads
+    assert (model.state.balance() == 0).all(), model.state.balance()
+    squads = model.state.squads
     assert (squads.strength >= 0).all()
     assert (squads.strength[squads.status == GONE] == 0).all()
-    assert (model.civilians >= 0).all()
-    assert (model.wounded_in_cell >= 0).all()
-    assert (model.wounded_at_node >= 0).all()
+    assert (model.state.civilians >= 0).all()
+    assert (model.state.wounded_in_cell >= 0).all()
+    assert (model.state.wounded_at_node >= 0).all()
     assert ((squads.ammo >= 0) & (squads.ammo <= 1)).all()
-    assert 0 <= model.cohesion <= 1
-    assert 0 <= model.gov_share <= 1
+    assert 0 <= model.state.cohesion <= 1
+    assert 0 <= model.state.gov_share <= 1
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,9 +130,9 @@ def test_conservation_holds_through_a_withdrawal_and_captures():
     for _ in range(model.n_steps):
         model.step()
         _check_invariants(model)
-    assert model.withdrawal_hour is not None
-    assert model.tally.withdrawn[REBELS] > 0
-    assert model.tally.killed[REBELS] > 0
+    assert model.state.withdrawal_hour is not None
+    assert model.state.tally.withdrawn[REBELS] > 0
+    assert model.state.tally.killed[REBELS] > 0
 
 
 def _short_run_args():
@@ -149,27 +156,6 @@ def test_same_seed_same_outputs_in_a_new_process(tmp_path):
     assert other != here
 
 
-def test_control_follows_presence():
-    model = BattleModel(small_scenario(), rng=2)
-    x, y = model.town_xy(3, 3)
-    squads = model.squads
-    reb = np.flatnonzero(squads.side == REBELS)[0]
-    gov = np.flatnonzero(squads.side == ARMY)[0]
-    squads.x[:], squads.y[:] = 0, 0  # everyone far away in a corner of the outskirts
-    squads.x[gov], squads.y[gov] = x, y
-    model.clearing_left[x, y] = 0.0
-    from sim.rules import control
-
-    control.step(model)
-    assert model.control[x, y] == GOV
-    squads.x[reb], squads.y[reb] = x, y
-    control.step(model)
-    assert model.control[x, y] == 3  # contested
-    squads.x[gov], squads.y[gov] = 0, 0
-    control.step(model)
-    assert model.control[x, y] == REB
-
-
 def test_the_civilians_parameters_leave_the_battle_unchanged():
     # the civilians draw from their own stream: a calibration of the battle does not depend on them
     safe, exposed = (
@@ -191,6 +177,8 @@ def test_reset_rng_restarts_the_civilians_stream_with_the_models():
     seeded = np.random.default_rng(3)
     np.testing.assert_array_equal(model.rng.random(3), seeded.random(3))
     np.testing.assert_array_equal(model.civilian_rng.random(3), seeded.spawn(1)[0].random(3))
+    assert model.state.rng is model.rng  # the rules draw from the model's generators
+    assert model.state.civilian_rng is model.civilian_rng
     model.reset_rng(4)  # a new seed: the civilians' stream is that seed's child, as in a new model
     fresh = BattleModel(small_scenario(), rng=4)
     fresh.reset_rng()
@@ -202,10 +190,10 @@ def test_the_dead_by_each_days_end_are_the_tally_then():
     summary = run(scenario, seed=2).summary
     model = BattleModel(scenario, rng=2)
     by_end = []
-    while model.hour < 48:
+    while model.state.hour < 48:
         model.step()
-        if model.hour in (24, 48):
-            by_end.append(model.tally.killed.copy())
+        if model.state.hour in (24, 48):
+            by_end.append(model.state.tally.killed.copy())
     expected = {name: [int(day[i]) for day in by_end] for i, name in enumerate(summary["killed"])}
     assert summary["killed_by_day"] == expected
     assert summary["killed_by_day"]["army"][0] > 0  # the first day is fought

@@ -1,21 +1,16 @@
 """Each rule on a tiny hand-built situation, and the direction in which its parameters push."""
 
+import datetime as dt
+
 import numpy as np
 import pytest
 
+from sim.grid import town_xy
 from sim.model import BattleModel
 from sim.rules import (
-    arrivals,
-    civilians,
-    cohesion,
     control,
-    corridor,
-    fire,
     fire_support,
-    movement,
     supply,
-    surrender,
-    villages,
 )
 from sim.state import ACTIVE, ARMY, CIVILIANS, CONTESTED, GONE, GOV, HEZBOLLAH, IN_TOWN, OFF_DUTY, REB, REBELS
 from tests.conftest import small_scenario
@@ -24,26 +19,68 @@ from tests.conftest import small_scenario
 def bare_model(extra=None, seed=0, **kwargs):
     """A small model whose squads are all parked far away (strength kept), to stage a situation."""
     model = BattleModel(small_scenario(extra=extra, **kwargs), rng=seed)
-    model.squads.x[:], model.squads.y[:] = 0, 0
-    model.steps = 1
+    model.state.squads.x[:], model.state.squads.y[:] = 0, 0
+    model.state.steps = 1
     return model
+
+
+def phase(model, name):
+    """Run one phase of a step, bound to the model's parameters as a step binds it."""
+    next(p for p in model.phases if p.name == name).run(model.state)
+
+
+def town_cell(model, col, row):
+    """Grid (x, y) of town cell (col, row), counted from the town's north-west corner."""
+    return town_xy(model.state.margin, model.state.town_side, col, row)
+
+
+def shell(model, shells_per_step, kind="artillery"):
+    """Fire support's phase with one plan of ``shells_per_step`` (on average) in force now."""
+    now = model.state.moment()
+    plan = fire_support.FirePlan(
+        kind=kind,
+        start=now,
+        end=now + dt.timedelta(hours=1),
+        per_hour=shells_per_step / model.state.dt_h,
+        cite="test",
+    )
+    fire_support.step(model.state, model.config.rules.fire_support, model.config.rules.casualties, [plan])
 
 
 def place(model, side, col, row, strength=10, count=1):
     """Put ``count`` squads of ``side`` in town cell (col, row); return their indices."""
-    squads = model.squads
+    squads = model.state.squads
     idx = np.flatnonzero((squads.side == side) & (squads.status == ACTIVE) & (squads.node == IN_TOWN))[:count]
     assert idx.size == count
-    squads.x[idx], squads.y[idx] = model.town_xy(col, row)
+    squads.x[idx], squads.y[idx] = town_cell(model, col, row)
     squads.strength[idx] = strength
     return idx
 
 
 def park_everyone_else(model, keep):
-    squads = model.squads
+    squads = model.state.squads
     others = np.setdiff1d(np.arange(len(squads)), keep)
     squads.status[others] = GONE
     squads.strength[others] = 0
+
+
+def test_control_follows_presence():
+    model = BattleModel(small_scenario(), rng=2)
+    x, y = town_cell(model, 3, 3)
+    squads = model.state.squads
+    reb = np.flatnonzero(squads.side == REBELS)[0]
+    gov = np.flatnonzero(squads.side == ARMY)[0]
+    squads.x[:], squads.y[:] = 0, 0  # everyone far away in a corner of the outskirts
+    squads.x[gov], squads.y[gov] = x, y
+    model.state.clearing_left[x, y] = 0.0
+    phase(model, "control")
+    assert model.state.control[x, y] == GOV
+    squads.x[reb], squads.y[reb] = x, y
+    phase(model, "control")
+    assert model.state.control[x, y] == 3  # contested
+    squads.x[gov], squads.y[gov] = 0, 0
+    phase(model, "control")
+    assert model.state.control[x, y] == REB
 
 
 # --- fire ----------------------------------------------------------------------------------------
@@ -55,18 +92,18 @@ def test_fire_hits_only_within_range():
     near = place(model, ARMY, 6, 5, strength=200)
     park_everyone_else(model, np.concatenate([reb, near]))
     for _ in range(20):
-        fire.step(model)
-    assert model.squads.strength[reb][0] < 50
-    assert model.engaged[reb].all()
+        phase(model, "fire")
+    assert model.state.squads.strength[reb][0] < 50
+    assert model.state.engaged[reb].all()
 
     model = bare_model()
     reb = place(model, REBELS, 5, 5, strength=50)
     far = place(model, ARMY, 9, 5, strength=200)
     park_everyone_else(model, np.concatenate([reb, far]))
     for _ in range(20):
-        fire.step(model)
-    assert model.squads.strength[reb][0] == 50
-    assert not model.engaged[reb].any()
+        phase(model, "fire")
+    assert model.state.squads.strength[reb][0] == 50
+    assert not model.state.engaged[reb].any()
 
 
 def _losses_under_fire(target_side, shooter_side, extra=None, prepare=None, seeds=range(8)) -> float:
@@ -80,15 +117,15 @@ def _losses_under_fire(target_side, shooter_side, extra=None, prepare=None, seed
         shooters = place(model, shooter_side, 5, 6, strength=300)
         park_everyone_else(model, np.concatenate([target, shooters]))
         for _ in range(10):
-            fire.step(model)
-        lost.append(100 - model.squads.strength[target][0])
+            phase(model, "fire")
+        lost.append(100 - model.state.squads.strength[target][0])
     return float(np.mean(lost))
 
 
 def _rebel_losses(built_up: float) -> float:
     def open_ground(model):
-        model.built_up[:] = built_up
-        model.prepared[:] = 0.0
+        model.state.built_up[:] = built_up
+        model.state.prepared[:] = 0.0
 
     return _losses_under_fire(REBELS, ARMY, prepare=open_ground)
 
@@ -101,7 +138,7 @@ def _losses_beside_small_groups(target_side, exposure_power: float) -> float:
     """Losses of ``target_side`` to rebel fire while Hezbollah's tactics make it 3 times as effective."""
 
     def small_groups(model):
-        model.hezbollah_effectiveness = 3.0
+        model.state.hezbollah_effectiveness = 3.0
 
     extra = [f"rules.fire.small_groups_exposure_power={exposure_power}"]
     return _losses_under_fire(target_side, REBELS, extra=extra, prepare=small_groups)
@@ -121,12 +158,12 @@ def test_fire_splits_hits_into_killed_and_wounded():
     att = place(model, ARMY, 5, 5, strength=1000)
     park_everyone_else(model, np.concatenate([reb, att]))
     for _ in range(5):
-        fire.step(model)
-    tally = model.tally
-    hits = 200 - model.squads.strength[reb][0]
+        phase(model, "fire")
+    tally = model.state.tally
+    hits = 200 - model.state.squads.strength[reb][0]
     assert tally.killed[REBELS] + tally.wounded[REBELS] == hits
     assert 0.15 < tally.killed[REBELS] / hits < 0.55
-    assert model.wounded_in_cell.sum() == tally.wounded[REBELS]  # the rebels' wounded wait where they fell
+    assert model.state.wounded_in_cell.sum() == tally.wounded[REBELS]  # the rebels' wounded wait where they fell
 
 
 # --- fire support --------------------------------------------------------------------------------
@@ -137,29 +174,29 @@ def test_shells_fall_on_rebel_cells_away_from_attackers_and_damage_them():
     reb = place(model, REBELS, 2, 2, strength=30)
     att = place(model, ARMY, 9, 9, strength=30)
     park_everyone_else(model, np.concatenate([reb, att]))
-    model.control[model.in_town_mask] = GOV
-    model.control[model.town_xy(2, 2)] = REB
-    model.control[model.town_xy(8, 9)] = REB  # next to the attackers: danger close
-    fire_support._on_town(model, model.config.rules.fire_support, 200, 1.0)
-    assert model.damage[model.town_xy(2, 2)] > 0
-    assert model.damage[model.town_xy(8, 9)] == 0
-    assert model.damage[model.control == GOV].sum() == 0
-    assert model.squads.suppressed[reb][0] > 0.9
+    model.state.control[model.state.in_town_mask] = GOV
+    model.state.control[town_cell(model, 2, 2)] = REB
+    model.state.control[town_cell(model, 8, 9)] = REB  # next to the attackers: danger close
+    shell(model, 200)
+    assert model.state.damage[town_cell(model, 2, 2)] > 0
+    assert model.state.damage[town_cell(model, 8, 9)] == 0
+    assert model.state.damage[model.state.control == GOV].sum() == 0
+    assert model.state.squads.suppressed[reb][0] > 0.9
 
 
 def test_shelling_harms_civilians_only_where_shells_fall():
     model = bare_model(civilians=20000)
-    model.control[model.in_town_mask] = GOV
-    target = model.town_xy(4, 4)
-    model.control[target] = REB
-    before = model.civilians.copy()
-    fire_support._on_town(model, model.config.rules.fire_support, 5000, 10.0)
-    tally = model.tally
+    model.state.control[model.state.in_town_mask] = GOV
+    target = town_cell(model, 4, 4)
+    model.state.control[target] = REB
+    before = model.state.civilians.copy()
+    shell(model, 5000, kind="air_raid")
+    tally = model.state.tally
     assert tally.killed[CIVILIANS] + tally.wounded[CIVILIANS] > 0
-    changed = model.civilians != before
+    changed = model.state.civilians != before
     changed[target] = False
     assert not changed.any()
-    assert tally.killed[CIVILIANS] == before.sum() - model.civilians.sum()
+    assert tally.killed[CIVILIANS] == before.sum() - model.state.civilians.sum()
 
 
 # --- movement ------------------------------------------------------------------------------------
@@ -169,28 +206,29 @@ def test_attackers_advance_on_the_nearest_cell_they_do_not_hold():
     model = bare_model(extra=["rules.movement.speed_m_per_h=10000"])
     att = place(model, ARMY, 0, 0, strength=10)
     park_everyone_else(model, att)
-    model.control[model.in_town_mask] = GOV
-    model.control[model.town_xy(3, 0)] = REB
-    model.mines[:] = 0
-    model.engaged[:] = False
+    model.state.control[model.state.in_town_mask] = GOV
+    model.state.control[town_cell(model, 3, 0)] = REB
+    model.state.mines[:] = 0
+    model.state.engaged[:] = False
     for _ in range(3):
-        movement.step(model)
-    assert (model.squads.x[att][0], model.squads.y[att][0]) == model.town_xy(3, 0)
+        phase(model, "movement")
+    assert (model.state.squads.x[att][0], model.state.squads.y[att][0]) == town_cell(model, 3, 0)
 
 
 def test_attackers_spread_over_the_cells_to_take_instead_of_crowding_one():
     model = bare_model(extra=["rules.control.clearing_capacity=50", "rules.movement.speed_m_per_h=10000"])
     att = place(model, ARMY, 10, 10, strength=10, count=30)  # 300 fighters where 50 can work
     park_everyone_else(model, att)
-    model.control[model.in_town_mask] = REB
-    model.mines[:] = 0
+    model.state.control[model.state.in_town_mask] = REB
+    model.state.mines[:] = 0
     for _ in range(6):
-        model.engaged[:] = False
-        movement.step(model)
-    cells = {(int(x), int(y)) for x, y in zip(model.squads.x[att], model.squads.y[att], strict=True)}
+        model.state.engaged[:] = False
+        phase(model, "movement")
+    cells = {(int(x), int(y)) for x, y in zip(model.state.squads.x[att], model.state.squads.y[att], strict=True)}
     assert len(cells) > 3
     stayed = np.sum(
-        (model.squads.x[att] == model.town_xy(10, 10)[0]) & (model.squads.y[att] == model.town_xy(10, 10)[1])
+        (model.state.squads.x[att] == town_cell(model, 10, 10)[0])
+        & (model.state.squads.y[att] == town_cell(model, 10, 10)[1])
     )
     assert 0 < stayed < 30
 
@@ -200,17 +238,17 @@ def test_roads_speed_the_advance_through_built_up_cells():
         model = bare_model(extra=["rules.movement.speed_m_per_h=300"], seed=5)
         att = place(model, ARMY, 0, 10, strength=10, count=20)
         park_everyone_else(model, att)
-        model.control[model.in_town_mask] = GOV
-        model.control[model.town_xy(23, 10)] = REB  # the target, far east along row 10
-        model.built_up[:] = 1.0
-        model.mines[:] = 0
-        model.road[:] = False
+        model.state.control[model.state.in_town_mask] = GOV
+        model.state.control[town_cell(model, 23, 10)] = REB  # the target, far east along row 10
+        model.state.built_up[:] = 1.0
+        model.state.mines[:] = 0
+        model.state.road[:] = False
         if on_road:
-            model.road[:, model.town_xy(0, 10)[1]] = True
+            model.state.road[:, town_cell(model, 0, 10)[1]] = True
         for _ in range(8):
-            model.engaged[:] = False
-            movement.step(model)
-        return float(np.mean(model.squads.x[att] - model.town_xy(0, 10)[0]))
+            model.state.engaged[:] = False
+            phase(model, "movement")
+        return float(np.mean(model.state.squads.x[att] - town_cell(model, 0, 10)[0]))
 
     assert cells_covered(True) > 1.5 * cells_covered(False)
 
@@ -218,16 +256,16 @@ def test_roads_speed_the_advance_through_built_up_cells():
 def test_the_river_slows_a_crossing_away_from_the_bridges():
     def steps_to_cross(river_factor):
         model = bare_model(extra=[f"rules.movement.river_factor={river_factor}", "rules.movement.speed_m_per_h=100"])
-        squads = model.squads
+        squads = model.state.squads
         att = np.flatnonzero(squads.side == HEZBOLLAH)[:1]
         park_everyone_else(model, att)
         squads.status[att] = ACTIVE
         x_river = model.config.town.river_col
-        squads.x[att], squads.y[att] = x_river - 1, model.town_xy(0, 10)[1]
-        model.river[x_river, :] = True
+        squads.x[att], squads.y[att] = x_river - 1, town_cell(model, 0, 10)[1]
+        model.state.river[x_river, :] = True
         for n in range(1, 200):
-            model.engaged[:] = False
-            movement.step(model)
+            model.state.engaged[:] = False
+            phase(model, "movement")
             if squads.x[att][0] > x_river:
                 return n
         return 200
@@ -246,15 +284,15 @@ def test_long_odds_overrun_a_defended_cell_faster_than_even_odds():
         model = bare_model(extra=extra, seed=3)
         att = place(model, ARMY, 10, 20, strength=10, count=40)
         park_everyone_else(model, att)
-        model.control[model.in_town_mask] = REB
-        model.control[model.town_xy(10, 20)] = GOV
-        model.mines[:] = 0
-        model.built_up[:] = 0.0
-        model.engaged[att] = True  # in contact: the push rule, not the open-ground pace
-        model.local_ratio[att] = odds
-        movement.step(model)  # one hour
-        start = np.array(model.town_xy(10, 20))[:, None]
-        moved = np.array([model.squads.x[att], model.squads.y[att]]) != start
+        model.state.control[model.state.in_town_mask] = REB
+        model.state.control[town_cell(model, 10, 20)] = GOV
+        model.state.mines[:] = 0
+        model.state.built_up[:] = 0.0
+        model.state.engaged[att] = True  # in contact: the push rule, not the open-ground pace
+        model.state.local_ratio[att] = odds
+        phase(model, "movement")  # one hour
+        start = np.array(town_cell(model, 10, 20))[:, None]
+        moved = np.array([model.state.squads.x[att], model.state.squads.y[att]]) != start
         return float(moved.any(axis=0).mean())
 
     # share of the squads that pushed into the next cell within the hour: at the threshold odds
@@ -272,13 +310,13 @@ def test_outnumbered_rebels_fall_back_away_from_the_attackers():
     model = bare_model(extra=["rules.movement.fallback_per_h=100"])
     reb = place(model, REBELS, 10, 10, strength=5)
     park_everyone_else(model, reb)
-    model.control[model.in_town_mask] = REB
-    model.control[model.town_xy(10, 11)] = GOV  # attackers just south
-    model.engaged[reb] = True
-    model.local_ratio[reb] = 0.1
-    movement.step(model)
-    _x, y = model.squads.x[reb][0], model.squads.y[reb][0]
-    assert y > model.town_xy(10, 10)[1]  # moved north, away from them
+    model.state.control[model.state.in_town_mask] = REB
+    model.state.control[town_cell(model, 10, 11)] = GOV  # attackers just south
+    model.state.engaged[reb] = True
+    model.state.local_ratio[reb] = 0.1
+    phase(model, "movement")
+    _x, y = model.state.squads.x[reb][0], model.state.squads.y[reb][0]
+    assert y > town_cell(model, 10, 10)[1]  # moved north, away from them
 
 
 def test_surprised_reserves_stay_put_until_they_react():
@@ -286,12 +324,12 @@ def test_surprised_reserves_stay_put_until_they_react():
         model = bare_model(extra=["rules.movement.reposition_per_h=1000", "rules.movement.reserves_react_h=24"])
         reb = place(model, REBELS, 10, 2, strength=10)  # deep in the north, out of contact
         park_everyone_else(model, reb)
-        model.control[model.in_town_mask] = REB
-        model.control[model.town_xy(10, 20)] = GOV  # the attackers hold a cell in the south
-        model.steps = round((hour - model.start_hour) / model.dt_h)
-        model.engaged[:] = False
-        movement.step(model)
-        return int(model.town_xy(10, 2)[1] - model.squads.y[reb][0])
+        model.state.control[model.state.in_town_mask] = REB
+        model.state.control[town_cell(model, 10, 20)] = GOV  # the attackers hold a cell in the south
+        model.state.steps = round((hour - model.state.start_hour) / model.state.dt_h)
+        model.state.engaged[:] = False
+        phase(model, "movement")
+        return int(town_cell(model, 10, 2)[1] - model.state.squads.y[reb][0])
 
     assert rows_moved_by(12.0) == 0  # the first day: they still expect the push from the north
     assert rows_moved_by(30.0) == 1  # then they move a cell towards the front
@@ -301,13 +339,13 @@ def test_rebels_come_up_behind_the_attackers_through_a_tunnel():
     model = bare_model(extra=["rules.movement.tunnel_per_h=1000"])
     reb = place(model, REBELS, 2, 2, strength=10)
     park_everyone_else(model, reb)
-    a, b = model.town_xy(2, 2), model.town_xy(15, 15)
-    model.tunnels = np.array([[a[0], a[1], b[0], b[1]]])
-    model.control[model.in_town_mask] = REB
-    model.control[b] = GOV
-    model.engaged[:] = False
-    movement.step(model)
-    assert (model.squads.x[reb][0], model.squads.y[reb][0]) == b
+    a, b = town_cell(model, 2, 2), town_cell(model, 15, 15)
+    model.state.tunnels = np.array([[a[0], a[1], b[0], b[1]]])
+    model.state.control[model.state.in_town_mask] = REB
+    model.state.control[b] = GOV
+    model.state.engaged[:] = False
+    phase(model, "movement")
+    assert (model.state.squads.x[reb][0], model.state.squads.y[reb][0]) == b
 
 
 # --- control -------------------------------------------------------------------------------------
@@ -317,14 +355,14 @@ def test_attackers_hold_a_cell_only_once_it_is_cleared():
     model = bare_model(extra=["rules.control.clear_fighter_h=200", "rules.control.clearing_capacity=10"])
     att = place(model, ARMY, 4, 4, strength=10)
     park_everyone_else(model, att)
-    cell = model.town_xy(4, 4)
-    model.built_up[cell] = 1.0
-    model.clearing_left[cell] = 15.0
-    control.step(model)  # no rebel within range: 10 fighters x 1 h at full pace = 10 fighter-hours
-    assert model.control[cell] == CONTESTED
-    assert model.clearing_left[cell] == pytest.approx(5.0)
-    control.step(model)
-    assert model.control[cell] == GOV
+    cell = town_cell(model, 4, 4)
+    model.state.built_up[cell] = 1.0
+    model.state.clearing_left[cell] = 15.0
+    phase(model, "control")  # no rebel within range: 10 fighters x 1 h at full pace = 10 fighter-hours
+    assert model.state.control[cell] == CONTESTED
+    assert model.state.clearing_left[cell] == pytest.approx(5.0)
+    phase(model, "control")
+    assert model.state.control[cell] == GOV
 
 
 def test_clearing_work_follows_the_rebels_deployment():
@@ -333,8 +371,10 @@ def test_clearing_work_follows_the_rebels_deployment():
             extra=[f"rules.control.work_follows_deployment={follows}", "rules.control.clear_fighter_h=100"]
         )
         deployment = np.array(model.config.forces.rebels.deployment_by_sector).ravel()
-        sector = model.sector[model.in_town_mask]
-        per_density = model.clearing_left[model.in_town_mask] / model.built_up[model.in_town_mask]
+        sector = model.state.sector[model.state.in_town_mask]
+        per_density = (
+            model.state.clearing_left[model.state.in_town_mask] / model.state.built_up[model.state.in_town_mask]
+        )
         return deployment[sector], per_density
 
     _, uniform = work(0.0)
@@ -356,19 +396,19 @@ def _clearing_beside(defenders, *extra):
     att = place(model, ARMY, 4, 4, strength=10)
     near = place(model, REBELS, 5, 4, strength=defenders)
     park_everyone_else(model, np.concatenate([att, near]))
-    cell = model.town_xy(4, 4)
-    model.clearing_left[cell] = 200.0
+    cell = town_cell(model, 4, 4)
+    model.state.clearing_left[cell] = 200.0
     return model, near, cell
 
 
 def test_clearing_slows_with_the_defenders_nearby():
     unsurprised = ["rules.control.defenders_steepness=1", "rules.control.surprise_h=0"]
     model, near, cell = _clearing_beside(20, *unsurprised)
-    control.step(model)  # pace 1 / (1 + 20 / 20) = 0.5: 10 fighters x 1 h x 0.5 = 5 fighter-hours
-    assert model.clearing_left[cell] == pytest.approx(195.0)
-    model.squads.strength[near] = 60
-    control.step(model)  # pace 1 / (1 + 60 / 20) = 0.25
-    assert model.clearing_left[cell] == pytest.approx(192.5)
+    phase(model, "control")  # pace 1 / (1 + 20 / 20) = 0.5: 10 fighters x 1 h x 0.5 = 5 fighter-hours
+    assert model.state.clearing_left[cell] == pytest.approx(195.0)
+    model.state.squads.strength[near] = 60
+    phase(model, "control")  # pace 1 / (1 + 60 / 20) = 0.25
+    assert model.state.clearing_left[cell] == pytest.approx(192.5)
 
 
 def test_surprised_defenders_stall_clearing_less_until_the_surprise_is_over():
@@ -376,10 +416,10 @@ def test_surprised_defenders_stall_clearing_less_until_the_surprise_is_over():
     model, _, cell = _clearing_beside(40, "rules.control.defenders_steepness=1", *surprise)
     hours_left = []
     for step in (1, 2, 3):  # the steps ending at hours 1 and 2 are within the surprise, hour 3 is not
-        model.steps = step
-        before = model.clearing_left[cell]
-        control.step(model)
-        hours_left.append(before - model.clearing_left[cell])
+        model.state.steps = step
+        before = model.state.clearing_left[cell]
+        phase(model, "control")
+        hours_left.append(before - model.state.clearing_left[cell])
     # surprised: 40 rebels count as 10, pace 1 / (1 + 10 / 20); then 1 / (1 + 40 / 20)
     assert hours_left == pytest.approx([10 / 1.5, 10 / 1.5, 10 / 3])
 
@@ -388,8 +428,8 @@ def test_a_steep_pace_lets_a_few_defenders_barely_slow_clearing_and_many_stop_it
     def fighter_hours_done(defenders, steepness):
         extra = [f"rules.control.defenders_steepness={steepness}", "rules.control.surprise_h=0"]
         model, _, cell = _clearing_beside(defenders, *extra)
-        control.step(model)
-        return 200.0 - model.clearing_left[cell]
+        phase(model, "control")
+        return 200.0 - model.state.clearing_left[cell]
 
     # pace 1 / (1 + (defenders / 20) ** steepness), 10 fighter-hours at full pace
     assert fighter_hours_done(10, 3) == pytest.approx(10 / (1 + 0.5**3))
@@ -399,12 +439,12 @@ def test_a_steep_pace_lets_a_few_defenders_barely_slow_clearing_and_many_stop_it
 
 def test_sectors_and_share_follow_the_cells():
     model = bare_model()
-    model.control[model.in_town_mask] = REB
-    model.control[model.in_town_mask & (model.sector == 0)] = GOV
-    control.update_sectors(model)
-    assert model.sectors_gov == 1
-    assert model.sector_owner[0] == "gov"
-    assert model.gov_share == pytest.approx(1 / 16)
+    model.state.control[model.state.in_town_mask] = REB
+    model.state.control[model.state.in_town_mask & (model.state.sector == 0)] = GOV
+    control.update_sectors(model.state, model.config.rules.control)
+    assert model.state.sectors_gov == 1
+    assert model.state.sector_owner[0] == "gov"
+    assert model.state.gov_share == pytest.approx(1 / 16)
 
 
 # --- villages ------------------------------------------------------------------------------------
@@ -412,18 +452,18 @@ def test_sectors_and_share_follow_the_cells():
 
 def test_the_task_force_fights_in_the_town_until_its_campaign_outside_starts():
     model = BattleModel(small_scenario(hours=36, extra=["rules.villages.campaign_start=2013-05-19T12:00:00"]), rng=2)
-    squads = model.squads
-    task = np.flatnonzero(model.task_force)
+    squads = model.state.squads
+    task = np.flatnonzero(model.state.task_force)
     assert task.size > 0
     for _ in range(12):  # hourly steps from 00:00 to 11:00
         model.step()
         alive = task[squads.strength[task] > 0]
         assert squads.in_town()[alive].all()
-        assert not model.objectives
+        assert not model.state.objectives
     model.step()  # the step that begins at 12:00
-    assert model.objectives  # the campaign has started: the task force has left for its objectives
+    assert model.state.objectives  # the campaign has started: the task force has left for its objectives
     fighting = task[(squads.status[task] == ACTIVE) & (squads.strength[task] > 0)]
-    assert np.isin(squads.node[fighting], model.objectives).all()
+    assert np.isin(squads.node[fighting], model.state.objectives).all()
 
 
 def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
@@ -442,15 +482,15 @@ def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
         ),
         rng=1,
     )
-    hamidiya = model.place_index["Hamidiya"]
+    hamidiya = model.state.place_index["Hamidiya"]
     for _ in range(model.n_steps):
-        villages.step(model)
-        model.steps += 1
-        if model.node_holder[hamidiya] == GOV:
+        phase(model, "villages")
+        model.state.steps += 1
+        if model.state.node_holder[hamidiya] == GOV:
             break
-    assert model.node_holder[hamidiya] == GOV
-    assert "Hamidiya" in model.place_captured_hour
-    squads = model.squads
+    assert model.state.node_holder[hamidiya] == GOV
+    assert "Hamidiya" in model.state.place_captured_hour
+    squads = model.state.squads
     assert not ((squads.node == hamidiya) & (squads.side == REBELS) & (squads.strength > 0)).any()
 
 
@@ -459,48 +499,52 @@ def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
 
 def test_routes_close_when_a_place_on_them_falls_and_the_town_is_encircled():
     model = bare_model()
-    assert supply.open_routes(model) == [1, 2, 3]  # the south route was cut before the battle
+    assert supply.open_routes(model.state, model.config.rules.supply) == [
+        1,
+        2,
+        3,
+    ]  # the south route was cut before the battle
     for name in ("Hamidiya", "Haret al-Turkumen", "Jawadiyeh"):
-        model.node_holder[model.place_index[name]] = GOV
-    supply.step(model)
-    assert model.routes_open == []
-    assert model.encirclement_hour == model.hour
+        model.state.node_holder[model.state.place_index[name]] = GOV
+    phase(model, "supply")
+    assert model.state.routes_open == []
+    assert model.state.encirclement_hour == model.state.hour
 
 
 def test_a_place_under_attack_closes_its_route_until_the_attack_ends():
     model = bare_model()
-    jawadiyeh = model.place_index["Jawadiyeh"]
-    north_east = next(i for i, (nodes, _) in enumerate(model.routes) if jawadiyeh in nodes)
-    model.objectives = [jawadiyeh]  # the task force is fighting for it; the rebels still hold it
-    assert model.node_holder[jawadiyeh] == REB
+    jawadiyeh = model.state.place_index["Jawadiyeh"]
+    north_east = next(i for i, (nodes, _) in enumerate(model.state.routes) if jawadiyeh in nodes)
+    model.state.objectives = [jawadiyeh]  # the task force is fighting for it; the rebels still hold it
+    assert model.state.node_holder[jawadiyeh] == REB
     # only the route through it closes (the south one was cut before the battle)
-    assert supply.open_routes(model) == [i for i in [1, 2, 3] if i != north_east]
-    model.objectives = []
-    assert north_east in supply.open_routes(model)
+    assert supply.open_routes(model.state, model.config.rules.supply) == [i for i in [1, 2, 3] if i != north_east]
+    model.state.objectives = []
+    assert north_east in supply.open_routes(model.state, model.config.rules.supply)
     without_rule = bare_model(extra=["rules.supply.fighting_blocks_route=false"])
-    without_rule.objectives = [jawadiyeh]
-    assert north_east in supply.open_routes(without_rule)
+    without_rule.state.objectives = [jawadiyeh]
+    assert north_east in supply.open_routes(without_rule.state, without_rule.config.rules.supply)
 
 
 def test_wounded_leave_only_by_an_open_route():
     model = bare_model(extra=["rules.supply.evacuation_per_day=1000"])
-    model.wounded_in_cell[model.town_xy(5, 5)] = 40
-    supply.step(model)
-    assert model.wounded_in_cell.sum() == 0
-    assert model.tally.wounded_evacuated[REBELS] == 40
-    model.wounded_in_cell[model.town_xy(5, 5)] = 40
+    model.state.wounded_in_cell[town_cell(model, 5, 5)] = 40
+    phase(model, "supply")
+    assert model.state.wounded_in_cell.sum() == 0
+    assert model.state.tally.wounded_evacuated[REBELS] == 40
+    model.state.wounded_in_cell[town_cell(model, 5, 5)] = 40
     for name in ("Hamidiya", "Haret al-Turkumen", "Jawadiyeh"):
-        model.node_holder[model.place_index[name]] = GOV
-    supply.step(model)
-    assert model.wounded_in_cell.sum() == 40
+        model.state.node_holder[model.state.place_index[name]] = GOV
+    phase(model, "supply")
+    assert model.state.wounded_in_cell.sum() == 40
 
 
 def test_routes_that_cannot_be_cut_stay_open():
     model = bare_model(extra=["rules.supply.routes_can_be_cut=false"])
-    for i in range(len(model.node_holder)):
-        model.node_holder[i] = GOV
-    supply.step(model)
-    assert model.encirclement_hour is None
+    for i in range(len(model.state.node_holder)):
+        model.state.node_holder[i] = GOV
+    phase(model, "supply")
+    assert model.state.encirclement_hour is None
 
 
 # --- surrender -----------------------------------------------------------------------------------
@@ -508,13 +552,13 @@ def test_routes_that_cannot_be_cut_stay_open():
 
 def test_wounded_left_in_cells_the_attackers_take_are_captured():
     model = bare_model()
-    cell = model.town_xy(3, 3)
-    model.wounded_in_cell[cell] = 12
-    model.control[cell] = GOV
-    model.engaged[:] = False
-    surrender.step(model)
-    assert model.wounded_in_cell[cell] == 0
-    assert model.tally.captured[REBELS] == 12
+    cell = town_cell(model, 3, 3)
+    model.state.wounded_in_cell[cell] = 12
+    model.state.control[cell] = GOV
+    model.state.engaged[:] = False
+    phase(model, "surrender")
+    assert model.state.wounded_in_cell[cell] == 0
+    assert model.state.tally.captured[REBELS] == 12
 
 
 # --- cohesion ------------------------------------------------------------------------------------
@@ -522,21 +566,21 @@ def test_wounded_left_in_cells_the_attackers_take_are_captured():
 
 def _cohesion_after(model, steps=24):
     for _ in range(steps):
-        cohesion.step(model)
-    return model.cohesion
+        phase(model, "cohesion")
+    return model.state.cohesion
 
 
 def test_cohesion_falls_with_encirclement_and_losses_and_rises_with_help():
     calm = _cohesion_after(bare_model())
     encircled = bare_model()
-    encircled.routes_open = []
+    encircled.state.routes_open = []
     assert _cohesion_after(encircled) < calm
     bleeding = bare_model()
-    bleeding.tally.killed[REBELS] += 50
+    bleeding.state.tally.killed[REBELS] += 50
     assert _cohesion_after(bleeding, 1) < 1.0
     helped = bare_model()
-    helped.cohesion = 0.5
-    helped.rebel_arrivals_step = 100
+    helped.state.cohesion = 0.5
+    helped.state.rebel_arrivals_step = 100
     assert _cohesion_after(helped, 1) > 0.5
 
 
@@ -546,11 +590,11 @@ def test_cohesion_falls_with_encirclement_and_losses_and_rises_with_help():
 def test_civilians_leave_faster_while_a_route_is_open():
     def left(open_routes):
         model = bare_model(civilians=20000)
-        model.routes_open = [1] if open_routes else []
-        model.fire_intensity[:] = 0
+        model.state.routes_open = [1] if open_routes else []
+        model.state.fire_intensity[:] = 0
         for _ in range(24):
-            civilians.step(model)
-        return model.tally.withdrawn[CIVILIANS]
+            phase(model, "civilians")
+        return model.state.tally.withdrawn[CIVILIANS]
 
     assert left(True) > 2 * left(False)
 
@@ -561,33 +605,33 @@ def test_civilians_leave_faster_while_a_route_is_open():
 def test_the_corridor_opens_after_talks_and_everyone_in_town_withdraws_unharmed():
     model = bare_model(extra=["rules.corridor.negotiation_h=2", "rules.corridor.withdrawal_h=3"])
     reb = place(model, REBELS, 5, 5, strength=40, count=3)
-    model.wounded_in_cell[model.town_xy(5, 5)] = 9
-    model.encirclement_hour = 0.0  # talks need the town encircled
-    model.cohesion = 0.1
+    model.state.wounded_in_cell[town_cell(model, 5, 5)] = 9
+    model.state.encirclement_hour = 0.0  # talks need the town encircled
+    model.state.cohesion = 0.1
     for _ in range(2):
-        corridor.step(model)
-        model.steps += 1
-    assert model.talks_hour is not None
-    assert model.withdrawal_hour is None
-    corridor.step(model)
-    assert model.withdrawal_hour is not None
-    assert model.ceasefire
+        phase(model, "corridor")
+        model.state.steps += 1
+    assert model.state.talks_hour is not None
+    assert model.state.withdrawal_hour is None
+    phase(model, "corridor")
+    assert model.state.withdrawal_hour is not None
+    assert model.state.ceasefire
     for _ in range(4):
-        model.steps += 1
-        corridor.step(model)
-    assert (model.squads.strength[reb] == 0).all()
-    assert model.tally.withdrawn[REBELS] >= 120 + 9
-    assert model.tally.killed[REBELS] == 0
-    assert not model.ceasefire
+        model.state.steps += 1
+        phase(model, "corridor")
+    assert (model.state.squads.strength[reb] == 0).all()
+    assert model.state.tally.withdrawn[REBELS] >= 120 + 9
+    assert model.state.tally.killed[REBELS] == 0
+    assert not model.state.ceasefire
 
 
 def test_no_corridor_when_disabled():
     model = bare_model(extra=["rules.corridor.enabled=false"])
-    model.cohesion = 0.0
+    model.state.cohesion = 0.0
     for _ in range(50):
-        corridor.step(model)
-        model.steps += 1
-    assert model.talks_hour is None
+        phase(model, "corridor")
+        model.state.steps += 1
+    assert model.state.talks_hour is None
 
 
 # --- arrivals ------------------------------------------------------------------------------------
@@ -595,27 +639,28 @@ def test_no_corridor_when_disabled():
 
 def test_reinforcements_arrive_on_time_and_are_counted():
     model = BattleModel(small_scenario(hours=24), rng=0)
-    arriving = model.squads.status == 2  # PENDING
-    first_step = model.squads.arrival_step[arriving].min()
-    while model.steps < first_step - 1:
-        model.steps += 1
-        arrivals.step(model)
-    assert model.tally.arrived.sum() == 0
-    model.steps += 1
-    arrivals.step(model)
-    assert model.tally.arrived.sum() > 0
+    arriving = model.state.squads.status == 2  # PENDING
+    first_step = model.state.squads.arrival_step[arriving].min()
+    while model.state.steps < first_step - 1:
+        model.state.steps += 1
+        phase(model, "arrivals")
+    assert model.state.tally.arrived.sum() == 0
+    model.state.steps += 1
+    phase(model, "arrivals")
+    assert model.state.tally.arrived.sum() > 0
 
 
 def test_rotation_keeps_the_share_of_hezbollah_on_duty():
     model = BattleModel(small_scenario(hezbollah=400, hours=48), rng=0)
     on_duty = []
     for _ in range(model.n_steps):
-        model.steps += 1
-        arrivals.step(model)
-        hez = model.squads.side == HEZBOLLAH
-        alive = hez & (model.squads.status <= OFF_DUTY)
+        model.state.steps += 1
+        phase(model, "arrivals")
+        hez = model.state.squads.side == HEZBOLLAH
+        alive = hez & (model.state.squads.status <= OFF_DUTY)
         on_duty.append(
-            (model.squads.strength[hez & (model.squads.status == ACTIVE)].sum()) / model.squads.strength[alive].sum()
+            (model.state.squads.strength[hez & (model.state.squads.status == ACTIVE)].sum())
+            / model.state.squads.strength[alive].sum()
         )
     # the small scenario's policy: 0.5 days on, 0.25 off: two-thirds on duty on average
     assert np.mean(on_duty) == pytest.approx(2 / 3, abs=0.1)

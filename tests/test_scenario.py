@@ -7,6 +7,7 @@ import yaml
 
 from sim.cli import main
 from sim.record import load_record
+from sim.rules import Rules
 from sim.scenario import SCENARIO_DIR, ScenarioError, _read_raw, list_scenarios, load_scenario, scenario_path
 
 VARIANTS = ["attackers-5000", "attackers-8000", "no-hezbollah", "supply-open", "no-corridor"]
@@ -144,3 +145,17 @@ def test_cli_refuses_bad_input_with_status_2_no_traceback_and_nothing_written(tm
 def test_cli_unknown_scenario(capsys):
     assert main(["run", "no-such-scenario"]) == 2
     assert "no-such-scenario" in capsys.readouterr().err
+
+
+def test_every_rule_parameters_default_is_the_baselines_value():
+    # one source of truth: a rule's defaults are what the baseline runs (a change to either shows here)
+    assert load_scenario().rules == Rules()
+
+
+def test_every_rule_parameter_says_where_its_value_comes_from():
+    for rule, params in Rules().model_dump().items():
+        for name in params:
+            description = type(getattr(Rules(), rule)).model_fields[name].description or ""
+            assert any(
+                word in description for word in ("assumption", "calibrated", "record", "policy input", "counterfactual")
+            ), f"{rule}.{name}: {description!r}"

@@ -63,12 +63,12 @@ def test_live_battle_is_seeded_and_stops_at_the_end():
     for model in (a, b, c):
         for _ in range(8):
             model.step()
-    assert np.array_equal(a.squads.x, b.squads.x)
-    assert not np.array_equal(a.squads.x, c.squads.x)
+    assert np.array_equal(a.state.squads.x, b.state.squads.x)
+    assert not np.array_equal(a.state.squads.x, c.state.squads.x)
     assert clock_text(a).startswith("Sun 19 May 2013, 02:00 (day 0, step 8 of")
     assert len(a.killed_by_step) == 9
     short = LiveBattle(hezbollah_present=False)
-    assert not (short.squads.side == HEZBOLLAH).any()
+    assert not (short.state.squads.side == HEZBOLLAH).any()
     short.n_steps = 3  # as if the scenario ended after three steps
     for _ in range(3):
         assert short.running
@@ -81,23 +81,23 @@ def test_town_map_shows_control_and_switchable_layers():
     for _ in range(12):
         model.step()
     full = town_image(model)
-    width, height = model.shape
+    width, height = model.state.shape
     assert full.shape == (height * 12, width * 12, 3)
     bare = town_image(model, layers=())
     assert not np.array_equal(full, bare)
     for layer in LAYERS:  # each layer changes the picture on its own
         assert not np.array_equal(town_image(model, layers=[layer]), bare), layer
-    model.control[model.in_town_mask] = GOV
+    model.state.control[model.state.in_town_mask] = GOV
     assert not np.array_equal(town_image(model, layers=()), bare)
-    model.control[model.in_town_mask] = REB
+    model.state.control[model.state.in_town_mask] = REB
     assert pixels(town_png(model)).shape == full.shape
 
 
 def test_places_picture_follows_routes_and_holders():
     model = LiveBattle()
     key, picture = places_key(model), places_png(model)
-    model.routes_open = model.routes_open[1:]
-    model.node_holder[model.place_index["Hamidiya"]] = GOV
+    model.state.routes_open = model.state.routes_open[1:]
+    model.state.node_holder[model.state.place_index["Hamidiya"]] = GOV
     assert places_key(model) != key
     assert not np.array_equal(pixels(places_png(model)), pixels(picture))
 

@@ -1,6 +1,6 @@
-"""The rules of the model, one mechanism per module, and the order in which a step runs them.
+"""The rules of the model, one mechanism per module, their parameters, and the order in which a step runs them.
 
-A step of ``BattleModel`` runs ``PHASES`` in this order:
+A step of ``BattleModel`` runs the phases of ``phases()`` in this order:
 
 1. ``arrivals``      scheduled reinforcements arrive; Hezbollah rotates; tactics apply (inputs)
 2. ``fire_support``  the fire plans' shells, rockets, air raids and missiles land (inputs)
@@ -13,10 +13,23 @@ A step of ``BattleModel`` runs ``PHASES`` in this order:
 9. ``cohesion``      the rebels' cohesion
 10. ``civilians``    crossfire and flight
 11. ``corridor``     talks, the corridor, the withdrawal
+
+Each rule's ``step`` takes the battle's state (``sim.state.BattleState``), its own ``Params`` and
+whatever other parameters or exogenous inputs it reads; ``phases`` binds them once per model, so
+the wiring between rules is written here and nowhere else.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from pydantic import BaseModel, ConfigDict
 
 from sim.rules import (
     arrivals,
+    casualties,
     civilians,
     cohesion,
     control,
@@ -28,17 +41,68 @@ from sim.rules import (
     surrender,
     villages,
 )
+from sim.state import BattleState
 
-PHASES = (
-    arrivals.step,
-    fire_support.step,
-    fire.step,
-    movement.step,
-    control.step,
-    villages.step,
-    supply.step,
-    surrender.step,
-    cohesion.step,
-    civilians.step,
-    corridor.step,
-)
+CasualtiesParams = casualties.Params
+FireParams = fire.Params
+FireSupportParams = fire_support.Params
+MovementParams = movement.Params
+ControlParams = control.Params
+VillagesParams = villages.Params
+SupplyParams = supply.Params
+SurrenderParams = surrender.Params
+CohesionParams = cohesion.Params
+CiviliansParams = civilians.Params
+CorridorParams = corridor.Params
+
+
+class Rules(BaseModel):
+    """Parameters of every rule, each declared beside its rule (``sim/rules/<rule>.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    casualties: CasualtiesParams = CasualtiesParams()
+    fire: FireParams = FireParams()
+    fire_support: FireSupportParams = FireSupportParams()
+    movement: MovementParams = MovementParams()
+    control: ControlParams = ControlParams()
+    villages: VillagesParams = VillagesParams()
+    supply: SupplyParams = SupplyParams()
+    surrender: SurrenderParams = SurrenderParams()
+    cohesion: CohesionParams = CohesionParams()
+    civilians: CiviliansParams = CiviliansParams()
+    corridor: CorridorParams = CorridorParams()
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a step: a rule's ``step`` bound to its parameters and inputs."""
+
+    name: str
+    run: Callable[[BattleState], None]
+
+
+def phases(
+    rules: Rules,
+    fire_plans: list[fire_support.FirePlan],
+    rotation: list[arrivals.RotationPolicy],
+    tactics: list[arrivals.TacticsChange],
+) -> tuple[Phase, ...]:
+    """The phases of a step, in the order of this module's docstring."""
+    hits = rules.casualties
+    return (
+        Phase("arrivals", partial(arrivals.step, rotation=rotation, tactics=tactics)),
+        Phase("fire_support", partial(fire_support.step, p=rules.fire_support, casualties_p=hits, plans=fire_plans)),
+        Phase("fire", partial(fire.step, p=rules.fire, cohesion_p=rules.cohesion, casualties_p=hits)),
+        Phase("movement", partial(movement.step, p=rules.movement, control_p=rules.control, casualties_p=hits)),
+        Phase("control", partial(control.step, p=rules.control)),
+        Phase(
+            "villages",
+            partial(villages.step, p=rules.villages, fire_p=rules.fire, cohesion_p=rules.cohesion, casualties_p=hits),
+        ),
+        Phase("supply", partial(supply.step, p=rules.supply, casualties_p=hits)),
+        Phase("surrender", partial(surrender.step, p=rules.surrender)),
+        Phase("cohesion", partial(cohesion.step, p=rules.cohesion)),
+        Phase("civilians", partial(civilians.step, p=rules.civilians, fire_support_p=rules.fire_support)),
+        Phase("corridor", partial(corridor.step, p=rules.corridor)),
+    )

@@ -10,15 +10,10 @@ roads behind them); rebels' wounded stay where they fell until an open route eva
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import IN_TOWN, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.state import IN_TOWN, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -31,21 +26,21 @@ class Params(BaseModel):
     )
 
 
-def inflict(model: BattleModel, idx: np.ndarray, p_hit: np.ndarray) -> np.ndarray:
+def inflict(state: BattleState, p: Params, idx: np.ndarray, p_hit: np.ndarray) -> np.ndarray:
     """Hit each fighter of squads ``idx`` with probability ``p_hit`` (>= 0); return the hits per squad."""
-    squads = model.squads
+    squads = state.squads
     hits = np.zeros(idx.size, np.int64)
     exposed = p_hit > 0
     if not exposed.any():
         return hits
-    hits[exposed] = model.rng.binomial(squads.strength[idx[exposed]], np.minimum(p_hit[exposed], 1.0))
+    hits[exposed] = state.rng.binomial(squads.strength[idx[exposed]], np.minimum(p_hit[exposed], 1.0))
     if not hits.any():
         return hits
-    killed = model.rng.binomial(hits, model.config.rules.casualties.killed_share)
+    killed = state.rng.binomial(hits, p.killed_share)
     wounded = hits - killed
     squads.strength[idx] -= hits.astype(np.int32)
     sides = squads.side[idx]
-    tally = model.tally
+    tally = state.tally
     tally.killed[:3] += np.bincount(sides, weights=killed, minlength=3).astype(np.int64)
     wounded_by_side = np.bincount(sides, weights=wounded, minlength=3).astype(np.int64)
     tally.wounded[:3] += wounded_by_side
@@ -54,6 +49,6 @@ def inflict(model: BattleModel, idx: np.ndarray, p_hit: np.ndarray) -> np.ndarra
     if rebel.any():
         ridx, rw = idx[rebel], wounded[rebel]
         town = squads.node[ridx] == IN_TOWN
-        np.add.at(model.wounded_in_cell, (squads.x[ridx][town], squads.y[ridx][town]), rw[town])
-        np.add.at(model.wounded_at_node, squads.node[ridx][~town], rw[~town])
+        np.add.at(state.wounded_in_cell, (squads.x[ridx][town], squads.y[ridx][town]), rw[town])
+        np.add.at(state.wounded_at_node, squads.node[ridx][~town], rw[~town])
     return hits

@@ -11,16 +11,12 @@ the start, 15,000 trapped on 31 May, and 47 civilians killed and 500 wounded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.rules.fire_support import Params as FireSupportParams
 from sim.rules.fire_support import harm_civilians
-from sim.state import CIVILIANS, GOV
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.state import CIVILIANS, GOV, BattleState
 
 
 class Params(BaseModel):
@@ -41,24 +37,23 @@ class Params(BaseModel):
     )
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params, fire_support_p: FireSupportParams) -> None:
     """Harm civilians in the crossfire and let those who can, leave."""
-    if model.well_mixed or not model.civilians.any():
+    if state.well_mixed or not state.civilians.any():
         return
-    p = model.config.rules.civilians
     harm_civilians(
-        model,
-        1.0 - np.exp(-p.crossfire_per_shot * model.fire_intensity * model.dt_h),
-        model.config.rules.fire_support.killed_share_civilians,
+        state,
+        1.0 - np.exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
+        fire_support_p.killed_share_civilians,
     )
-    people = model.civilians.ravel()  # a view of the layer
+    people = state.civilians.ravel()  # a view of the layer
     cells = np.flatnonzero(people)
     rate = np.where(
-        model.control.ravel()[cells] == GOV,
+        state.control.ravel()[cells] == GOV,
         p.behind_lines_per_day,
-        p.flee_per_day if model.routes_open else p.bribe_per_day,
+        p.flee_per_day if state.routes_open else p.bribe_per_day,
     )
-    fear = 1.0 + p.fear_per_damage * model.damage.ravel()[cells]
-    leaving = model.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * model.dt_h / 24.0 * fear))
+    fear = 1.0 + p.fear_per_damage * state.damage.ravel()[cells]
+    leaving = state.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * state.dt_h / 24.0 * fear))
     people[cells] -= leaving
-    model.tally.withdrawn[CIVILIANS] += int(leaving.sum())
+    state.tally.withdrawn[CIVILIANS] += int(leaving.sum())

@@ -9,20 +9,15 @@ Per step::
 
 clipped to 0-1, where the untreated share is waiting wounded / (waiting wounded + fighters).
 Cohesion scales rebel fire by ``fire_floor + (1 - fire_floor) * cohesion`` and drives surrender
-and the corridor. All weights are assumptions, to be calibrated.
+and the corridor. The weights are assumptions (each parameter's description says).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.state import REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -45,29 +40,33 @@ class Params(BaseModel):
     )
 
 
-def step(model: BattleModel) -> None:
+def fire_factor(cohesion: float, p: Params) -> float:
+    """Rebel fire as a share of full, from cohesion: ``fire_floor + (1 - fire_floor) * cohesion``."""
+    return p.fire_floor + (1.0 - p.fire_floor) * cohesion
+
+
+def step(state: BattleState, p: Params) -> None:
     """Update the rebels' cohesion from this step's losses, arrivals and hardships."""
-    if model.well_mixed:
+    if state.well_mixed:
         return
-    p = model.config.rules.cohesion
-    squads = model.squads
+    squads = state.squads
     rebels = squads.in_town() & (squads.side == REBELS)
     fighters = float(squads.strength[rebels].sum())
-    tally = model.tally
-    lost_total = int(tally.killed[REBELS] + tally.wounded[REBELS]) + model.rebels_surrendered
-    lost = lost_total - model.rebel_losses_seen
-    model.rebel_losses_seen = lost_total
-    waiting = float(model.wounded_in_cell.sum())
+    tally = state.tally
+    lost_total = int(tally.killed[REBELS] + tally.wounded[REBELS]) + state.rebels_surrendered
+    lost = lost_total - state.rebel_losses_seen
+    state.rebel_losses_seen = lost_total
+    waiting = float(state.wounded_in_cell.sum())
     base = max(fighters, 1.0)
     ammo = float(np.average(squads.ammo[rebels], weights=squads.strength[rebels])) if fighters else 0.0
-    days = model.dt_h / 24.0
+    days = state.dt_h / 24.0
     change = -p.loss_weight * lost / (base + lost)
     change -= days * (
-        p.encircled_per_day * (not model.routes_open)
+        p.encircled_per_day * (not state.routes_open)
         + p.ammo_per_day * (1.0 - ammo)
-        + p.water_per_day * (model.water_cut_hour is not None)
+        + p.water_per_day * (state.water_cut_hour is not None)
         + p.wounded_per_day * waiting / (waiting + base)
     )
-    change += p.reinforcement_weight * model.rebel_arrivals_step / base
-    model.rebel_arrivals_step = 0
-    model.cohesion = float(np.clip(model.cohesion + change, 0.0, 1.0))
+    change += p.reinforcement_weight * state.rebel_arrivals_step / base
+    state.rebel_arrivals_step = 0
+    state.cohesion = float(np.clip(state.cohesion + change, 0.0, 1.0))

@@ -27,15 +27,11 @@ all sectors (the record: "16 squares"). Taking a cell costs the rebels its prepa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import CONTESTED, GOV, REB, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.grid import box_sum, cell_sum
+from sim.state import CONTESTED, GOV, REB, REBELS, BattleState
 
 SECTOR_GOV, SECTOR_REB, SECTOR_CONTESTED = "gov", "reb", "contested"
 
@@ -49,88 +45,95 @@ class Params(BaseModel):
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
     )
     clear_fighter_h: float = Field(
-        100.0,
+        179.8,
         ge=0,
-        description=(
-            "fighter-hours to clear a fully built-up 100 m cell of average preparation no rebel is near (assumption)"
-        ),
+        description="fighter-hours to clear a fully built-up 100 m cell of average preparation no rebel is near "
+        "(calibrated: experiments/calibration.yaml)",
     )
     opposed_within_cells: int = Field(
         2, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
     )
     defenders_halving: float = Field(
-        5.0, gt=0, description="rebels within range that halve the pace of clearing (assumption)"
+        4.463,
+        gt=0,
+        description="rebels within range that halve the pace of clearing (calibrated: experiments/calibration.yaml)",
     )
     defenders_steepness: float = Field(
-        1.0,
+        3.904,
         gt=0,
-        description="how sharply the pace falls as defenders gather around defenders_halving (assumption)",
+        description="how sharply the pace falls as defenders gather around defenders_halving "
+        "(calibrated earlier, held fixed: docs/decisions.md)",
     )
     work_follows_deployment: float = Field(
-        0.0,
-        ge=0,
-        le=1,
-        description="share of a cell's clearing work that follows the rebels' deployment (assumption)",
-    )
-    clearing_capacity: float = Field(
-        20.0, gt=0, description="attackers able to work at once in a 100 m cell (assumption: about a platoon)"
-    )
-    surprise_h: float = Field(
-        0.0,
-        ge=0,
-        description="hours from the battle's start (19 May 00:00) during which the rebels are surprised (assumption)",
-    )
-    surprised_defence: float = Field(
         1.0,
         ge=0,
         le=1,
-        description="share of their number the rebels near a block count for while surprised (assumption)",
+        description="share of a cell's clearing work that follows the rebels' deployment (assumption "
+        "chosen by hand; record:rebels-surprised)",
+    )
+    clearing_capacity: float = Field(
+        95.0,
+        gt=0,
+        description="attackers able to work at once in a 100 m cell (calibrated earlier, held fixed: "
+        "docs/decisions.md)",
+    )
+    surprise_h: float = Field(
+        6.0,
+        ge=0,
+        description="hours from the battle's start (19 May 00:00) during which the rebels are "
+        "surprised (assumption chosen by hand; record:rebels-surprised)",
+    )
+    surprised_defence: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="share of their number the rebels near a block count for while surprised "
+        "(assumption chosen by hand; record:rebels-surprised)",
     )
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params) -> None:
     """Update cell control, sector holders, the attackers' share, and the fall."""
-    if model.well_mixed:
+    if state.well_mixed:
         return
-    squads = model.squads
+    squads = state.squads
     idx = np.flatnonzero(squads.in_town())
     rebel = squads.side[idx] == REBELS
     x, y = squads.x[idx], squads.y[idx]
-    p = model.config.rules.control
-    rebels = model.cell_sum(x[rebel], y[rebel], squads.strength[idx[rebel]])
+    rebels = cell_sum(state.shape, x[rebel], y[rebel], squads.strength[idx[rebel]])
     reb_here = rebels > 0
-    attackers = model.cell_sum(x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
+    attackers = cell_sum(state.shape, x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
     gov_here = attackers > 0
-    control = model.control
+    control = state.control
     alone = gov_here & ~reb_here
-    defenders = model.box_sum(rebels, p.opposed_within_cells)
-    if model.hour <= p.surprise_h:
+    defenders = box_sum(rebels, p.opposed_within_cells)
+    if state.hour <= p.surprise_h:
         defenders = defenders * p.surprised_defence
     pace = 1.0 / (1.0 + (defenders / p.defenders_halving) ** p.defenders_steepness)
-    model.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * model.dt_h
-    cleared = alone & (model.clearing_left <= 0)
+    state.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * state.dt_h
+    cleared = alone & (state.clearing_left <= 0)
     control[cleared] = GOV
     control[alone & ~cleared] = CONTESTED
     control[reb_here & ~gov_here] = REB
     control[reb_here & gov_here] = CONTESTED
-    model.prepared[control == GOV] = 0.0
-    update_sectors(model)
-    if model.fall_hour is None and model.sectors_gov == model.n_sectors:
-        model.fall_hour = model.hour
+    state.prepared[control == GOV] = 0.0
+    update_sectors(state, p)
+    if state.fall_hour is None and state.sectors_gov == state.n_sectors:
+        state.fall_hour = state.hour
 
 
-def update_sectors(model: BattleModel) -> None:
+def update_sectors(state: BattleState, p: Params) -> None:
     """Sector holders and the attackers' share of the town, from cell control."""
-    hold = model.config.rules.control.sector_hold_share
-    town = model.in_town_mask
-    sector = model.sector[town]
-    control = model.control[town]
-    cells = np.bincount(sector, minlength=model.n_sectors)
-    gov = np.bincount(sector, weights=control == GOV, minlength=model.n_sectors) / cells
-    reb = np.bincount(sector, weights=control == REB, minlength=model.n_sectors) / cells
-    owner = np.full(model.n_sectors, SECTOR_CONTESTED, dtype=object)
+    hold = p.sector_hold_share
+    town = state.in_town_mask
+    sector = state.sector[town]
+    control = state.control[town]
+    cells = np.bincount(sector, minlength=state.n_sectors)
+    gov = np.bincount(sector, weights=control == GOV, minlength=state.n_sectors) / cells
+    reb = np.bincount(sector, weights=control == REB, minlength=state.n_sectors) / cells
+    owner = np.full(state.n_sectors, SECTOR_CONTESTED, dtype=object)
     owner[gov >= hold] = SECTOR_GOV
     owner[reb >= hold] = SECTOR_REB
-    model.sector_owner = owner
-    model.sectors_gov = int((owner == SECTOR_GOV).sum())
-    model.gov_share = float((control == GOV).mean())
+    state.sector_owner = owner
+    state.sectors_gov = int((owner == SECTOR_GOV).sum())
+    state.gov_share = float((control == GOV).mean())

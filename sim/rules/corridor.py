@@ -6,20 +6,15 @@ over ``withdrawal_h`` hours every rebel in the town leaves along it with the wai
 ``civilian_share`` of the civilians, unharmed (record: a withdrawal plan through a narrow corridor;
 the retreat on the evening of 4 June under an informal understanding of safe passage). Then the
 attackers walk into the empty town. With ``enabled: false`` no corridor is ever offered.
-The thresholds are parameters, never dates; their values are assumptions, to be calibrated.
+The thresholds are parameters, never dates; ``cohesion_threshold`` is calibrated, the others are assumptions.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import CIVILIANS, GONE, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.state import CIVILIANS, GONE, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -28,7 +23,12 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="whether a corridor can be negotiated at all (policy input)")
-    cohesion_threshold: float = Field(0.25, ge=0, le=1, description="cohesion below which talks begin (assumption)")
+    cohesion_threshold: float = Field(
+        0.1899,
+        ge=0,
+        le=1,
+        description="cohesion below which talks begin (calibrated: experiments/calibration.yaml)",
+    )
     needs_encirclement: bool = Field(True, description="talks only once the town is encircled (assumption)")
     negotiation_h: float = Field(24.0, ge=0, description="hours from the start of talks to the corridor (assumption)")
     withdrawal_h: float = Field(
@@ -39,41 +39,40 @@ class Params(BaseModel):
     )
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params) -> None:
     """Start talks, open the corridor, and carry out the withdrawal."""
-    p = model.config.rules.corridor
-    if not p.enabled or model.well_mixed:
+    if not p.enabled or state.well_mixed:
         return
-    if model.talks_hour is None:
-        encircled_ok = model.encirclement_hour is not None or not p.needs_encirclement
-        if model.cohesion < p.cohesion_threshold and encircled_ok:
-            model.talks_hour = model.hour
+    if state.talks_hour is None:
+        encircled_ok = state.encirclement_hour is not None or not p.needs_encirclement
+        if state.cohesion < p.cohesion_threshold and encircled_ok:
+            state.talks_hour = state.hour
         return
-    if model.withdrawal_hour is None:
-        if model.hour >= model.talks_hour + p.negotiation_h:
-            model.withdrawal_hour = model.hour
-            model.ceasefire = True
+    if state.withdrawal_hour is None:
+        if state.hour >= state.talks_hour + p.negotiation_h:
+            state.withdrawal_hour = state.hour
+            state.ceasefire = True
         else:
             return
-    if not model.ceasefire:
+    if not state.ceasefire:
         return
-    remaining_h = model.withdrawal_hour + p.withdrawal_h - model.hour
-    share = 1.0 if remaining_h <= model.dt_h else model.dt_h / remaining_h
-    _withdraw(model, share, p.civilian_share * model.dt_h / p.withdrawal_h)
+    remaining_h = state.withdrawal_hour + p.withdrawal_h - state.hour
+    share = 1.0 if remaining_h <= state.dt_h else state.dt_h / remaining_h
+    _withdraw(state, share, p.civilian_share * state.dt_h / p.withdrawal_h)
     if share >= 1.0:
-        model.ceasefire = False
+        state.ceasefire = False
 
 
-def _withdraw(model: BattleModel, share: float, civilian_share: float) -> None:
-    squads = model.squads
+def _withdraw(state: BattleState, share: float, civilian_share: float) -> None:
+    squads = state.squads
     rebels = np.flatnonzero(squads.in_town() & (squads.side == REBELS))
-    going = rebels[model.rng.random(rebels.size) < share]
-    model.tally.withdrawn[REBELS] += int(squads.strength[going].sum())
+    going = rebels[state.rng.random(rebels.size) < share]
+    state.tally.withdrawn[REBELS] += int(squads.strength[going].sum())
     squads.strength[going] = 0
     squads.status[going] = GONE
-    wounded = model.rng.binomial(model.wounded_in_cell, min(share, 1.0))
-    model.wounded_in_cell -= wounded
-    model.tally.withdrawn[REBELS] += int(wounded.sum())
-    civilians = model.civilian_rng.binomial(model.civilians, min(civilian_share, 1.0))
-    model.civilians -= civilians
-    model.tally.withdrawn[CIVILIANS] += int(civilians.sum())
+    wounded = state.rng.binomial(state.wounded_in_cell, min(share, 1.0))
+    state.wounded_in_cell -= wounded
+    state.tally.withdrawn[REBELS] += int(wounded.sum())
+    civilians = state.civilian_rng.binomial(state.civilians, min(civilian_share, 1.0))
+    state.civilians -= civilians
+    state.tally.withdrawn[CIVILIANS] += int(civilians.sum())

@@ -16,21 +16,20 @@ Exposure: rebels ``(1 - cover) * (1 - prepared_bonus * prepared)``, attackers
 Hezbollah fighter's is further multiplied by ``effectiveness ** -small_groups_exposure_power``:
 small groups in a guerrilla role (record:hezbollah-small-groups) offer fewer and fleeting targets
 as well as fighting better.
-All coefficients are assumptions, to be calibrated against the record (issue: compare with history).
+Each coefficient's description says whether it is an assumption or calibrated, and where from.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.grid import box_sum, cell_sums, cover
+from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict
-from sim.state import HEZBOLLAH, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.rules.cohesion import Params as CohesionParams
+from sim.rules.cohesion import fire_factor
+from sim.state import HEZBOLLAH, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -40,11 +39,11 @@ class Params(BaseModel):
 
     range_cells: int = Field(1, ge=0, le=5, description="reach of aimed fire in cells (assumption: urban ~100-150 m)")
     attacker_lethality_per_h: float = Field(
-        0.003, ge=0, description="hits per attacker fighter-hour in contact (assumption, calibrated later)"
+        0.00179,
+        ge=0,
+        description="hits per attacker fighter-hour in contact (calibrated earlier, held fixed: docs/decisions.md)",
     )
-    rebel_lethality_per_h: float = Field(
-        0.005, ge=0, description="hits per rebel fighter-hour in contact (assumption, calibrated later)"
-    )
+    rebel_lethality_per_h: float = Field(0.005, ge=0, description="hits per rebel fighter-hour in contact (assumption)")
     cover_max: float = Field(0.6, ge=0, le=1, description="cover of a fully built-up, undamaged cell (assumption)")
     prepared_bonus: float = Field(
         0.5,
@@ -56,31 +55,32 @@ class Params(BaseModel):
         0.5, ge=0, le=1, description="share of a cell's cover attackers use (assumption)"
     )
     small_groups_exposure_power: float = Field(
-        0.0,
+        1.0,
         ge=0,
         description="how far Hezbollah's tactics' effectiveness also shields it: exposure x effectiveness ** -power "
         "(assumption; 0: not at all, 1: as much as it adds to its fire; an effectiveness below 1 exposes it more)",
     )
     ammo_per_h: float = Field(
-        0.015, ge=0, description="share of a rebel basic load fired per hour in contact (assumption)"
+        0.005,
+        ge=0,
+        description="share of a rebel basic load fired per hour in contact (assumption: a prepared town's stocks)",
     )
     low_ammo: float = Field(
         0.5, gt=0, le=1, description="below this ammunition share rebel fire falls linearly (assumption)"
     )
 
 
-def neighbourhood_sum(model: BattleModel, field: np.ndarray) -> np.ndarray:
+def neighbourhood_sum(state: BattleState, field: np.ndarray, range_cells: int) -> np.ndarray:
     """Sum of ``field`` over the cells within fire range of each cell (itself in a well-mixed space)."""
-    return field if model.well_mixed else model.box_sum(field, model.config.rules.fire.range_cells)
+    return field if state.well_mixed else box_sum(field, range_cells)
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params, cohesion_p: CohesionParams, casualties_p: CasualtiesParams) -> None:
     """Fire of every squad in town at the enemies within range; the hits go to ``inflict``."""
-    model.engaged[:] = False
-    if model.ceasefire:
+    state.engaged[:] = False
+    if state.ceasefire:
         return
-    p = model.config.rules.fire
-    squads = model.squads
+    squads = state.squads
     idx = np.flatnonzero(squads.in_town())
     if idx.size == 0:
         return
@@ -88,40 +88,41 @@ def step(model: BattleModel) -> None:
     strength = squads.strength[idx].astype(np.float64)
     rebel = side == REBELS
     effect = np.ones(idx.size)
-    effect[side == HEZBOLLAH] = model.hezbollah_effectiveness
+    effect[side == HEZBOLLAH] = state.hezbollah_effectiveness
     effect *= 1.0 - squads.suppressed[idx]
     ammo_factor = np.minimum(1.0, squads.ammo[idx] / p.low_ammo)
-    effect[rebel] *= ammo_factor[rebel] * model.rebel_fire_factor()
+    effect[rebel] *= ammo_factor[rebel] * fire_factor(state.cohesion, cohesion_p)
 
     k = np.where(rebel, 0, 1)  # grid 0: rebels, grid 1: attackers
     twice = np.concatenate
-    sums = model.cell_sums(twice([x, x]), twice([y, y]), twice([k, k + 2]), twice([strength, strength * effect]), 4)
+    weights = twice([strength, strength * effect])
+    sums = cell_sums(state.shape, twice([x, x]), twice([y, y]), twice([k, k + 2]), weights, 4)
     bodies, shooters = sums[:2], sums[2:]
-    targets_near = neighbourhood_sum(model, bodies)
+    targets_near = neighbourhood_sum(state, bodies, p.range_cells)
     # fire falling on each fighter of side k in cell c: shooters of the other side in range of c,
     # each spreading its fire over the fighters of side k within its own range
     with np.errstate(divide="ignore", invalid="ignore"):
         on_each = np.where(targets_near > 0, shooters[::-1] / targets_near, 0.0)
-    near = neighbourhood_sum(model, np.concatenate([on_each, shooters]))
+    near = neighbourhood_sum(state, np.concatenate([on_each, shooters]), p.range_cells)
     incoming, fire_near = near[:2], near[2:]
 
-    cover = model.cover()
-    exposure_rebel = (1.0 - cover) * (1.0 - p.prepared_bonus * model.prepared)
-    exposure_attacker = 1.0 - p.attacker_cover_share * cover
+    cover_here = cover(state, p.cover_max)
+    exposure_rebel = (1.0 - cover_here) * (1.0 - p.prepared_bonus * state.prepared)
+    exposure_attacker = 1.0 - p.attacker_cover_share * cover_here
     lethality = np.where(rebel, p.attacker_lethality_per_h, p.rebel_lethality_per_h)
     exposure = np.where(rebel, exposure_rebel[x, y], exposure_attacker[x, y])
-    exposure[side == HEZBOLLAH] *= model.hezbollah_effectiveness**-p.small_groups_exposure_power
-    rate = lethality * model.dt_h * incoming[k, x, y] * exposure
+    exposure[side == HEZBOLLAH] *= state.hezbollah_effectiveness**-p.small_groups_exposure_power
+    rate = lethality * state.dt_h * incoming[k, x, y] * exposure
     enemies_near = targets_near[1 - k, x, y] > 0
-    model.engaged[idx] = enemies_near
+    state.engaged[idx] = enemies_near
     # local odds in effective fire: a side short of ammunition or cohesion counts for less
-    model.local_ratio[idx] = np.where(
+    state.local_ratio[idx] = np.where(
         enemies_near, fire_near[k, x, y] / np.maximum(fire_near[1 - k, x, y], 1e-9), np.inf
     )
-    inflict(model, idx, 1.0 - np.exp(-rate))
+    inflict(state, casualties_p, idx, 1.0 - np.exp(-rate))
     firing = rebel & enemies_near
-    squads.ammo[idx[firing]] = np.maximum(0.0, squads.ammo[idx[firing]] - p.ammo_per_h * model.dt_h)
+    squads.ammo[idx[firing]] = np.maximum(0.0, squads.ammo[idx[firing]] - p.ammo_per_h * state.dt_h)
     # shots per hour falling in each cell, for the civilians caught in the crossfire
-    model.fire_intensity[:] = (
+    state.fire_intensity[:] = (
         incoming[0] * bodies[0] * p.attacker_lethality_per_h + incoming[1] * bodies[1] * p.rebel_lethality_per_h
     )

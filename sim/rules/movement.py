@@ -29,17 +29,15 @@ areas around the town; Hezbollah "attacked from behind"). All coefficients are a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.ndimage import distance_transform_edt
 
+from sim.grid import cell_sum
+from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict
-from sim.state import CONTESTED, GOV, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.rules.control import Params as ControlParams
+from sim.state import CONTESTED, GOV, REBELS, BattleState
 
 OFFSETS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int16)
 
@@ -50,7 +48,10 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     speed_m_per_h: float = Field(
-        300.0, ge=0, description="attackers' pace over open ground, not in contact (assumption)"
+        1928.0,
+        ge=0,
+        description="attackers' pace over open ground, not in contact (calibrated earlier, held "
+        "fixed: docs/decisions.md)",
     )
     built_up_slowing: float = Field(4.0, ge=0, description="slowing by building density (assumption)")
     road_share: float = Field(0.25, ge=0, le=1, description="share of the built-up slowing left on a road (assumption)")
@@ -83,9 +84,10 @@ class Params(BaseModel):
     reserve_depth_cells: float = Field(3.0, ge=0, description="rebels deeper than this move to the front (assumption)")
     reposition_per_h: float = Field(0.2, ge=0, description="chance per hour of moving towards the front (assumption)")
     reserves_react_h: float = Field(
-        0.0,
+        2.24,
         ge=0,
-        description="hours from the start before reserves move to the front (assumption; record:rebels-surprised)",
+        description="hours from the start before reserves move to the front (calibrated: "
+        "experiments/calibration.yaml; record:rebels-surprised)",
     )
     tunnel_per_h: float = Field(0.1, ge=0, description="chance per hour of a tunnel raid from an end (assumption)")
 
@@ -95,56 +97,56 @@ def _chance(per_h: float, dt_h: float) -> float:
     return 1.0 - float(np.exp(-per_h * dt_h))
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params, control_p: ControlParams, casualties_p: CasualtiesParams) -> None:
     """Move the squads on the town grid."""
-    if model.well_mixed:
+    if state.well_mixed:
         return
-    squads = model.squads
+    squads = state.squads
     idx = np.flatnonzero(squads.in_town())
     if idx.size == 0:
         return
     gov = idx[squads.side[idx] != REBELS]
     reb = idx[squads.side[idx] == REBELS]
-    _advance_attackers(model, gov)
-    _move_rebels(model, reb)
-    _tunnel_raids(model, reb)
+    _advance_attackers(state, p, control_p.clearing_capacity, casualties_p, gov)
+    _move_rebels(state, p, reb)
+    _tunnel_raids(state, p, reb)
 
 
-def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
-    p = model.config.rules.movement
-    squads = model.squads
-    not_held = model.in_town_mask & (model.control != GOV)
+def _advance_attackers(
+    state: BattleState, p: Params, capacity: float, casualties_p: CasualtiesParams, gov: np.ndarray
+) -> None:
+    squads = state.squads
+    not_held = state.in_town_mask & (state.control != GOV)
     if gov.size == 0 or not not_held.any():
         return
     x, y = squads.x[gov].astype(np.int64), squads.y[gov].astype(np.int64)
     # squads spread over the cells to take: a cell already holding as many attackers as can
     # work in it is no target, and the surplus in a crowded cell moves on
-    capacity = model.config.rules.control.clearing_capacity
-    load = model.cell_sum(x, y, squads.strength[gov])
+    load = cell_sum(state.shape, x, y, squads.strength[gov])
     open_targets = not_held & (load < capacity)
     if not open_targets.any():
         open_targets = not_held
     _, (near_x, near_y) = distance_transform_edt(~open_targets, return_indices=True)
     here = load[x, y]
     surplus = np.where(here > capacity, (here - capacity) / np.maximum(here, 1.0), 0.0)
-    at_target = not_held[x, y] & (model.rng.random(gov.size) >= surplus)
+    at_target = not_held[x, y] & (state.rng.random(gov.size) >= surplus)
     nx = x + np.sign(near_x[x, y] - x)
     ny = y + np.sign(near_y[x, y] - y)
-    base = p.speed_m_per_h * model.dt_h / model.cell_m
-    slowing = p.built_up_slowing * np.where(model.road[nx, ny], p.road_share, 1.0)
-    pace = base / (1.0 + slowing * model.built_up[nx, ny]) * (1.0 - model.mines[nx, ny])
-    pace *= np.where(model.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
-    engaged = model.engaged[gov]
-    push = model.local_ratio[gov] >= p.assault_ratio
+    base = p.speed_m_per_h * state.dt_h / state.cell_m
+    slowing = p.built_up_slowing * np.where(state.road[nx, ny], p.road_share, 1.0)
+    pace = base / (1.0 + slowing * state.built_up[nx, ny]) * (1.0 - state.mines[nx, ny])
+    pace *= np.where(state.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
+    engaged = state.engaged[gov]
+    push = state.local_ratio[gov] >= p.assault_ratio
     # a push goes faster the longer the odds (a handful of defenders before a company is overrun),
     # at most at the pace out of contact (terrain, mines, suppression); squads out of contact have
     # infinite odds, and odds beyond a million change nothing, so they are capped to stay finite
-    odds = np.where(engaged & push, np.minimum(model.local_ratio[gov], 1e6) / max(p.assault_ratio, 1e-9), 0.0)
-    push_cells = p.assault_per_h * odds**p.assault_odds_power * model.dt_h
+    odds = np.where(engaged & push, np.minimum(state.local_ratio[gov], 1e6) / max(p.assault_ratio, 1e-9), 0.0)
+    push_cells = p.assault_per_h * odds**p.assault_odds_power * state.dt_h
     pace = np.where(engaged, np.where(push, np.minimum(pace, push_cells), 0.0), pace)
     # pace is the expected number of cells this step: its whole part, and one more by chance,
     # so that a long step covers the ground several short ones would
-    cells = np.floor(pace) + (model.rng.random(gov.size) < pace - np.floor(pace))
+    cells = np.floor(pace) + (state.rng.random(gov.size) < pace - np.floor(pace))
     moves = ~at_target & (cells > 0)
     movers = gov[moves]
     if movers.size == 0:
@@ -154,29 +156,28 @@ def _advance_attackers(model: BattleModel, gov: np.ndarray) -> None:
     mx = x[moves] + np.sign(dx) * np.minimum(reach, np.abs(dx))
     my = y[moves] + np.sign(dy) * np.minimum(reach, np.abs(dy))
     squads.x[movers], squads.y[movers] = mx, my
-    mined = model.mines[mx, my] > 0
+    mined = state.mines[mx, my] > 0
     if mined.any():
-        inflict(model, movers[mined], model.mines[mx[mined], my[mined]] * p.mine_hit)
-        np.multiply.at(model.mines, (mx[mined], my[mined]), 1.0 - p.mine_clearing)
+        inflict(state, casualties_p, movers[mined], state.mines[mx[mined], my[mined]] * p.mine_hit)
+        np.multiply.at(state.mines, (mx[mined], my[mined]), 1.0 - p.mine_clearing)
 
 
-def _move_rebels(model: BattleModel, reb: np.ndarray) -> None:
-    p = model.config.rules.movement
-    squads = model.squads
+def _move_rebels(state: BattleState, p: Params, reb: np.ndarray) -> None:
+    squads = state.squads
     if reb.size == 0:
         return
-    held = model.control == GOV
+    held = state.control == GOV
     if not held.any():
         return
     depth, (near_x, near_y) = distance_transform_edt(~held, return_indices=True)
     x, y = squads.x[reb].astype(np.int64), squads.y[reb].astype(np.int64)
-    engaged = model.engaged[reb]
-    ratio = model.local_ratio[reb]
-    dt_h = model.dt_h
-    draw = model.rng.random(reb.size)
+    engaged = state.engaged[reb]
+    ratio = state.local_ratio[reb]
+    dt_h = state.dt_h
+    draw = state.rng.random(reb.size)
     fall_back = engaged & (ratio < p.retreat_ratio) & (draw < _chance(p.fallback_per_h, dt_h))
     counter = engaged & (ratio >= p.counterattack_ratio) & (draw < _chance(p.counterattack_per_h, dt_h))
-    reacting = model.hour >= p.reserves_react_h
+    reacting = state.hour >= p.reserves_react_h
     reposition = (
         reacting & ~engaged & (depth[x, y] > p.reserve_depth_cells) & (draw < _chance(p.reposition_per_h, dt_h))
     )
@@ -187,30 +188,29 @@ def _move_rebels(model: BattleModel, reb: np.ndarray) -> None:
     if fall_back.any():
         cx = x[fall_back, None] + OFFSETS[None, :, 0]
         cy = y[fall_back, None] + OFFSETS[None, :, 1]
-        w, h = model.shape
+        w, h = state.shape
         cx, cy = np.clip(cx, 0, w - 1), np.clip(cy, 0, h - 1)
-        score = np.where(model.in_town_mask[cx, cy] & ~held[cx, cy], depth[cx, cy], -1.0)
+        score = np.where(state.in_town_mask[cx, cy] & ~held[cx, cy], depth[cx, cy], -1.0)
         best = score.argmax(axis=1)
         rows = np.arange(best.size)
         new_x[fall_back], new_y[fall_back] = cx[rows, best], cy[rows, best]
     # rebels stay in the town: a move out of it is cancelled
-    inside = model.in_town_mask[new_x, new_y]
+    inside = state.in_town_mask[new_x, new_y]
     squads.x[reb] = np.where(inside, new_x, x)
     squads.y[reb] = np.where(inside, new_y, y)
 
 
-def _tunnel_raids(model: BattleModel, reb: np.ndarray) -> None:
+def _tunnel_raids(state: BattleState, p: Params, reb: np.ndarray) -> None:
     """Rebels at a tunnel end emerge at the other end when the attackers hold or contest it."""
-    if model.tunnels.size == 0 or reb.size == 0:
+    if state.tunnels.size == 0 or reb.size == 0:
         return
-    p = model.config.rules.movement
-    squads = model.squads
-    ends = model.tunnels  # (n, 4): x_a, y_a, x_b, y_b
-    control = model.control
+    squads = state.squads
+    ends = state.tunnels  # (n, 4): x_a, y_a, x_b, y_b
+    control = state.control
     # a tunnel whose both ends the attackers hold is found and lost (record: tunnels discovered)
     both_held = (control[ends[:, 0], ends[:, 1]] == GOV) & (control[ends[:, 2], ends[:, 3]] == GOV)
-    model.tunnels = ends = ends[~both_held]
-    chance = _chance(p.tunnel_per_h, model.dt_h)
+    state.tunnels = ends = ends[~both_held]
+    chance = _chance(p.tunnel_per_h, state.dt_h)
     moved = np.zeros(reb.size, bool)
     for col_from, col_to in ((0, 2), (2, 0)):
         src = ends[:, col_from : col_from + 2]
@@ -219,10 +219,10 @@ def _tunnel_raids(model: BattleModel, reb: np.ndarray) -> None:
         usable = ((target == GOV) | (target == CONTESTED)) & (control[src[:, 0], src[:, 1]] != GOV)
         if not usable.any():
             continue
-        lookup = np.full(model.shape, -1, np.int64)
+        lookup = np.full(state.shape, -1, np.int64)
         lookup[src[usable, 0], src[usable, 1]] = np.flatnonzero(usable)
         tunnel = lookup[squads.x[reb], squads.y[reb]]
-        go = (tunnel >= 0) & ~moved & (model.rng.random(reb.size) < chance)
+        go = (tunnel >= 0) & ~moved & (state.rng.random(reb.size) < chance)
         squads.x[reb[go]] = dst[tunnel[go], 0]
         squads.y[reb[go]] = dst[tunnel[go], 1]
         moved |= go

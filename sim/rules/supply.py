@@ -20,16 +20,12 @@ Coefficients are assumptions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict
-from sim.state import ACTIVE, GOV, IN_TOWN, REB, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.state import ACTIVE, GOV, IN_TOWN, REB, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -52,76 +48,75 @@ class Params(BaseModel):
     breakthrough_success: float = Field(0.3, ge=0, le=1, description="chance that a try gets in (assumption)")
 
 
-def open_routes(model: BattleModel) -> list[int]:
+def open_routes(state: BattleState, p: Params) -> list[int]:
     """Indices of the routes the rebels can use now."""
-    if not model.config.rules.supply.routes_can_be_cut:
-        return list(range(len(model.routes)))
-    passable = model.node_holder == REB
-    if model.config.rules.supply.fighting_blocks_route:
-        passable[model.objectives] = False  # the task force is at its objectives (rule villages)
+    if not p.routes_can_be_cut:
+        return list(range(len(state.routes)))
+    passable = state.node_holder == REB
+    if p.fighting_blocks_route:
+        passable[state.objectives] = False  # the task force is at its objectives (rule villages)
     opened = []
-    for i, (nodes, (ex, ey)) in enumerate(model.routes):
-        if passable[nodes].all() and model.control[ex, ey] != GOV:
+    for i, (nodes, (ex, ey)) in enumerate(state.routes):
+        if passable[nodes].all() and state.control[ex, ey] != GOV:
             opened.append(i)
     return opened
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params, casualties_p: CasualtiesParams) -> None:
     """Update the routes, encirclement and water; move supplies, reinforcements and wounded."""
-    if model.well_mixed:
+    if state.well_mixed:
         return
-    p = model.config.rules.supply
-    squads = model.squads
-    opened = open_routes(model)
-    model.routes_open = opened
-    if not opened and model.encirclement_hour is None:
-        model.encirclement_hour = model.hour
-    wx, wy = model.water_station
-    if model.control[wx, wy] == GOV and model.water_cut_hour is None:
-        model.water_cut_hour = model.hour
-    days = model.dt_h / 24.0
+    squads = state.squads
+    opened = open_routes(state, p)
+    state.routes_open = opened
+    if not opened and state.encirclement_hour is None:
+        state.encirclement_hour = state.hour
+    wx, wy = state.water_station
+    if state.control[wx, wy] == GOV and state.water_cut_hour is None:
+        state.water_cut_hour = state.hour
+    days = state.dt_h / 24.0
     if opened:
-        share = len(opened) / len(model.routes)
+        share = len(opened) / len(state.routes)
         rebels = np.flatnonzero(squads.in_town() & (squads.side == REBELS))
         squads.ammo[rebels] = np.minimum(1.0, squads.ammo[rebels] + p.resupply_per_day * days * share)
-        waiting = model.wounded_in_cell.ravel()  # a view of the grid
+        waiting = state.wounded_in_cell.ravel()  # a view of the grid
         cells = np.flatnonzero(waiting)
-        out = model.rng.binomial(waiting[cells], 1.0 - np.exp(-p.evacuation_per_day * days))
+        out = state.rng.binomial(waiting[cells], 1.0 - np.exp(-p.evacuation_per_day * days))
         waiting[cells] -= out
-        model.tally.wounded_evacuated[REBELS] += int(out.sum())
-    held = model.node_holder == REB
-    out_nodes = model.rng.binomial(np.where(held, model.wounded_at_node, 0), 1.0 - np.exp(-p.evacuation_per_day * days))
-    model.wounded_at_node -= out_nodes
-    model.tally.wounded_evacuated[REBELS] += int(out_nodes.sum())
-    _reinforcements_enter(model, p, opened)
+        state.tally.wounded_evacuated[REBELS] += int(out.sum())
+    held = state.node_holder == REB
+    out_nodes = state.rng.binomial(np.where(held, state.wounded_at_node, 0), 1.0 - np.exp(-p.evacuation_per_day * days))
+    state.wounded_at_node -= out_nodes
+    state.tally.wounded_evacuated[REBELS] += int(out_nodes.sum())
+    _reinforcements_enter(state, p, casualties_p, opened)
 
 
-def _reinforcements_enter(model: BattleModel, p: Params, opened: list[int]) -> None:
-    squads = model.squads
-    waiting = np.flatnonzero(model.en_route & (squads.status == ACTIVE) & (squads.strength > 0))
-    if waiting.size == 0 or model.withdrawal_hour is not None:  # nobody goes into a town being given up
+def _reinforcements_enter(state: BattleState, p: Params, casualties_p: CasualtiesParams, opened: list[int]) -> None:
+    squads = state.squads
+    waiting = np.flatnonzero(state.en_route & (squads.status == ACTIVE) & (squads.strength > 0))
+    if waiting.size == 0 or state.withdrawal_hour is not None:  # nobody goes into a town being given up
         return
     for source in np.unique(squads.node[waiting]):
         group = waiting[squads.node[waiting] == source]
-        through = [i for i in opened if model.routes[i][0][-1] == source]
+        through = [i for i in opened if state.routes[i][0][-1] == source]
         if through:
-            entrance = model.routes[through[0]][1]
+            entrance = state.routes[through[0]][1]
         else:
-            if model.rng.random() >= 1.0 - np.exp(-p.breakthrough_per_day * model.dt_h / 24.0):
+            if state.rng.random() >= 1.0 - np.exp(-p.breakthrough_per_day * state.dt_h / 24.0):
                 continue
-            inflict(model, group, np.full(group.size, p.breakthrough_hit))
-            if model.rng.random() >= p.breakthrough_success:
+            inflict(state, casualties_p, group, np.full(group.size, p.breakthrough_hit))
+            if state.rng.random() >= p.breakthrough_success:
                 continue
-            entrance = model.routes[_least_blocked_route(model, int(source))][1]
+            entrance = state.routes[_least_blocked_route(state, int(source))][1]
         squads.node[group] = IN_TOWN
         squads.x[group], squads.y[group] = entrance
-        model.en_route[group] = False
-        model.rebel_arrivals_step += int(squads.strength[group].sum())
+        state.en_route[group] = False
+        state.rebel_arrivals_step += int(squads.strength[group].sum())
 
 
-def _least_blocked_route(model: BattleModel, source: int) -> int:
+def _least_blocked_route(state: BattleState, source: int) -> int:
     """The route from ``source`` (or any route) with the fewest places held by the attackers."""
-    candidates = [i for i, (nodes, _) in enumerate(model.routes) if nodes[-1] == source] or list(
-        range(len(model.routes))
+    candidates = [i for i, (nodes, _) in enumerate(state.routes) if nodes[-1] == source] or list(
+        range(len(state.routes))
     )
-    return min(candidates, key=lambda i: sum(model.node_holder[n] == GOV for n in model.routes[i][0]))
+    return min(candidates, key=lambda i: sum(state.node_holder[n] == GOV for n in state.routes[i][0]))

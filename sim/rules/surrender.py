@@ -8,15 +8,10 @@ has the government's claim of 1,000 captured).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import GOV, REBELS
-
-if TYPE_CHECKING:
-    from sim.model import BattleModel
+from sim.state import GOV, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -32,22 +27,21 @@ class Params(BaseModel):
     )
 
 
-def step(model: BattleModel) -> None:
+def step(state: BattleState, p: Params) -> None:
     """Capture surrendering rebels and the wounded left behind."""
-    if model.well_mixed:
+    if state.well_mixed:
         return
-    p = model.config.rules.surrender
-    squads = model.squads
-    idx = np.flatnonzero(squads.in_town() & (squads.side == REBELS) & model.engaged)
-    cornered = idx[model.local_ratio[idx] * p.surrender_odds < 1.0]
+    squads = state.squads
+    idx = np.flatnonzero(squads.in_town() & (squads.side == REBELS) & state.engaged)
+    cornered = idx[state.local_ratio[idx] * p.surrender_odds < 1.0]
     if cornered.size:
-        chance = 1.0 - np.exp(-p.surrender_per_h * (1.0 - model.cohesion) * model.dt_h)
-        gave_up = model.rng.binomial(squads.strength[cornered], chance)
+        chance = 1.0 - np.exp(-p.surrender_per_h * (1.0 - state.cohesion) * state.dt_h)
+        gave_up = state.rng.binomial(squads.strength[cornered], chance)
         squads.strength[cornered] -= gave_up.astype(np.int32)
-        model.tally.captured[REBELS] += int(gave_up.sum())
-        model.rebels_surrendered += int(gave_up.sum())
-    left_behind = model.control == GOV
-    taken = model.wounded_in_cell[left_behind]
+        state.tally.captured[REBELS] += int(gave_up.sum())
+        state.rebels_surrendered += int(gave_up.sum())
+    left_behind = state.control == GOV
+    taken = state.wounded_in_cell[left_behind]
     if taken.any():
-        model.tally.captured[REBELS] += int(taken.sum())
-        model.wounded_in_cell[left_behind] = 0
+        state.tally.captured[REBELS] += int(taken.sum())
+        state.wounded_in_cell[left_behind] = 0
