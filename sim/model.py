@@ -40,7 +40,7 @@ from sim.state import (
 )
 
 SIDE_INDEX = {"rebels": REBELS, "army": ARMY, "hezbollah": HEZBOLLAH}
-LAYERS = (  # the grid's property layers: name, value at the start, dtype
+GRID_LAYERS = (  # the grid's property layers: name, value at the start, dtype
     ("built_up", None, float),  # the outskirts' density, set from the scenario
     ("river", False, bool),
     ("sector", -1, int),
@@ -76,9 +76,10 @@ class BattleModel(mesa.Model):
         self.n_steps = int((time.end - time.start).total_seconds() // (time.dt_minutes * 60))
         side = self.config.town.grid_cells
         self.grid = OrthogonalMooreGrid((side, side), torus=False, random=self.random)
-        self.state = self._build_state()
+        blocks = self._blocks()
+        self.state = self._build_state(sum(len(strengths) for _, strengths in blocks))
         state = self.state
-        self._place_squads()
+        self._place_squads(blocks)
         self._set_clearing_work()
         state.tally.initial[:3] = [state.present(s) for s in FIGHTING_SIDES]
         state.tally.initial[CIVILIANS] = int(state.civilians.sum())
@@ -127,11 +128,11 @@ class BattleModel(mesa.Model):
 
     # --- construction ----------------------------------------------------------------------------
 
-    def _build_state(self) -> BattleState:
-        """The state at the start: the town's layers, the places and routes, the squads (not yet placed)."""
+    def _build_state(self, n_squads: int) -> BattleState:
+        """The state at the start: the town's layers, the places and routes, ``n_squads`` squads (not yet placed)."""
         town = self.config.town
         layers = {}
-        for name, default, dtype in LAYERS:
+        for name, default, dtype in GRID_LAYERS:
             value = town.outskirts_built_up if name == "built_up" else default
             layers[name] = self.grid.create_property_layer(name, value, dtype).data
         m, t, n = town.margin_cells, town.town_cells, town.sectors_per_side
@@ -181,7 +182,7 @@ class BattleModel(mesa.Model):
             routes.append((nodes, entrances[route.entrance]))
         node_holder = np.array([GOV if p.holder == "gov" else REB for p in places], np.int8)
         node_holder[town_node] = REB
-        squads = Squads.empty(sum(len(strengths) for _, strengths in self._blocks()))
+        squads = Squads.empty(n_squads)
         time = self.config.time
         return BattleState(
             start=time.start,
@@ -252,11 +253,11 @@ class BattleModel(mesa.Model):
                 blocks.append({"side": SIDE_INDEX[r.side], "fighters": r.fighters, "size": size, "pending": r})
         return [(block, _split(block["fighters"], block["size"])) for block in blocks]
 
-    def _place_squads(self) -> None:
+    def _place_squads(self, blocks: list[tuple[dict, np.ndarray]]) -> None:
         """Squads of every side: rebels in town and at the places, attackers outside, arrivals pending."""
         squads = self.state.squads
         start = 0
-        for block, strengths in self._blocks():
+        for block, strengths in blocks:
             sl = slice(start, start + len(strengths))
             start += len(strengths)
             squads.side[sl] = block["side"]

@@ -214,7 +214,7 @@ class Scenario(Spec):
     hezbollah_rotation: list[RotationPolicy] = []
     hezbollah_tactics: list[TacticsChange] = []
     civilians: CivilianSpec
-    rules: Rules = Rules()
+    rules: Rules
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -263,6 +263,9 @@ class Scenario(Spec):
         for plan in self.fire_plans:
             if plan.target != "town" and plan.target not in names:
                 raise ValueError(f"fire_plans: target {plan.target!r} is neither 'town' nor a place")
+        unknown = [name for name in self.rules.villages.plan if name not in names]
+        if unknown:
+            raise ValueError(f"rules.villages.plan: {unknown} are not places")
         return self
 
     def sha256(self) -> str:

@@ -165,7 +165,7 @@ def now(model: BattleModel) -> dt.datetime:
 def clock_text(model: BattleModel) -> str:
     """The clock: date, hour and day of the battle (day 0 = 19 May 2013)."""
     when = now(model)
-    return f"{when:%a %d %B %Y, %H:%M} (day {int(model.state.hour // 24)}, step {model.steps} of {model.n_steps})"
+    return f"{when:%a %d %B %Y, %H:%M} (day {int(model.state.hour // 24)}, step {model.state.steps} of {model.n_steps})"
 
 
 def status_text(model: BattleModel) -> str:

@@ -499,11 +499,8 @@ def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
 
 def test_routes_close_when_a_place_on_them_falls_and_the_town_is_encircled():
     model = bare_model()
-    assert supply.open_routes(model.state, model.config.rules.supply) == [
-        1,
-        2,
-        3,
-    ]  # the south route was cut before the battle
+    open_at_start = [1, 2, 3]  # the south route was cut before the battle
+    assert supply.open_routes(model.state, model.config.rules.supply) == open_at_start
     for name in ("Hamidiya", "Haret al-Turkumen", "Jawadiyeh"):
         model.state.node_holder[model.state.place_index[name]] = GOV
     phase(model, "supply")

@@ -148,14 +148,25 @@ def test_cli_unknown_scenario(capsys):
 
 
 def test_every_rule_parameters_default_is_the_baselines_value():
-    # one source of truth: a rule's defaults are what the baseline runs (a change to either shows here)
-    assert load_scenario().rules == Rules()
+    # one source of truth: a rule's default is what the baseline runs, or there is none (a policy input)
+    baseline = load_scenario().rules
+    for rule in Rules.model_fields:
+        params = getattr(baseline, rule)
+        for name, field in type(params).model_fields.items():
+            if field.is_required():
+                assert "policy input" in field.description, f"{rule}.{name}"
+            else:
+                assert field.default == getattr(params, name), f"{rule}.{name}"
 
 
 def test_every_rule_parameter_says_where_its_value_comes_from():
-    for rule, params in Rules().model_dump().items():
-        for name in params:
-            description = type(getattr(Rules(), rule)).model_fields[name].description or ""
-            assert any(
-                word in description for word in ("assumption", "calibrated", "record", "policy input", "counterfactual")
-            ), f"{rule}.{name}: {description!r}"
+    baseline = load_scenario().rules
+    for rule in Rules.model_fields:
+        for name, field in type(getattr(baseline, rule)).model_fields.items():
+            sources = ("assumption", "calibrated", "record", "policy input", "counterfactual")
+            assert any(word in field.description for word in sources), f"{rule}.{name}: {field.description!r}"
+
+
+def test_a_plan_naming_an_unknown_place_is_bad_input(capsys):
+    assert main(["run", "--set", "rules.villages.plan=[Nowhere]"]) == 2
+    assert "rules.villages.plan: ['Nowhere'] are not places" in capsys.readouterr().err

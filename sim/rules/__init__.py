@@ -21,7 +21,6 @@ the wiring between rules is written here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -41,8 +40,8 @@ from sim.rules import (
     surrender,
     villages,
 )
-from sim.state import BattleState
 
+# the Params classes under names of their own: in Rules, a field named after its rule hides the module
 CasualtiesParams = casualties.Params
 FireParams = fire.Params
 FireSupportParams = fire_support.Params
@@ -57,7 +56,11 @@ CorridorParams = corridor.Params
 
 
 class Rules(BaseModel):
-    """Parameters of every rule, each declared beside its rule (``sim/rules/<rule>.py``)."""
+    """Parameters of every rule, each declared beside its rule (``sim/rules/<rule>.py``).
+
+    A rule's defaults are the baseline scenario's values; the villages' policy inputs (the
+    campaign's start and its plan) have none, so a scenario sets them.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -66,7 +69,7 @@ class Rules(BaseModel):
     fire_support: FireSupportParams = FireSupportParams()
     movement: MovementParams = MovementParams()
     control: ControlParams = ControlParams()
-    villages: VillagesParams = VillagesParams()
+    villages: VillagesParams
     supply: SupplyParams = SupplyParams()
     surrender: SurrenderParams = SurrenderParams()
     cohesion: CohesionParams = CohesionParams()
@@ -76,10 +79,14 @@ class Rules(BaseModel):
 
 @dataclass(frozen=True)
 class Phase:
-    """One phase of a step: a rule's ``step`` bound to its parameters and inputs."""
+    """One phase of a step: a rule's ``step`` bound to its parameters and inputs; ``run(state)`` runs it."""
 
-    name: str
-    run: Callable[[BattleState], None]
+    run: partial[None]
+
+    @property
+    def name(self) -> str:
+        """The rule's name: its module's."""
+        return self.run.func.__module__.rsplit(".", 1)[-1]
 
 
 def phases(
@@ -91,18 +98,17 @@ def phases(
     """The phases of a step, in the order of this module's docstring."""
     hits = rules.casualties
     return (
-        Phase("arrivals", partial(arrivals.step, rotation=rotation, tactics=tactics)),
-        Phase("fire_support", partial(fire_support.step, p=rules.fire_support, casualties_p=hits, plans=fire_plans)),
-        Phase("fire", partial(fire.step, p=rules.fire, cohesion_p=rules.cohesion, casualties_p=hits)),
-        Phase("movement", partial(movement.step, p=rules.movement, control_p=rules.control, casualties_p=hits)),
-        Phase("control", partial(control.step, p=rules.control)),
+        Phase(partial(arrivals.step, rotation=rotation, tactics=tactics)),
+        Phase(partial(fire_support.step, p=rules.fire_support, casualties_p=hits, plans=fire_plans)),
+        Phase(partial(fire.step, p=rules.fire, cohesion_p=rules.cohesion, casualties_p=hits)),
+        Phase(partial(movement.step, p=rules.movement, control_p=rules.control, casualties_p=hits)),
+        Phase(partial(control.step, p=rules.control)),
         Phase(
-            "villages",
-            partial(villages.step, p=rules.villages, fire_p=rules.fire, cohesion_p=rules.cohesion, casualties_p=hits),
+            partial(villages.step, p=rules.villages, fire_p=rules.fire, cohesion_p=rules.cohesion, casualties_p=hits)
         ),
-        Phase("supply", partial(supply.step, p=rules.supply, casualties_p=hits)),
-        Phase("surrender", partial(surrender.step, p=rules.surrender)),
-        Phase("cohesion", partial(cohesion.step, p=rules.cohesion)),
-        Phase("civilians", partial(civilians.step, p=rules.civilians, fire_support_p=rules.fire_support)),
-        Phase("corridor", partial(corridor.step, p=rules.corridor)),
+        Phase(partial(supply.step, p=rules.supply, casualties_p=hits)),
+        Phase(partial(surrender.step, p=rules.surrender)),
+        Phase(partial(cohesion.step, p=rules.cohesion)),
+        Phase(partial(civilians.step, p=rules.civilians, fire_support_p=rules.fire_support)),
+        Phase(partial(corridor.step, p=rules.corridor)),
     )

@@ -11,8 +11,8 @@ shell-equivalents (a bomb or missile counts ``air_raid_equivalent`` / ``missile_
     damage     = 1 - (1 - damage) * exp(-m * damage_per_shell)
     suppressed = 1 - exp(-m * suppression_per_shell)     (rebel fire that step)
 
-The record gives rates, not effects: every coefficient is an assumption, but ``civilian_exposure``, calibrated
-to the civilians' dead.
+The record gives rates, not effects: every coefficient is an assumption except ``civilian_exposure``, which
+is calibrated to the civilians' dead.
 """
 
 from __future__ import annotations

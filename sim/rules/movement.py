@@ -24,7 +24,8 @@ than ``reserve_depth_cells`` move towards the front, but only from ``reserves_re
 the battle's start (record:rebels-surprised: they expected the push from the north, so their
 reserves stayed where they were while the south and east went). A rebel squad at one end of a tunnel whose
 other end the attackers hold goes through with ``tunnel_per_h`` (record: rebel tunnels linking
-areas around the town; Hezbollah "attacked from behind"). All coefficients are assumptions.
+areas around the town; Hezbollah "attacked from behind"). Each coefficient's description says whether it
+is an assumption or calibrated.
 """
 
 from __future__ import annotations

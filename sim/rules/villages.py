@@ -27,18 +27,6 @@ from sim.rules.cohesion import fire_factor
 from sim.rules.fire import Params as FireParams
 from sim.state import ACTIVE, GONE, GOV, IN_TOWN, REB, REBELS, BattleState
 
-BASELINE_PLAN = (  # the baseline's order of objectives (record:hamidiya-advance: the last supply line first)
-    "Hamidiya",
-    "Haret al-Turkumen",
-    "al-Dabaa air base",
-    "Arjoun",
-    "Jawadiyeh",
-    "Dabaa",
-    "Shamsin",
-    "Borak",
-    "Eastern Bweida",
-)
-
 
 class Params(BaseModel):
     """Parameters of the fight for the outside places."""
@@ -52,13 +40,11 @@ class Params(BaseModel):
         description="share of army squads working outside the town (calibrated: experiments/calibration.yaml)",
     )
     campaign_start: dt.datetime | None = Field(
-        dt.datetime(2013, 5, 24),
-        description="when the task force leaves the town for the places "
-        "(policy input; record:hamidiya-advance; none: from the start)",
+        description="when the task force leaves the town for the places (policy input, set by the scenario; "
+        "none: from the start)"
     )
     plan: list[str] = Field(
-        list(BASELINE_PLAN),
-        description="the attackers' order of objectives outside the town (policy input; record:hamidiya-advance)",
+        description="the attackers' order of objectives outside the town (policy input, set by the scenario)"
     )
     parallel_objectives: int = Field(2, ge=1, description="places attacked at once (assumption)")
     place_cover: float = Field(0.3, ge=0, le=1, description="fire a garrison avoids behind its walls (assumption)")
