@@ -191,68 +191,49 @@ def _command_line() -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sim.validate import validate
+    from sim.analysis.reports.validation import validation_lines, write_validation
 
-    record = load_record()
-    load_scenario(args.scenario, args.set)  # bad input stops here, before any folder is made
     out = args.out or Path("results") / "validate" / Path(args.scenario).stem
-    result = validate(
+    result = write_validation(
         args.scenario,
         args.set,
         args.runs,
         out,
-        record=record,
+        record=load_record(),
         master_seed=args.master_seed,
         workers=args.workers,
         cluster=args.cluster,
         quiet=args.quiet,
         command=_command_line(),
     )
-    fitted = result["fit"]
-    print(
-        f"{result['scenario']}: {fitted['runs']} runs, loss {fitted['loss']:.3f}, goodness of fit "
-        f"{fitted['goodness_of_fit']:.2f} ({fitted['consistent']} of {fitted['compared']} fitted targets consistent)"
-    )
-    for check in result["checks"]:
-        mark = "met " if check["passed"] else "MISS"
-        print(f"  {mark}  {check['name']}: {check['measured']} (required {check['required']})")
-    print(f"  written to {out}/ (validation.md, validation.json, control/sectors/casualties/strength .png .svg)")
+    print("\n".join(validation_lines(result, out)))
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate import calibrate
+    from sim.analysis.reports.calibration import calibration_lines, write_calibration
 
-    record = load_record()
     name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
     out = args.out or Path("results") / "calibrate" / name
-    result = calibrate(
+    result = write_calibration(
         args.experiment,
         out,
-        record=record,
+        record=load_record(),
         train_until=args.train_until,
         workers=args.workers,
         cluster=args.cluster,
         quiet=args.quiet,
         command=_command_line(),
     )
-    print(f"calibrated {len(result['fitted'])} parameters, confirmed loss {result['fitted_loss']:.3f}:")
-    for path, value in result["fitted"].items():
-        u = result["uncertainty"][path]
-        print(f"  {path} = {value:.4g}  (range near the best: {u['low']:.4g} - {u['high']:.4g})")
-    check = result["check"]
-    print(f"  check ({check['runs']} runs): median fall day {check['fall_day_median']:.2f} (record 17)")
-    if check["loss_later_targets"] is not None:
-        print(f"  prediction of the targets after day {result['train_until']}: loss {check['loss_later_targets']:.3f}")
-    print(f"  written to {out}/ (calibration.md, calibration.json, trials.csv, confirmed.csv, calibration.png/.svg)")
+    print("\n".join(calibration_lines(result, out)))
     return 0
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sim.sensitivity import sensitivity
+    from sim.analysis.reports.sensitivity import sensitivity_lines, write_sensitivity
 
     out = args.out or Path("results") / "sensitivity" / f"{Path(args.experiment).stem}-{args.method}"
-    table = sensitivity(
+    result = write_sensitivity(
         args.experiment,
         out,
         method=args.method,
@@ -261,23 +242,16 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         workers=args.workers,
         cluster=args.cluster,
     )
-    lead = "mu_star" if args.method == "morris" else "ST"
-    for outcome, part in table[table["index"] == lead].groupby("outcome", sort=False):
-        top = part.sort_values("value", ascending=False).head(3)
-        ranked = ", ".join(f"{p.split('.')[-1]} {v:.3g}" for p, v in zip(top["parameter"], top["value"], strict=True))
-        print(f"{outcome}: {lead} {ranked}")
-    print(f"written to {out}/ (sensitivity.md, indices.csv, runs.parquet, sensitivity.png/.svg)")
+    print("\n".join(sensitivity_lines(result, out)))
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.counterfactual import compare, summary_line
+    from sim.analysis.reports.counterfactual import comparison_lines, write_comparison
 
-    load_scenario(args.scenario_a)
-    load_scenario(args.scenario_b)
     stems = f"{Path(args.scenario_b).stem}-vs-{Path(args.scenario_a).stem}"
     out = args.out or Path("results") / "compare" / stems
-    table = compare(
+    result = write_comparison(
         args.scenario_a,
         args.scenario_b,
         args.runs,
@@ -289,8 +263,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         command=_command_line(),
     )
-    print(summary_line([Path(args.scenario_a).stem, Path(args.scenario_b).stem], table))
-    print(f"written to {out}/ (compare.md, compare.json, differences.csv, compare.png/.svg)")
+    labels = [Path(args.scenario_a).stem, Path(args.scenario_b).stem]
+    print("\n".join(comparison_lines(result, labels, out)))
     return 0
 
 

@@ -32,7 +32,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from sim import compare
+from sim.analysis import targets as compare
 from sim.model import BattleModel
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record
