@@ -10,11 +10,12 @@ draw the same seeds.
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, unique
 
 import numpy as np
 
 
+@unique  # a number given twice is an error at import, not an alias
 class Stream(IntEnum):
     """The seed streams of the analyses of one master seed."""
 
@@ -22,7 +23,7 @@ class Stream(IntEnum):
     REFINE = 1  # calibration's refinement: every trial on the same seeds
     CONFIRM = 2  # calibration's confirmation: the best trials on fresh seeds
     SCENARIO_VALUES = 3  # calibration: the scenario's own values run like a screen point
-    SENSITIVITY = 2  # SALib's parameter sets: the same stream as the confirmation's
+    SENSITIVITY = 4  # SALib's parameter sets, each run on the same seeds
 
 
 # calibration's check ensemble of the fitted values is a sweep of master seed + this (plan's seeds,
