@@ -1,6 +1,9 @@
 """The ``qusayr`` command: thin subcommands over the functions of ``sim``.
 
-Bad input (a record, a scenario, an override) ends with one message on stderr and exit status 2.
+Each handler parses its arguments, calls one library function (``sim.runfiles`` for a run's files,
+``sim.analysis.reports`` for the analyses and a sweep's figures, ``sim.sweeps`` for sweeps) and
+prints what it returns. Bad input (a record, a scenario, an override, an experiment) ends with one
+message on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.output import save_figure, write_bytes, write_text
 from sim.record import DEFAULT_RECORD_PATH, RecordError, describe, load_record, section_of
-from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario, scale_forces
+from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
 from sim.sweeps.experiment import ExperimentError
 from sim.sweeps.runner import RunFailedError
 
@@ -44,54 +46,17 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import matplotlib
+    from sim.runfiles import run_into, run_lines
 
-    matplotlib.use("Agg")
-
-    from sim.plots import plot_control
-    from sim.run import manifest, run
-
-    scenario = load_scenario(args.scenario, args.set)
-    record = load_record()
-    out = args.out or Path("results") / f"{scenario.name}-seed{args.seed}"
-    result = run(scenario, args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = result.summary
-    write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
-    write_text(out / "manifest.json", json.dumps(manifest(scenario, args.seed, args.set), indent=1) + "\n")
-    write_bytes(out / "series.parquet", result.series.to_parquet(index=False))
-    save_figure(plot_control(summary, record=record).figure, out, "control", formats=("png",))
-    print(f"scenario {summary['scenario']} (seed {summary['seed']}, {summary['days_simulated']} days)")
-    by_day = ", ".join(str(n) for n in summary["gov_sectors_by_day"])
-    print(f"  sectors held by the attackers at the end of each day: {by_day}")
-    for key in ("encirclement_day", "withdrawal_day", "fall_day"):
-        value = summary[key]
-        print(f"  {key.replace('_', ' ')}: {'never' if value is None else value}")
-    places = ", ".join(f"{k} {v}" for k, v in summary["places_captured"].items()) or "none"
-    print(f"  places captured (day): {places}")
-    for fate in ("killed", "wounded", "captured", "withdrawn"):
-        print(f"  {fate}: " + ", ".join(f"{k} {v}" for k, v in summary[fate].items()))
-    print(f"  written to {out}/ (summary.json, series.parquet, manifest.json, control.png)")
+    result, out = run_into(args.scenario, args.set, args.seed, args.out)
+    print("\n".join(run_lines(result.summary, out)))
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    import resource
-    import time
+    from sim.runfiles import bench
 
-    from sim.run import run
-
-    scenario = scale_forces(load_scenario(args.scenario, args.set), args.forces_scale)
-    started = time.perf_counter()
-    result = run(scenario, args.seed)
-    seconds = time.perf_counter() - started
-    summary = result.summary
-    fighters = sum(summary["initial"][s] + summary["arrived"][s] for s in ("rebels", "army", "hezbollah"))
-    steps = len(result.series) - 1
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    line = {"scenario": scenario.name, "fighters": fighters, "steps": steps, "seconds": round(seconds, 3)}
-    line["peak_rss_mb"] = round(peak_mb, 1)
-    print(json.dumps(line))
+    print(json.dumps(bench(args.scenario, args.set, args.seed, args.forces_scale)))
     return 0
 
 
@@ -107,67 +72,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from sim.sweeps.ledger import LEDGER_NAME, Ledger
+    from sim.analysis.reports.sweep import status_lines
+    from sim.sweeps.ledger import LEDGER_NAME
 
     if not (args.folder / LEDGER_NAME).is_file():
         print(f"qusayr: {args.folder}: no sweep here (no {LEDGER_NAME})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ledger = Ledger(args.folder, read_only=True)
-    try:
-        meta, counts, failed, points = ledger.meta(), ledger.counts(), ledger.failed(), ledger.points()
-        first, last = ledger.time_span()
-    finally:
-        ledger.close()
-    experiment = meta["experiment"]
-    total = sum(counts.values())
-    print(
-        f"experiment {experiment['name']} on scenario {experiment['scenario']} ({experiment['design']}, "
-        f"{points} points x {experiment['replicates']} replicates, master seed {experiment['master_seed']})"
-    )
-    print(f"varied: {', '.join(p['path'] for p in experiment['parameters'])}")
-    print(
-        f"runs: {total}: {counts['done']} done, {counts['failed']} failed, "
-        f"{counts['pending'] + counts['running']} pending"
-    )
-    if first is not None and last is not None:
-        print(f"elapsed: {dt.timedelta(seconds=round(last - first))} (first start to last end)")
-    for run_id, point, replicate, error in failed:
-        print(f"failed: {run_id} (point {point}, replicate {replicate}): {error}")
+    print("\n".join(status_lines(args.folder)))
     return 0
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import pandas as pd
-
-    from sim.plots import plot_outcome_vs_parameter, plot_sector_bands
-    from sim.sweeps.ledger import LEDGER_NAME, Ledger
+    from sim.analysis.reports.sweep import write_sweep_figures
+    from sim.sweeps.ledger import LEDGER_NAME
     from sim.sweeps.runner import RUNS_TABLE
 
-    table = args.folder / RUNS_TABLE
-    if not table.is_file() or not (args.folder / LEDGER_NAME).is_file():
+    if not (args.folder / RUNS_TABLE).is_file() or not (args.folder / LEDGER_NAME).is_file():
         print(f"qusayr: {args.folder}: no finished sweep here (no {RUNS_TABLE})", file=sys.stderr)
         return EXIT_BAD_INPUT
-    runs = pd.read_parquet(table)
-    ledger = Ledger(args.folder, read_only=True)
-    parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
-    ledger.close()
-    plots = args.folder / "plots"
-    plots.mkdir(exist_ok=True)
-    written = []
-    for outcome in ("fall_day", "killed_rebels", "encirclement_day"):
-        for parameter in parameters:
-            if runs[parameter].dtype == object:
-                runs[parameter] = runs[parameter].astype(str)
-            ax = plot_outcome_vs_parameter(runs, parameter, outcome)
-            stem = f"{outcome}-vs-{parameter.replace('.', '_')}"
-            written += save_figure(ax.figure, plots, stem, formats=("png",), dpi=110)
-    written += save_figure(plot_sector_bands(runs).figure, plots, "sector-bands", formats=("png",), dpi=110)
-    print(f"{len(written)} figures written to {plots}/")
+    written = write_sweep_figures(args.folder)
+    print(f"{len(written)} figures written to {args.folder / 'plots'}/")
     return 0
 
 
@@ -191,68 +115,49 @@ def _command_line() -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sim.validate import validate
+    from sim.analysis.reports.validation import validation_lines, write_validation
 
-    record = load_record()
-    load_scenario(args.scenario, args.set)  # bad input stops here, before any folder is made
     out = args.out or Path("results") / "validate" / Path(args.scenario).stem
-    result = validate(
+    result = write_validation(
         args.scenario,
         args.set,
         args.runs,
         out,
-        record=record,
+        record=load_record(),
         master_seed=args.master_seed,
         workers=args.workers,
         cluster=args.cluster,
         quiet=args.quiet,
         command=_command_line(),
     )
-    fitted = result["fit"]
-    print(
-        f"{result['scenario']}: {fitted['runs']} runs, loss {fitted['loss']:.3f}, goodness of fit "
-        f"{fitted['goodness_of_fit']:.2f} ({fitted['consistent']} of {fitted['compared']} fitted targets consistent)"
-    )
-    for check in result["checks"]:
-        mark = "met " if check["passed"] else "MISS"
-        print(f"  {mark}  {check['name']}: {check['measured']} (required {check['required']})")
-    print(f"  written to {out}/ (validation.md, validation.json, control/sectors/casualties/strength .png .svg)")
+    print("\n".join(validation_lines(result, out)))
     return 0
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.calibrate import calibrate
+    from sim.analysis.reports.calibration import calibration_lines, write_calibration
 
-    record = load_record()
     name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
     out = args.out or Path("results") / "calibrate" / name
-    result = calibrate(
+    result = write_calibration(
         args.experiment,
         out,
-        record=record,
+        record=load_record(),
         train_until=args.train_until,
         workers=args.workers,
         cluster=args.cluster,
         quiet=args.quiet,
         command=_command_line(),
     )
-    print(f"calibrated {len(result['fitted'])} parameters, confirmed loss {result['fitted_loss']:.3f}:")
-    for path, value in result["fitted"].items():
-        u = result["uncertainty"][path]
-        print(f"  {path} = {value:.4g}  (range near the best: {u['low']:.4g} - {u['high']:.4g})")
-    check = result["check"]
-    print(f"  check ({check['runs']} runs): median fall day {check['fall_day_median']:.2f} (record 17)")
-    if check["loss_later_targets"] is not None:
-        print(f"  prediction of the targets after day {result['train_until']}: loss {check['loss_later_targets']:.3f}")
-    print(f"  written to {out}/ (calibration.md, calibration.json, trials.csv, confirmed.csv, calibration.png/.svg)")
+    print("\n".join(calibration_lines(result, out)))
     return 0
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from sim.sensitivity import sensitivity
+    from sim.analysis.reports.sensitivity import sensitivity_lines, write_sensitivity
 
     out = args.out or Path("results") / "sensitivity" / f"{Path(args.experiment).stem}-{args.method}"
-    table = sensitivity(
+    result = write_sensitivity(
         args.experiment,
         out,
         method=args.method,
@@ -261,23 +166,16 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
         workers=args.workers,
         cluster=args.cluster,
     )
-    lead = "mu_star" if args.method == "morris" else "ST"
-    for outcome, part in table[table["index"] == lead].groupby("outcome", sort=False):
-        top = part.sort_values("value", ascending=False).head(3)
-        ranked = ", ".join(f"{p.split('.')[-1]} {v:.3g}" for p, v in zip(top["parameter"], top["value"], strict=True))
-        print(f"{outcome}: {lead} {ranked}")
-    print(f"written to {out}/ (sensitivity.md, indices.csv, runs.parquet, sensitivity.png/.svg)")
+    print("\n".join(sensitivity_lines(result, out)))
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.counterfactual import compare, summary_line
+    from sim.analysis.reports.counterfactual import comparison_lines, write_comparison
 
-    load_scenario(args.scenario_a)
-    load_scenario(args.scenario_b)
     stems = f"{Path(args.scenario_b).stem}-vs-{Path(args.scenario_a).stem}"
     out = args.out or Path("results") / "compare" / stems
-    table = compare(
+    result = write_comparison(
         args.scenario_a,
         args.scenario_b,
         args.runs,
@@ -289,8 +187,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         command=_command_line(),
     )
-    print(summary_line([Path(args.scenario_a).stem, Path(args.scenario_b).stem], table))
-    print(f"written to {out}/ (compare.md, compare.json, differences.csv, compare.png/.svg)")
+    labels = [Path(args.scenario_a).stem, Path(args.scenario_b).stem]
+    print("\n".join(comparison_lines(result, labels, out)))
     return 0
 
 

@@ -144,7 +144,7 @@ def _source(ax: Axes) -> None:
 def draw_control_claims(ax: Axes, targets: list, record: Record, *, width: float = 4, size: float = 6) -> Axes:
     """The record's control claims on a date axis of the attackers' share of the town.
 
-    Each control target of ``sim.compare`` (other kinds are skipped) is drawn at noon of its claim's
+    Each control target of ``sim.analysis.targets`` (other kinds are skipped) is drawn at noon of its claim's
     date as its interval after the lean (a bar), with the claim's own figure as a dot, coloured by
     the source's lean; a day's bracket of the sides' claims (a target of no single claim) as a
     black capped line.
@@ -177,7 +177,7 @@ def plot_control_ensemble(
     """The attackers' share of the town by date: ensemble median with 50 % and 90 % bands, and the record.
 
     ``share_by_day`` is runs x days (the share at the end of each day); ``targets`` are the control
-    targets of ``sim.compare`` (each claim drawn at noon of its date as its interval after the lean,
+    targets of ``sim.analysis.targets`` (each claim drawn at noon of its date as its interval after the lean,
     with the claim's own figure as a dot, coloured by lean); key events of the record are marked.
     """
     if ax is None:
@@ -288,7 +288,7 @@ def plot_strength(strength_by_day: dict[str, np.ndarray], *, ax: Axes | None = N
 def plot_indices(table, outcome: str, *, unit: str = "", ax: Axes | None = None) -> Axes:
     """Sensitivity indices of one outcome: one bar per parameter with its 95 % confidence interval.
 
-    ``table`` has columns parameter, outcome, index, value, conf (as ``sim.sensitivity`` writes).
+    ``table`` has columns parameter, outcome, index, value, conf (as ``sim.analysis.sensitivity`` computes).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
@@ -335,7 +335,7 @@ def plot_calibration(trials, best: dict[str, float], *, ax: Axes | None = None) 
 def plot_differences(table, *, unit: str = "", ax: Axes | None = None) -> Axes:
     """Counterfactual differences (B - A, paired over common seeds): mean with its 95 % confidence interval.
 
-    ``table`` has columns outcome, mean, ci_low, ci_high (as ``sim.counterfactual`` writes).
+    ``table`` has columns outcome, mean, ci_low, ci_high (as ``sim.analysis.counterfactual`` computes).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))

@@ -32,7 +32,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from sim import compare
+from sim.analysis import targets
 from sim.grid import cell_sums
 from sim.model import BattleModel
 from sim.plots import draw_control_claims
@@ -398,7 +398,7 @@ class Charts:
     background; ``png`` moves the lines to the model's current state and draws only them on that
     background (blitting). The background is drawn again only when the killed axis must grow
     (its top doubles: a few times a battle). ``targets`` are the control targets of
-    ``sim.compare`` (each claim as its interval after the source's lean), drawn by
+    ``sim.analysis.targets`` (each claim as its interval after the source's lean), drawn by
     ``sim.plots.draw_control_claims``.
     """
 
@@ -469,8 +469,8 @@ class Charts:
 
 
 def control_targets(record: Record, scenario: Scenario) -> list:
-    """The control targets of ``sim.compare`` (as the history figures draw them: a restated claim as its event)."""
-    return [target for target in compare.targets(record, scenario) if target.kind == "control"]
+    """The record's control targets (``sim.analysis.targets``), as the history figures draw them."""
+    return [target for target in targets.targets(record, scenario) if target.kind == "control"]
 
 
 # --- timing ----------------------------------------------------------------------------------

@@ -69,3 +69,10 @@ def test_bench_prints_one_json_line(capsys):
     assert {"fighters", "steps", "seconds", "peak_rss_mb"} <= set(line)
     assert line["steps"] == 36 * 4
     assert line["fighters"] == 9250  # no reinforcement arrives in the first 36 hours
+
+
+def test_a_bad_override_stops_run_with_status_2_before_any_file(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--set", "forces.army.fighters=lots"]) == 2
+    assert "forces.army.fighters" in capsys.readouterr().err
+    assert not out.exists()

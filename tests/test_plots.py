@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from sim.compare import targets
+from sim.analysis.targets import targets
 from sim.plots import draw_control_claims, plot_calibration
 from sim.record import load_record
 from sim.scenario import load_scenario

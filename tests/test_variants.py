@@ -12,7 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from sim.compare import NEVER_DAY
+from sim.analysis.targets import NEVER_DAY
 from sim.run import run
 from sim.scenario import load_scenario
 

@@ -205,15 +205,6 @@ def design_values(experiment: Experiment) -> list[dict[str, Any]]:
     return rows
 
 
-def common_seeds(master_seed: int, stream: int, count: int) -> list[int]:
-    """``count`` seeds shared by every parameter set of an analysis (common random numbers).
-
-    ``stream`` keeps analyses of the same master seed apart from each other and from ``plan``.
-    """
-    children = np.random.SeedSequence([master_seed, stream]).spawn(count)
-    return [int(child.generate_state(1, dtype=np.uint32)[0]) for child in children]
-
-
 def plan(experiment: Experiment, scenario_sha256: str) -> list[RunSpec]:
     """Every run of the experiment, in (point, replicate) order, with its seed and id."""
     points = design_values(experiment)

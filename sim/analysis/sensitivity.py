@@ -7,23 +7,26 @@ range with 4 levels), ``sigma`` the effects' spread (interactions, non-linearity
 total order, no second order) splits the variance: ``S1`` the share due to one parameter alone,
 ``ST`` including its interactions. SALib assumes a deterministic model, so each parameter set is
 run on the same ``replicates`` seeds and SALib is given the replicate means. Outcomes: the fall
-day and the encirclement day (never = day 24, ``sim.compare.NEVER_DAY``), rebels killed, and the
+day and the encirclement day (never = day 24, ``sim.analysis.targets.NEVER_DAY``), rebels killed, and the
 sectors held by the attackers at the end of day 10. Confidence intervals are SALib's bootstrap
 95 % intervals.
+
+``sensitivity`` returns a ``SensitivityResult``; ``sim.analysis.reports.sensitivity`` renders it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from sim.compare import NEVER_DAY
-from sim.output import save_figure, write_bytes, write_text
-from sim.sweeps.experiment import Experiment, ExperimentError, common_seeds, load_experiment
+from sim.analysis.targets import NEVER_DAY, outcome_values
+from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment
 from sim.sweeps.runner import evaluate
+from sim.sweeps.seeds import Stream, common_seeds
 
 OUTCOMES = ("fall_day", "encirclement_day", "killed_rebels", "gov_sectors_d10")
 # units of the Morris indices (those of the outcome); Sobol indices are shares of variance
@@ -34,7 +37,19 @@ UNITS = {
     "gov_sectors_d10": "sectors per parameter range",
 }
 Method = Literal["morris", "sobol"]
-SEED_STREAM = 2  # apart from the screen's seeds and calibration's (stream 1)
+LEAD_INDEX = {"morris": "mu_star", "sobol": "ST"}  # the index that ranks the parameters
+
+
+@dataclass
+class SensitivityResult:
+    """The parameter sets, their runs and the indices of each outcome."""
+
+    experiment: Experiment
+    method: Method
+    points: list[dict[str, float]]  # the parameter sets (SALib's samples)
+    seeds: list[int]  # the common seeds every set is run on
+    runs: pd.DataFrame  # one row of outcomes per run
+    indices: pd.DataFrame  # columns parameter, outcome, index, value, conf
 
 
 def problem(experiment: Experiment) -> dict:
@@ -64,7 +79,7 @@ def outcome_means(runs: pd.DataFrame, points: int) -> pd.DataFrame:
     """Replicate means of the outcomes per parameter set (events that never happen: NEVER_DAY)."""
     frame = runs.reindex(columns=["point", *OUTCOMES])  # outcomes a short run never reached: missing
     for column in ("fall_day", "encirclement_day"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").fillna(NEVER_DAY)
+        frame[column] = outcome_values(frame, column, never=NEVER_DAY)
     means = frame.groupby("point")[list(OUTCOMES)].mean().reindex(range(points))
     return means
 
@@ -102,15 +117,14 @@ def analyse(experiment: Experiment, method: Method, samples: np.ndarray, means: 
 
 def sensitivity(
     experiment_name: str | Path,
-    out: Path,
     *,
     method: Method = "morris",
     size: int | None = None,
     replicates: int | None = None,
     workers: int | None = None,
     cluster: str | None = None,
-) -> pd.DataFrame:
-    """Sample, run, analyse; write indices.csv, runs.parquet, sensitivity.md and the figure."""
+) -> SensitivityResult:
+    """Sample the parameter sets, run each on common seeds, and compute the indices."""
     experiment = load_experiment(experiment_name)
     size = size or (10 if method == "morris" else 32)
     if method == "sobol" and size & (size - 1):
@@ -120,54 +134,7 @@ def sensitivity(
         {p.path: (round(float(v)) if p.integer else float(v)) for p, v in zip(experiment.bounded, row, strict=True)}
         for row in samples
     ]
-    seeds = common_seeds(experiment.master_seed, SEED_STREAM, replicates or experiment.replicates)
+    seeds = common_seeds(experiment.master_seed, Stream.SENSITIVITY, replicates or experiment.replicates)
     runs = evaluate(experiment.scenario, experiment.set, points, seeds, workers=workers, cluster=cluster)
-    table = analyse(experiment, method, samples, outcome_means(runs, len(points)))
-    out.mkdir(parents=True, exist_ok=True)
-    write_bytes(out / "runs.parquet", runs.to_parquet(index=False))
-    write_text(out / "indices.csv", table.to_csv(index=False))
-    write_text(out / "sensitivity.md", report(experiment, method, table, len(points), len(seeds)))
-    _figure(out, table, method)
-    return table
-
-
-def report(experiment: Experiment, method: Method, table: pd.DataFrame, sets: int, replicates: int) -> str:
-    """``sensitivity.md``: one table per outcome, parameters by importance."""
-    lead = "mu_star" if method == "morris" else "ST"
-    lines = [
-        f"# Sensitivity ({method}): experiment `{experiment.name}` on `{experiment.scenario}`",
-        "",
-        f"{sets} parameter sets x {replicates} common seeds (SALib given the replicate means); "
-        "95 % bootstrap confidence intervals. Definitions: `sim/sensitivity.py`.",
-        "",
-    ]
-    for outcome in dict.fromkeys(table["outcome"]):
-        part = table[table["outcome"] == outcome].pivot(index="parameter", columns="index", values=["value", "conf"])
-        part = part.sort_values(("value", lead), ascending=False)
-        indices = list(dict.fromkeys(table["index"]))
-        lines += [f"## {outcome.replace('_', ' ')}", "", "| parameter | " + " | ".join(indices) + " |"]
-        lines.append("|---|" + "---|" * len(indices))
-        for parameter, row in part.iterrows():
-            cells = []
-            for index in indices:
-                conf = row[("conf", index)]
-                cells.append(f"{row[('value', index)]:.3g}" + ("" if np.isnan(conf) else f" ± {conf:.2g}"))
-            lines.append(f"| `{parameter}` | " + " | ".join(cells) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _figure(out: Path, table: pd.DataFrame, method: Method) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sim.plots import plot_indices
-
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
-    for ax in axes.ravel()[table["outcome"].nunique() :]:
-        ax.axis("off")
-    for ax, outcome in zip(axes.ravel(), dict.fromkeys(table["outcome"]), strict=False):
-        plot_indices(table, outcome, unit=UNITS[outcome] if method == "morris" else "share of variance", ax=ax)
-    save_figure(fig, out, "sensitivity")
+    indices = analyse(experiment, method, samples, outcome_means(runs, len(points)))
+    return SensitivityResult(experiment, method, points, seeds, runs, indices)

@@ -1,6 +1,6 @@
 """Calibration: fit a few free parameters (at most ~6) of a scenario to the record.
 
-Three stages, all on replicate-averaged loss (``sim.compare``: the weighted mean of the Huber
+Three stages, all on replicate-averaged loss (``sim.analysis.fit``: the weighted mean of the Huber
 penalties of the distances to the record's intervals, averaged over a parameter set's runs):
 
 1. **Screen** (history matching): the experiment's space-filling design, each point replicated, run
@@ -36,41 +36,37 @@ replicates) of the best, widened to take in the fitted values. The confirmation 
 runs: a resumed calibration runs it again (the same seeds, so the same choice). With
 ``train_until`` only targets dated on or before that day are fitted; the report then scores the
 later targets, and the fall day, of ``check_runs`` fresh runs of the fitted values as a prediction.
+
+Each stage is a function that computes (``screen``, ``refine``, ``confirm``, ``check``);
+``calibrate`` runs them in turn and returns a ``CalibrationResult``, which
+``sim.analysis.reports.calibration`` renders.
 """
 
 from __future__ import annotations
 
-import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sim.compare import HUBER_KNEE, NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, fit, run_losses, targets
-from sim.output import save_figure, write_text
+from sim.analysis.fit import HUBER_KNEE, Fit, fit, run_losses
+from sim.analysis.targets import NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, targets, town_event
 from sim.record import Record
 from sim.scenario import load_scenario
-from sim.sweeps.experiment import (
-    Calibration,
-    Experiment,
-    ExperimentError,
-    common_seeds,
-    load_experiment,
-    override_text,
-)
+from sim.sweeps.ensemble import run_ensemble
+from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
 from sim.sweeps.runner import RUNS_TABLE, RunFailedError, evaluate, evaluate_on, make_executor, sweep
-from sim.validate import run_ensemble
+from sim.sweeps.seeds import CHECK_MASTER_SEED_OFFSET, Stream, common_seeds
 
 SCREEN_DIR = "screen"
 CHECK_DIR = "check"
 JOURNAL = "refine.journal"
-SEED_STREAM = 1  # the refinement's common seeds, apart from the screen's
-CONFIRM_SEED_STREAM = 2  # the confirmation's, apart from the screen's and the refinement's
-INCUMBENT_SEED_STREAM = 3  # the scenario's own values' screen runs, apart from the other stages'
 INCUMBENT_POINT = -1  # the scenario's own values' row among the screen's points
 BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.25  # assumption: a quarter keeps the box from collapsing onto one lucky point
+MAX_FREE_PARAMETERS = 6  # the record's ~15 claims identify at most ~6
 
 
 def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str]) -> pd.DataFrame:
@@ -142,7 +138,7 @@ def screen_incumbent(
     cluster: str | None,
 ) -> pd.DataFrame:
     """The scenario's own values run like a screen point (``replicates`` seeds of their own): one row of points."""
-    seeds = common_seeds(experiment.master_seed, INCUMBENT_SEED_STREAM, experiment.replicates)
+    seeds = common_seeds(experiment.master_seed, Stream.SCENARIO_VALUES, experiment.replicates)
     outcomes = evaluate(experiment.scenario, experiment.set, [incumbent], seeds, workers=workers, cluster=cluster)
     return implausibility(outcomes.assign(point=INCUMBENT_POINT), found, list(incumbent))
 
@@ -191,7 +187,7 @@ def refine(
     alive = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.WAITING)
     if first is not None and not any(t.user_attrs.get("scenario_values") and t.state in alive for t in study.trials):
         study.enqueue_trial(first, user_attrs={"scenario_values": True})
-    seeds = common_seeds(experiment.master_seed, SEED_STREAM, settings.refine.replicates)
+    seeds = common_seeds(experiment.master_seed, Stream.REFINE, settings.refine.replicates)
     executor, slots, shutdown = make_executor(workers, cluster)
     try:
         while True:
@@ -267,7 +263,7 @@ def confirm(
         best = pd.concat([best, trials[trials["trial"] == also]])
     integer = {p.path for p in experiment.bounded if p.integer}
     points = [{p: int(row[p]) if p in integer else float(row[p]) for p in parameters} for _, row in best.iterrows()]
-    seeds = common_seeds(experiment.master_seed, CONFIRM_SEED_STREAM, settings.refine.confirm_replicates)
+    seeds = common_seeds(experiment.master_seed, Stream.CONFIRM, settings.refine.confirm_replicates)
     outcomes = evaluate(experiment.scenario, experiment.set, points, seeds, workers=workers, cluster=cluster)
     losses = [_point_losses(experiment, outcomes, point, found) for point in range(len(points))]
     # the scenario's values' losses on the same seeds: a candidate's paired difference from them
@@ -319,6 +315,158 @@ def fitted_values(
     return values, uncertainty
 
 
+@dataclass
+class Screen:
+    """The screen's points (the design's, and the scenario's own values as ``INCUMBENT_POINT``) and the box."""
+
+    points: pd.DataFrame  # per point: its parameters, loss, loss_se and implausibility
+    scenario_values: dict[str, float] | None  # None for a fit to part of the record (they saw the rest)
+    in_bounds: bool  # whether the scenario's values lie within the experiment's bounds (and so take part)
+    box: dict[str, tuple]  # parameter -> (low, high, integer): where the refinement searches
+    any_plausible: bool  # False: the box is the best quarter's
+
+    @property
+    def candidate(self) -> dict[str, float] | None:
+        """The scenario's values when they take part."""
+        return self.scenario_values if self.in_bounds else None
+
+
+@dataclass
+class CheckRuns:
+    """Fresh runs of the fitted values, scored on the fitted targets and (``--train-until``) the later ones."""
+
+    runs: pd.DataFrame
+    overrides: list[str]
+    fit_fitted: Fit
+    fit_later: Fit | None
+    fall_day_median: float  # a run that did not fall counts as NEVER_DAY
+    fell_share: float
+
+
+@dataclass
+class CalibrationResult:
+    """Every stage of a calibration, and the fitted values."""
+
+    experiment: Experiment
+    settings: Calibration
+    train_until: int | None
+    targets: list[Target]  # those the calibration fits to (some scored but not fitted)
+    screen: Screen
+    trials: pd.DataFrame  # the refinement's completed trials
+    scenario_trial: int | None  # the refinement's trial of the scenario's own values
+    confirmed: pd.DataFrame
+    chosen: int  # the confirmed trial whose values are kept
+    values: dict[str, float]
+    uncertainty: dict[str, dict[str, float]]
+    check: CheckRuns
+    record_fall_day: int  # the record's day of the fall, which the check's median fall day is set against
+
+
+def calibration_targets(experiment: Experiment, record: Record, train_until: int | None, name: str) -> list[Target]:
+    """The targets a calibration fits: the record's (up to ``train_until``; the experiment's choice).
+
+    Raises:
+        ExperimentError: an experiment calibration cannot fit (naming the file ``name`` and the field).
+
+    """
+    if not experiment.bounded or experiment.listed:
+        raise ExperimentError(f"{name}: parameters: calibration needs bounded parameters only (low/high)")
+    if len(experiment.bounded) > MAX_FREE_PARAMETERS:
+        raise ExperimentError(
+            f"{name}: parameters: {len(experiment.bounded)} free parameters; the record's ~15 claims "
+            f"identify at most ~{MAX_FREE_PARAMETERS}"
+        )
+    settings = experiment.calibration or Calibration()
+    scenario = load_scenario(experiment.scenario, experiment.set)
+    found = targets(record, scenario, until_day=train_until)
+    if settings.targets is not None:
+        unknown = sorted(set(settings.targets) - {t.id for t in found})
+        if unknown:
+            raise ExperimentError(
+                f"{name}: calibration.targets: no such target{' before the cut' if train_until else ''}: "
+                f"{', '.join(unknown)} (the targets: qusayr validate's table)"
+            )
+        found = [t for t in found if t.id in settings.targets]
+    if not found:
+        raise ExperimentError(f"{name}: --train-until {train_until}: no target of the record is that early")
+    if not any(t.fitted for t in found):
+        raise ExperimentError(
+            f"{name}: calibration.targets / --train-until: the targets left are all scored but not fitted "
+            f"({NOT_FITTED_WHY}); choose others"
+        )
+    days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
+    beyond = [t.id for t in found if t.fitted and t.per_day and t.day + 1 > days]
+    if beyond:
+        raise ExperimentError(
+            f"{name}: scenario: its {days:g} days end before the days of {', '.join(beyond)}; "
+            "fit with --train-until, or run the scenario longer"
+        )
+    return found
+
+
+def screen(
+    experiment: Experiment,
+    settings: Calibration,
+    found: list[Target],
+    folder: Path,
+    *,
+    with_scenario_values: bool,
+    workers: int | None,
+    cluster: str | None,
+    quiet: bool,
+) -> Screen:
+    """Stage 1: the design swept into ``folder`` (resumable), each point's implausibility, the refinement box."""
+    # the screen's identity leaves out the calibration settings, so they can change between runs
+    screen_experiment = experiment.model_copy(update={"calibration": None})
+    if sweep(screen_experiment, folder, workers=workers, cluster=cluster, quiet=quiet):
+        raise RunFailedError(f"{folder}: some screen runs failed; see 'qusayr status {folder}'")
+    parameters = [p.path for p in experiment.bounded]
+    points = implausibility(pd.read_parquet(folder / RUNS_TABLE), found, parameters)
+    own = incumbent_values(experiment) if with_scenario_values else None
+    in_bounds = own is not None and all(p.low <= own[p.path] <= p.high for p in experiment.bounded)
+    if in_bounds:
+        points = pd.concat(
+            [points, screen_incumbent(experiment, own, found, workers=workers, cluster=cluster)], ignore_index=True
+        )
+    box, any_plausible = plausible_box(points, experiment, settings.implausibility)
+    return Screen(points, own, in_bounds, box, any_plausible)
+
+
+def check(
+    experiment: Experiment,
+    settings: Calibration,
+    values: dict[str, float],
+    found: list[Target],
+    later: list[Target],
+    folder: Path,
+    *,
+    workers: int | None,
+    cluster: str | None,
+    quiet: bool,
+) -> CheckRuns:
+    """Stage 4: ``check_runs`` fresh runs of the fitted values (an ensemble in ``folder``), scored."""
+    overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
+    runs, _ = run_ensemble(
+        experiment.scenario,
+        overrides,
+        settings.check_runs,
+        folder,
+        master_seed=experiment.master_seed + CHECK_MASTER_SEED_OFFSET,
+        workers=workers,
+        cluster=cluster,
+        quiet=quiet,
+    )
+    fall = pd.to_numeric(runs["fall_day"], errors="coerce")
+    return CheckRuns(
+        runs=runs,
+        overrides=overrides,
+        fit_fitted=fit(runs, found),
+        fit_later=fit(runs, later) if later else None,
+        fall_day_median=float(np.median(fall.fillna(NEVER_DAY))),
+        fell_share=float(fall.notna().mean()),
+    )
+
+
 def calibrate(
     experiment_name: str | Path,
     out: Path,
@@ -328,275 +476,44 @@ def calibrate(
     workers: int | None = None,
     cluster: str | None = None,
     quiet: bool = False,
-    command: str = "",
-) -> dict[str, Any]:
-    """Screen, refine, confirm, score; write calibration.json and .md, trials.csv, confirmed.csv, the figure."""
+) -> CalibrationResult:
+    """Screen, refine, confirm and check (their runs and the refinement's journal kept in ``out``)."""
     experiment = load_experiment(experiment_name)
-    if not experiment.bounded or experiment.listed:
-        raise ExperimentError(f"{experiment_name}: parameters: calibration needs bounded parameters only (low/high)")
-    if len(experiment.bounded) > 6:
-        raise ExperimentError(
-            f"{experiment_name}: parameters: {len(experiment.bounded)} free parameters; the record's ~15 claims "
-            "identify at most ~6"
-        )
+    found = calibration_targets(experiment, record, train_until, str(experiment_name))
     settings = experiment.calibration or Calibration()
     scenario = load_scenario(experiment.scenario, experiment.set)
-    found = targets(record, scenario, until_day=train_until)
-    if settings.targets is not None:
-        unknown = sorted(set(settings.targets) - {t.id for t in found})
-        if unknown:
-            raise ExperimentError(
-                f"{experiment_name}: calibration.targets: no such target{' before the cut' if train_until else ''}: "
-                f"{', '.join(unknown)} (the targets: qusayr validate's table)"
-            )
-        found = [t for t in found if t.id in settings.targets]
-    if not found:
-        raise ExperimentError(f"{experiment_name}: --train-until {train_until}: no target of the record is that early")
-    if not any(t.fitted for t in found):
-        raise ExperimentError(
-            f"{experiment_name}: calibration.targets / --train-until: the targets left are all scored but not fitted "
-            f"({NOT_FITTED_WHY}); choose others"
-        )
-    days = (scenario.time.end - scenario.time.start).total_seconds() / 86400
-    beyond = [t.id for t in found if t.fitted and t.per_day and t.day + 1 > days]
-    if beyond:
-        raise ExperimentError(
-            f"{experiment_name}: scenario: its {days:g} days end before the days of {', '.join(beyond)}; "
-            "fit with --train-until, or run the scenario longer"
-        )
-    everything = targets(record, scenario)
     parameters = [p.path for p in experiment.bounded]
     out.mkdir(parents=True, exist_ok=True)
+    engine = {"workers": workers, "cluster": cluster}
 
-    # the screen's identity leaves out the calibration settings, so they can change between runs
-    screen_experiment = experiment.model_copy(update={"calibration": None})
-    if sweep(screen_experiment, out / SCREEN_DIR, workers=workers, cluster=cluster, quiet=quiet):
-        raise RunFailedError(f"{out / SCREEN_DIR}: some screen runs failed; see 'qusayr status {out / SCREEN_DIR}'")
-    screen = pd.read_parquet(out / SCREEN_DIR / RUNS_TABLE)
-    points = implausibility(screen, found, parameters)
     # the fit being replaced is a candidate too, unless the fit is to part of the record (it saw the rest)
-    own = incumbent_values(experiment) if train_until is None else None
-    in_bounds = own is not None and all(p.low <= own[p.path] <= p.high for p in experiment.bounded)
-    incumbent = own if in_bounds else None
-    if incumbent is not None:
-        points = pd.concat(
-            [points, screen_incumbent(experiment, incumbent, found, workers=workers, cluster=cluster)],
-            ignore_index=True,
-        )
-    box, any_plausible = plausible_box(points, experiment, settings.implausibility)
-    inside = incumbent is not None and all(lo <= incumbent[k] <= hi for k, (lo, hi, _) in box.items())
-    first = incumbent if inside else None
-    trials = refine(experiment, settings, box, found, out, workers=workers, cluster=cluster, quiet=quiet, first=first)
+    screened = screen(
+        experiment, settings, found, out / SCREEN_DIR, with_scenario_values=train_until is None, quiet=quiet, **engine
+    )
+    incumbent = screened.candidate
+    inside = incumbent is not None and all(lo <= incumbent[k] <= hi for k, (lo, hi, _) in screened.box.items())
+    trials = refine(
+        experiment, settings, screened.box, found, out, quiet=quiet, first=incumbent if inside else None, **engine
+    )
     enqueued = trials.loc[trials["scenario_values"], "trial"]
     also = int(enqueued.iloc[0]) if not enqueued.empty else None
-    confirmed = confirm(experiment, settings, trials, found, parameters, workers=workers, cluster=cluster, also=also)
+    confirmed = confirm(experiment, settings, trials, found, parameters, also=also, **engine)
     chosen = chosen_trial(confirmed, also)
     values, uncertainty = fitted_values(trials, confirmed, parameters, chosen)
-
-    overrides = [*experiment.set, *(override_text(k, v) for k, v in values.items())]
-    check, _ = run_ensemble(
-        experiment.scenario,
-        overrides,
-        settings.check_runs,
-        out / CHECK_DIR,
-        master_seed=experiment.master_seed + 7,
-        workers=workers,
-        cluster=cluster,
-        quiet=quiet,
+    later = [t for t in targets(record, scenario) if train_until is not None and t.day > train_until]
+    checked = check(experiment, settings, values, found, later, out / CHECK_DIR, quiet=quiet, **engine)
+    return CalibrationResult(
+        experiment=experiment,
+        settings=settings,
+        train_until=train_until,
+        targets=found,
+        screen=screened,
+        trials=trials,
+        scenario_trial=also,
+        confirmed=confirmed,
+        chosen=chosen,
+        values=values,
+        uncertainty=uncertainty,
+        check=checked,
+        record_fall_day=town_event(record, "fall").day,
     )
-    fit_train = fit(check, found)
-    later = [t for t in everything if train_until is not None and t.day > train_until]
-    fit_later = fit(check, later) if later else None
-    fall = pd.to_numeric(check["fall_day"], errors="coerce")
-    result = {
-        "experiment": experiment.name,
-        "scenario": experiment.scenario,
-        "train_until": train_until,
-        "loss": "sim.compare: weighted mean over targets of the Huber penalty of the distance outside the target "
-        "interval, averaged over a parameter set's replicates",
-        "targets_fitted": [t.id for t in found if t.fitted],
-        "targets_not_fitted": [t.id for t in found if not t.fitted],
-        "targets_chosen": settings.targets,
-        "screen": {
-            "points": int((points["point"] != INCUMBENT_POINT).sum()),
-            "replicates": experiment.replicates,
-            "cutoff": settings.implausibility,
-            "plausible": int(
-                ((points["implausibility"] <= settings.implausibility) & (points["point"] != INCUMBENT_POINT)).sum()
-            ),
-            "scenario_values": (
-                None
-                if own is None
-                else {
-                    "values": own,
-                    "in_bounds": in_bounds,
-                    "implausibility": (
-                        float(points.loc[points["point"] == INCUMBENT_POINT, "implausibility"].iloc[0])
-                        if in_bounds
-                        else None
-                    ),
-                    "first_trial": also is not None,
-                }
-            ),
-            "box": {k: [lo, hi] for k, (lo, hi, _) in box.items()},
-            "box_from": "plausible points" if any_plausible else "the best quarter (none plausible)",
-        },
-        "refine": {"sampler": "optuna TPE", **settings.refine.model_dump(), "completed": len(trials)},
-        "fitted": values,
-        "uncertainty": uncertainty,
-        "best_refine_loss": float(trials["loss"].min()),
-        "confirmed": {
-            "trial": chosen,
-            "best_trial": int(confirmed.loc[confirmed["loss"].idxmin(), "trial"]),
-            "scenario_trial": also,
-            "of": len(confirmed),
-            "replicates": settings.refine.confirm_replicates,
-        },
-        "fitted_loss": float(confirmed.loc[confirmed["trial"] == chosen, "loss"].iloc[0]),
-        "check": {
-            "runs": len(check),
-            "loss_fitted_targets": fit_train.loss,
-            "goodness_fitted_targets": fit_train.goodness,
-            "loss_later_targets": fit_later.loss if fit_later else None,
-            "goodness_later_targets": fit_later.goodness if fit_later else None,
-            "fall_day_median": float(np.median(fall.fillna(NEVER_DAY))),
-            "fell_share": float(fall.notna().mean()),
-            "overrides": overrides,
-        },
-        "command": command,
-    }
-    write_text(out / "screen_points.csv", points.to_csv(index=False))
-    write_text(out / "trials.csv", trials.to_csv(index=False))
-    write_text(out / "confirmed.csv", confirmed.to_csv(index=False))
-    write_text(out / "calibration.json", json.dumps(result, indent=1) + "\n")
-    write_text(out / "calibration.md", calibration_report(result, fit_later))
-    _figure(out, points, trials, confirmed, values)
-    return result
-
-
-def _chosen_text(confirmed: dict[str, Any]) -> str:
-    """Which confirmed trial gives the fitted values, and why."""
-    if confirmed["trial"] == confirmed["best_trial"]:
-        own = " (the scenario's own values)" if confirmed["trial"] == confirmed["scenario_trial"] else ""
-        return f"the fitted values are trial {confirmed['trial']}'s{own}, the best there"
-    return (
-        f"the scenario's own values (trial {confirmed['trial']}) are kept: the best there, trial "
-        f"{confirmed['best_trial']}, does better by less than two standard errors of the paired difference"
-    )
-
-
-def _incumbent_text(screen: dict[str, Any]) -> str:
-    """How the scenario's own values fared in the screen (nothing for a fit to part of the record)."""
-    own = screen["scenario_values"]
-    if own is None:
-        return ""
-    if not own["in_bounds"]:
-        return "; the scenario's own values lie outside the experiment's bounds and take no part"
-    verdict = "plausible" if own["implausibility"] <= screen["cutoff"] else "not plausible"
-    outside = "" if own["first_trial"] else ", outside the refinement box, so no trial"
-    return f"; the scenario's own values: implausibility {own['implausibility']:.2f}, {verdict}{outside}"
-
-
-def _not_fitted_text(ids: list[str]) -> str:
-    """The targets scored in the reports but not fitted."""
-    return f" Scored but not fitted ({NOT_FITTED_WHY}): {', '.join(ids)}." if ids else ""
-
-
-def _targets_fitted_text(result: dict[str, Any]) -> str:
-    """Which targets the calibration fitted: the experiment's choice, the record up to a day, or all of it."""
-    cut = f"dated on or before day {result['train_until']}" if result["train_until"] is not None else None
-    if result["targets_chosen"] is not None:
-        chosen = ", ".join(result["targets_fitted"])
-        return f": {chosen} (chosen in the experiment{', ' + cut if cut else ''})."
-    return f" {cut}." if cut else " (the whole record)."
-
-
-def calibration_report(result: dict[str, Any], fit_later) -> str:
-    """``calibration.md``: what was fitted to what, the fitted values with their ranges, the check."""
-    screen, check, confirmed = result["screen"], result["check"], result["confirmed"]
-    first = (screen["scenario_values"] or {}).get("first_trial", False)
-    first_text = ", the first of them the scenario's own values" if first else ""
-    settings_top = min(result["refine"]["confirm_top"], result["refine"]["completed"])
-    also_text = " and the scenario's own values" if first and confirmed["of"] > settings_top else ""
-    lines = [
-        f"# Calibration: experiment `{result['experiment']}` on `{result['scenario']}`",
-        "",
-        f"Regenerate with `{result['command']}`.",
-        "",
-        f"Loss: {result['loss']} (definitions: `sim/compare.py`). Fitted to {len(result['targets_fitted'])} targets"
-        + _targets_fitted_text(result)
-        + _not_fitted_text(result["targets_not_fitted"]),
-        "",
-        f"1. Screen: {screen['points']} design points x {screen['replicates']} replicates; "
-        f"{screen['plausible']} plausible (second-largest distance <= {screen['cutoff']}){_incumbent_text(screen)}; "
-        f"refinement box from {screen['box_from']}.",
-        f"2. Refine: {result['refine']['completed']} trials of Optuna TPE, {result['refine']['replicates']} common "
-        f"seeds each (best loss {result['best_refine_loss']:.3f}){first_text}.",
-        f"3. Confirm: the {settings_top} best trials{also_text} run again on {confirmed['replicates']} fresh common "
-        f"seeds; {_chosen_text(confirmed)} (`confirmed.csv`).",
-        "",
-        "| parameter | fitted | range: the trials within 2 SE of the best refinement loss, and the fitted value "
-        "| refinement box (from the screen) |",
-        "|---|---|---|---|",
-    ]
-    for path, value in result["fitted"].items():
-        u, box = result["uncertainty"][path], screen["box"][path]
-        lines.append(
-            f"| `{path}` | {value:.4g} | [{u['low']:.4g}, {u['high']:.4g}] ({u['trials']} trials) | "
-            f"[{box[0]:.4g}, {box[1]:.4g}] |"
-        )
-    lines += [
-        "",
-        f"Confirmed loss of the fitted values {result['fitted_loss']:.3f}. "
-        f"Check: {check['runs']} fresh runs of the fitted values: "
-        f"loss on the fitted targets {check['loss_fitted_targets']:.3f} "
-        f"(goodness of fit {check['goodness_fitted_targets']:.2f}); "
-        f"median fall day {check['fall_day_median']:.2f} (record: 17, the town taken on 5 June), fell in "
-        f"{check['fell_share']:.0%} of runs.",
-    ]
-    if fit_later is not None:
-        lines += [
-            "",
-            f"## Prediction of the record after day {result['train_until']}",
-            "",
-            f"Loss {fit_later.loss:.3f}, goodness of fit {fit_later.goodness:.2f} "
-            f"({fit_later.consistent} of {fit_later.compared} fitted later targets consistent with the 90 % band); "
-            f"fall day predicted {check['fall_day_median']:.2f} against the record's 17 "
-            f"(error {check['fall_day_median'] - 17:+.2f} days).",
-            "",
-            "| id | day | target | median | 90 % band | consistent |",
-            "|---|---|---|---|---|---|",
-        ]
-        for row in fit_later.per_target:
-            t, q = row.target, row.quantiles
-            lines.append(
-                f"| {t.id} | {t.day} | [{t.low:.3g}, {t.high:.3g}] | {q['q50']:.3g} | "
-                f"[{q['q05']:.3g}, {q['q95']:.3g}] | {'yes' if row.consistent else 'no'} |"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _figure(
-    out: Path, points: pd.DataFrame, trials: pd.DataFrame, confirmed: pd.DataFrame, values: dict[str, float]
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-    from sim.plots import plot_calibration
-
-    table = pd.concat(
-        [
-            points.assign(
-                stage=np.where(
-                    points["point"] == INCUMBENT_POINT, "screen (the scenario's own values)", "screen (design point)"
-                )
-            ),
-            trials.assign(stage="refine (TPE trial)"),
-            confirmed.assign(stage="confirm (best trials, fresh seeds)"),
-        ],
-        ignore_index=True,
-    )
-    table["order"] = np.arange(len(table))
-    ax = plot_calibration(table, values)
-    save_figure(ax.figure, out, "calibration")

@@ -1,7 +1,8 @@
-"""Comparing runs with the record: targets, the loss of a run, the fit of an ensemble.
+"""The record as targets: each comparable entry an interval on one of a run's outcomes.
 
 Every comparable entry of the record becomes a ``Target``: an interval ``[low, high]`` on one of a
-run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a weight.
+run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a weight (how a fit
+weighs the distances to them: ``sim.analysis.fit``).
 
 - A **control claim** on day ``d`` bounds ``gov_share_dNN`` (the attackers' share of the town at the
   end of day ``d``). A point claim ``v`` becomes ``v ± SHARE_TOLERANCE``; "up to" / "as much as"
@@ -38,37 +39,22 @@ run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a we
 For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
 (``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in
 log units, ``max(ln(low / x), 0, ln(x / high)) / ln 2``: a factor of two outside counts as one).
-An event that never happens in a run counts as happening on ``NEVER_DAY``. The **loss** of a run
-is the weighted mean of the distances' Huber penalties::
 
-    loss = sum_i w_i * rho(d_i) / sum_i w_i,   w_i = the target's weight,
-    rho(d) = d**2 for d <= HUBER_KNEE, else HUBER_KNEE * (2 * d - HUBER_KNEE)
-
-(``LEAN_WEIGHT`` of the source's lean for claims, events and dead to date; 1 for battle totals;
-``BOTH_SIDES_WEIGHT`` for the sides' brackets; 0 for what is scored, not fitted: ``NOT_FITTED_WHY``),
-and the loss of a parameter set is the mean over its replicates (what calibration minimises).
-Squared near the targets, linear far from them: the record contradicts itself by up to 60 points
-of the town (rebels holding 80 % on the day Reuters gives the attackers two-thirds), and squared
-distances let the few claims farthest from every other source decide a fit (with them, four
-opposition claims contradicted by neutral ones made four fifths of the baseline's loss).
-An ensemble is **consistent** with a target when the target's interval overlaps the ensemble's 90%
-band (5th to 95th percentile); the **goodness of fit** of an ensemble is the weighted share of its
-targets it is consistent with, and **coverage** is the share of runs inside a target's interval.
-The counts of consistent targets are of the fitted ones (weight above 0); a list with none has no
-loss (NaN).
+Facts the analyses check against (the day of the fall, the places taken) are read from the record
+here too (``town_event``, ``captures``), not copied into code.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from sim.record import CasualtyReport, ControlClaim, Event, Record, describe
+from sim.record import CasualtyReport, ControlClaim, Event, Record, RecordError, describe
 from sim.scenario import Scenario
 from sim.sweeps.runner import captured_column
 
@@ -81,7 +67,6 @@ SHARE_SCALE = 0.10  # assumption: 10 points of the town outside a claim count as
 EVENT_SLACK_DAYS = 0.5  # assumption: a report covers the previous hours, so a stated date may be half a day off
 INFERRED_SLACK_DAYS = 1.0  # assumption: a date inferred from the order of paragraphs may be a day off
 LONE_FIGURE_FACTOR = 1.5  # assumption: a lone casualty figure holds within a factor of 1.5
-HUBER_KNEE = 1.0  # assumption: beyond one unit of distance (10 points, a day, a factor of 2) a miss counts linearly
 NEVER_DAY = 24.0  # assumption: an event that never happens counts as on day 24 (two after the baseline's run ends)
 UPPER_BOUND_QUALIFIERS = ("up to", "as much as")
 # (start, end) of each time of day as fractions of the day
@@ -100,9 +85,21 @@ CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
 DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by or on a day
 NOT_FITTED_WHY = "claims contradicted by a neutral one of their day, and days' tolls of the dead"  # weight 0
 PER_DAY = re.compile(r"_d\d{2}$")  # an outcome at the end of one day: gov_share_d04, killed_army_d00
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 Kind = Literal["control", "event", "casualties"]
+
+
+def outcome_values(runs: pd.DataFrame, outcome: str, never: float | None = None) -> np.ndarray:
+    """One outcome of every run (row of ``runs``) as numbers: NaN where a run lacks it.
+
+    A column the runs do not have (a day past a shorter scenario's end) is all NaN; with ``never``
+    given, missing values (an event that did not happen) count as ``never``.
+    """
+    if outcome not in runs:
+        values = np.full(len(runs), np.nan)
+    else:
+        values = pd.to_numeric(runs[outcome], errors="coerce").to_numpy(dtype=float)
+    return values if never is None else np.where(np.isnan(values), never, values)
 
 
 @dataclass(frozen=True)
@@ -140,8 +137,8 @@ class Target:
 
     def values(self, runs: pd.DataFrame) -> np.ndarray:
         """The target's outcome in each run (row of ``runs``); NaN where a run does not have it."""
-        values = _column(runs, self.outcome)
-        return values - _column(runs, self.minus) if self.minus else values
+        values = outcome_values(runs, self.outcome)
+        return values - outcome_values(runs, self.minus) if self.minus else values
 
     def distance(self, values: np.ndarray) -> np.ndarray:
         """Distance of each value from the interval, in the target's units (0 inside)."""
@@ -429,113 +426,19 @@ def _not_compared_why(report: CasualtyReport) -> str:
     return f"a part of a total ({report.side}): compared through the total"
 
 
-def _column(runs: pd.DataFrame, outcome: str) -> np.ndarray:
-    if outcome not in runs:
-        return np.full(len(runs), np.nan)
-    return pd.to_numeric(runs[outcome], errors="coerce").to_numpy(dtype=float)
+def town_event(record: Record, kind: str) -> Event:
+    """The record's outcome event of ``kind`` (encirclement, withdrawal, fall) of the town itself."""
+    for event in record.events:
+        if event.role == "outcome" and event.kind == kind and event.place == TOWN:
+            return event
+    raise RecordError(f"record: events: no outcome event of kind {kind!r} at {TOWN}")
 
 
-def penalty(distance: np.ndarray) -> np.ndarray:
-    """Huber's penalty of a distance: squared up to ``HUBER_KNEE``, then growing linearly."""
-    return np.where(distance <= HUBER_KNEE, distance**2, HUBER_KNEE * (2.0 * distance - HUBER_KNEE))
-
-
-def run_losses(runs: pd.DataFrame, found: list[Target]) -> np.ndarray:
-    """The loss of each run (row of ``runs``): weighted mean of the distances' penalties."""
-    total = np.zeros(len(runs))
-    weights = 0.0
-    for target in found:
-        if not target.fitted:  # skipped rather than weighted 0: a missing outcome would make 0 * NaN
-            continue
-        total += target.weight * penalty(target.distance(target.values(runs)))
-        weights += target.weight
-    return total / weights if weights else np.full(len(runs), np.nan)  # nothing fitted: no loss
-
-
-@dataclass
-class TargetFit:
-    """How an ensemble compares with one target."""
-
-    target: Target
-    quantiles: dict[str, float]
-    never: float
-    coverage: float
-    median_distance: float
-    loss: float
-    consistent: bool
-
-
-@dataclass
-class Fit:
-    """How an ensemble compares with the record: per target and in total."""
-
-    runs: int
-    per_target: list[TargetFit]
-    loss: float
-    goodness: float
-    consistent: int
-    compared: int
-    not_fitted: int
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready form."""
-        return {
-            "runs": self.runs,
-            "loss": self.loss,
-            "goodness_of_fit": self.goodness,
-            "consistent": self.consistent,
-            "compared": self.compared,
-            "not_fitted": self.not_fitted,
-            "per_target": [
-                {**_json_target(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}}
-                for t in self.per_target
-            ],
-        }
-
-
-def _json_target(target: Target) -> dict:
-    """A target as JSON allows it: an open upper end is null."""
-    return {**asdict(target), "high": None if math.isinf(target.high) else target.high}
-
-
-def quantiles(values: np.ndarray, censor: float | None = None) -> dict[str, float]:
-    """The 5, 25, 50, 75 and 95th percentiles (missing values as ``censor``, or dropped)."""
-    x = np.asarray(values, dtype=float)
-    x = np.where(np.isnan(x), censor, x) if censor is not None else x[~np.isnan(x)]
-    if x.size == 0:
-        return {f"q{round(q * 100):02d}": float("nan") for q in QUANTILES}
-    return {f"q{round(q * 100):02d}": float(v) for q, v in zip(QUANTILES, np.quantile(x, QUANTILES), strict=True)}
-
-
-def fit(runs: pd.DataFrame, found: list[Target]) -> Fit:
-    """Compare an ensemble (one row of outcomes per run) with the targets."""
-    per_target = []
-    weights = sum(t.weight for t in found)
-    for target in found:
-        values = target.values(runs)
-        censor = NEVER_DAY if target.kind == "event" else None
-        q = quantiles(values, censor)
-        distance = target.distance(values)
-        band_low, band_high = q["q05"], q["q95"]
-        per_target.append(
-            TargetFit(
-                target=target,
-                quantiles=q,
-                never=float(np.isnan(values).mean()) if len(values) else float("nan"),
-                coverage=float((distance == 0).mean()) if len(values) else float("nan"),
-                median_distance=float(target.distance(np.array([q["q50"]]))[0]),
-                loss=float(np.mean(penalty(distance))) if len(values) else float("nan"),
-                consistent=bool(band_low <= target.high and band_high >= target.low),
-            )
-        )
-    run_loss = run_losses(runs, found)
-    consistent_weight = sum(t.target.weight for t in per_target if t.consistent)
-    return Fit(
-        runs=len(runs),
-        per_target=per_target,
-        loss=float(run_loss.mean()) if len(run_loss) else float("nan"),
-        goodness=consistent_weight / weights if weights else float("nan"),
-        consistent=sum(t.consistent for t in per_target if t.target.fitted),
-        compared=sum(t.target.fitted for t in per_target),
-        not_fitted=sum(not t.target.fitted for t in per_target),
-    )
+def captures(record: Record, scenario: Scenario) -> list[tuple[str, Event]]:
+    """The record's captures of the places outside the town the model has: (model place, event), by date."""
+    places = model_place_names(scenario)
+    return [
+        (places[event.place], event)
+        for event in record.events
+        if event.role == "outcome" and event.kind == "capture" and event.place in places
+    ]

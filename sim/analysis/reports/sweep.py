@@ -1,0 +1,67 @@
+"""What a sweep folder holds (``qusayr status``) and a finished sweep's figures (``qusayr plot``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sim.output import save_figure
+from sim.sweeps.ledger import Ledger
+from sim.sweeps.runner import RUNS_TABLE
+
+SWEEP_OUTCOMES = ("fall_day", "killed_rebels", "encirclement_day")  # each drawn against every varied parameter
+
+
+def status_lines(folder: Path) -> list[str]:
+    """The experiment of a sweep folder, its runs by state, the time they took, and each failure (read-only)."""
+    ledger = Ledger(folder, read_only=True)
+    try:
+        meta, counts, failed, points = ledger.meta(), ledger.counts(), ledger.failed(), ledger.points()
+        first, last = ledger.time_span()
+    finally:
+        ledger.close()
+    experiment = meta["experiment"]
+    total = sum(counts.values())
+    lines = [
+        f"experiment {experiment['name']} on scenario {experiment['scenario']} ({experiment['design']}, "
+        f"{points} points x {experiment['replicates']} replicates, master seed {experiment['master_seed']})",
+        f"varied: {', '.join(p['path'] for p in experiment['parameters'])}",
+        f"runs: {total}: {counts['done']} done, {counts['failed']} failed, "
+        f"{counts['pending'] + counts['running']} pending",
+    ]
+    if first is not None and last is not None:
+        lines.append(f"elapsed: {dt.timedelta(seconds=round(last - first))} (first start to last end)")
+    lines += [
+        f"failed: {run_id} (point {point}, replicate {replicate}): {error}"
+        for run_id, point, replicate, error in failed
+    ]
+    return lines
+
+
+def write_sweep_figures(folder: Path) -> list[Path]:
+    """Each outcome against each varied parameter, and the sectors held by day, into ``folder/plots`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from sim.plots import plot_outcome_vs_parameter, plot_sector_bands
+
+    runs = pd.read_parquet(folder / RUNS_TABLE)
+    ledger = Ledger(folder, read_only=True)
+    try:
+        parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
+    finally:
+        ledger.close()
+    plots = folder / "plots"
+    plots.mkdir(exist_ok=True)
+    written = []
+    for outcome in SWEEP_OUTCOMES:
+        for parameter in parameters:
+            if runs[parameter].dtype == object:
+                runs[parameter] = runs[parameter].astype(str)
+            ax = plot_outcome_vs_parameter(runs, parameter, outcome)
+            stem = f"{outcome}-vs-{parameter.replace('.', '_')}"
+            written += save_figure(ax.figure, plots, stem, formats=("png",), dpi=110)
+    written += save_figure(plot_sector_bands(runs).figure, plots, "sector-bands", formats=("png",), dpi=110)
+    return written

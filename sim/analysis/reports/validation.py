@@ -1,0 +1,239 @@
+"""``qusayr validate``'s files: ``validation.md``, ``validation.json`` and the ensemble's figures.
+
+``validation.md`` lists the checks, every claim, event and casualty range with the ensemble's
+median and 90 % band, the event days and the entries not compared; ``validation.json`` holds the
+same with every run's summary; the figures show control, the sectors by day, casualties and
+strength (PNG and SVG).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.analysis.fit import Fit, quantiles
+from sim.analysis.targets import NOT_FITTED_WHY, Target, battle_casualty_targets, not_compared, outcome_values
+from sim.analysis.validate import ValidationResult, validate
+from sim.output import save_figure, write_text
+from sim.record import DAY0, Record
+from sim.run import code_version, git_commit
+
+FILES = "validation.md, validation.json, control/sectors/casualties/strength .png .svg"
+SECTIONS = {  # kind of target -> (section title, digits of its numbers)
+    "control": ("Control claims (share of the town held by the attackers, end of the day)", 2),
+    "event": ("Events (day of the battle the model puts them on; day 0 = 19 May)", 1),
+    "casualties": ("Casualties (killed: in the battle, by the end of a day, on a day)", 0),
+}
+EVENT_DAYS = ["encirclement_day", "water_cut_day", "talks_day", "withdrawal_day", "fall_day"]
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    """A number for a table: '-' when missing, '∞' when infinite."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return "∞" if math.isinf(x) else f"{x:.{digits}f}"
+
+
+def _date(day: int) -> str:
+    return (DAY0 + dt.timedelta(days=day)).isoformat()
+
+
+def target_json(target: Target) -> dict[str, Any]:
+    """A target as JSON allows it: an open upper end is null."""
+    return {**asdict(target), "high": None if math.isinf(target.high) else target.high}
+
+
+def fit_json(fitted: Fit) -> dict[str, Any]:
+    """A fit in a JSON-ready form: the totals, and per target its interval and the ensemble's."""
+    return {
+        "runs": fitted.runs,
+        "loss": fitted.loss,
+        "goodness_of_fit": fitted.goodness,
+        "consistent": fitted.consistent,
+        "compared": fitted.compared,
+        "not_fitted": fitted.not_fitted,
+        "per_target": [
+            {**target_json(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}}
+            for t in fitted.per_target
+        ],
+    }
+
+
+def validation_json(result: ValidationResult) -> dict[str, Any]:
+    """``validation.json``: the scenario, the fit, the checks and every run's summary."""
+    return {
+        "scenario": result.scenario.name,
+        "scenario_sha256": result.scenario.sha256(),
+        "overrides": result.overrides,
+        "master_seed": result.master_seed,
+        "fit": fit_json(result.fit),
+        "checks": [asdict(c) for c in result.checks],
+        "runs": result.summaries,
+    }
+
+
+def validation_markdown(result: ValidationResult, record: Record, *, command: str) -> str:
+    """``validation.md``: checks, every claim, event and casualty range, the event days."""
+    fitted, checks, runs = result.fit, result.checks, result.runs
+    git = git_commit()
+    lines = [
+        f"# Validation: scenario `{result.scenario.name}` against the record",
+        "",
+        f"{len(runs)} runs (seeds from master seed {result.master_seed}), code {code_version()}, commit "
+        f"{git['commit'] or 'unknown'}{' (dirty)' if git['dirty'] else ''}. Regenerate with `{command}`.",
+        "Definitions (intervals, lean, loss, consistency): `sim/analysis/targets.py` and `sim/analysis/fit.py`.",
+        "",
+        f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean Huber penalty of the distances); "
+        f"**goodness of fit {fitted.goodness:.2f}** (weighted share of targets whose interval meets the "
+        f"ensemble's 90 % band); consistent with {fitted.consistent} of the {fitted.compared} fitted targets"
+        + (f" ({fitted.not_fitted} scored, not fitted: {NOT_FITTED_WHY})." if fitted.not_fitted else "."),
+        "",
+        "## Targets of the calibrated baseline",
+        "",
+        "| check | required | measured | met | rests on |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c.name} | {c.required} | {c.measured} | {'yes' if c.passed else '**no**'} | {c.cites} |" for c in checks
+    ]
+    lines += ["", f"{sum(c.passed for c in checks)} of {len(checks)} met.", ""]
+    for kind, (title, digits) in SECTIONS.items():
+        lines += [
+            f"## {title}",
+            "",
+            "| date | id | source | lean | record | target interval | model median | 90 % band | in interval | "
+            "consistent |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in (t for t in fitted.per_target if t.target.kind == kind):
+            t, q = row.target, row.quantiles
+            what = t.label.replace("|", "/")
+            never = f" (never in {row.never:.0%})" if row.never else ""
+            lines.append(
+                f"| {_date(t.day)} | {t.id} | {t.source} | {t.lean} | {what} | [{fmt(t.low, digits)}, "
+                f"{fmt(t.high, digits)}] | {fmt(q['q50'], digits)}{never} | [{fmt(q['q05'], digits)}, "
+                f"{fmt(q['q95'], digits)}] | {row.coverage:.0%} | {'yes' if row.consistent else '**no**'} |"
+            )
+        lines.append("")
+    lines += [
+        "## Event days in the model (day 0 = 19 May; median and 90 % band of the runs in which it happened; "
+        "never = the share of runs in which it did not)",
+        "",
+    ]
+    lines += ["| outcome | median | 90 % band | never |", "|---|---|---|---|"]
+    for column in EVENT_DAYS + sorted(c for c in runs.columns if c.startswith("captured_day_")):
+        values = outcome_values(runs, column)
+        q = quantiles(values)
+        lines.append(
+            f"| {column.replace('_', ' ')} | {fmt(q['q50'])} | [{fmt(q['q05'])}, {fmt(q['q95'])}] | "
+            f"{np.isnan(values).mean():.0%} |"
+        )
+    lines += ["", "## Entries of the record not compared", ""]
+    lines += [f"- {_date(day)} `{i}`: {what}: {why}" for i, day, what, why in not_compared(record, result.scenario)]
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        lines += ["", "## Where the model misses", ""]
+        lines += [f"- {c.name}: required {c.required}; the ensemble gives {c.measured}." for c in failed]
+    return "\n".join(lines) + "\n"
+
+
+def figure_data(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Arrays the figures draw: share and sectors by day, sector holders by day, strength, killed."""
+    days = min(len(s["gov_share_by_day"]) for s in summaries)
+    share = np.array([s["gov_share_by_day"][:days] for s in summaries])
+    owners = np.array([[[o == "gov" for o in day] for day in s["sector_owner_by_day"][:days]] for s in summaries])
+    side = math.isqrt(owners.shape[-1])
+    held = owners.mean(axis=0).reshape(days, side, side)
+    strength = {
+        name: np.array([s["strength_by_day"][name][:days] for s in summaries])
+        for name in summaries[0]["strength_by_day"]
+    }
+    killed = {
+        name: np.array([s["killed"][name] for s in summaries]) for name in ("rebels", "army", "hezbollah", "civilians")
+    }
+    return {"share": share, "held": held, "strength": strength, "killed": killed}
+
+
+def validation_figures(result: ValidationResult, record: Record, folder: Path) -> list[Path]:
+    """The control, sector-map, casualty and strength figures, as PNG and SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.plots import plot_casualties, plot_control_ensemble, plot_sector_maps, plot_strength
+
+    summaries, name = result.summaries, result.scenario.name
+    data = figure_data(summaries)
+    ax = plot_control_ensemble(
+        data["share"],
+        result.targets,
+        record,
+        title=f"al-Qusayr 2013: control of the town, {name} ({len(summaries)} runs)",
+    )
+    written = save_figure(ax.figure, folder, "control")
+    days = data["held"].shape[0]
+    cols = 7
+    fig, axes = plt.subplots(math.ceil(days / cols), cols, figsize=(2 * cols, 2.1 * math.ceil(days / cols)))
+    plot_sector_maps(data["held"], np.asarray(axes), record_note={10: "record: 13 of 16 (gov. claim)"})
+    fig.suptitle(f"The 16 sectors by day, {name}: share of {len(summaries)} runs in which the attackers hold each")
+    written += save_figure(fig, folder, "sectors")
+    ranges = {t.outcome.removeprefix("killed_"): (t.low, t.high) for t in battle_casualty_targets(record)}
+    written += save_figure(plot_casualties(data["killed"], ranges).figure, folder, "casualties")
+    written += save_figure(plot_strength(data["strength"]).figure, folder, "strength")
+    return written
+
+
+def write_validation(
+    scenario_name: str,
+    overrides: list[str],
+    runs: int,
+    out: Path,
+    *,
+    record: Record,
+    master_seed: int = 1,
+    workers: int | None = None,
+    cluster: str | None = None,
+    quiet: bool = False,
+    command: str = "",
+) -> ValidationResult:
+    """Validate (``sim.analysis.validate``) and write the report, the JSON and the figures into ``out``.
+
+    A scenario that cannot be loaded stops it before any folder is made.
+    """
+    result = validate(
+        scenario_name,
+        overrides,
+        runs,
+        out,
+        record=record,
+        master_seed=master_seed,
+        workers=workers,
+        cluster=cluster,
+        quiet=quiet,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "validation.json", json.dumps(validation_json(result), indent=1, default=float) + "\n")
+    write_text(out / "validation.md", validation_markdown(result, record, command=command))
+    validation_figures(result, record, out)
+    return result
+
+
+def validation_lines(result: ValidationResult, out: Path) -> list[str]:
+    """What ``qusayr validate`` prints: the fit, each check, where the files are."""
+    fitted = result.fit
+    lines = [
+        f"{result.scenario.name}: {fitted.runs} runs, loss {fitted.loss:.3f}, goodness of fit "
+        f"{fitted.goodness:.2f} ({fitted.consistent} of {fitted.compared} fitted targets consistent)"
+    ]
+    for check in result.checks:
+        mark = "met " if check.passed else "MISS"
+        lines.append(f"  {mark}  {check.name}: {check.measured} (required {check.required})")
+    lines.append(f"  written to {out}/ ({FILES})")
+    return lines

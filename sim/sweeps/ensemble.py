@@ -1,0 +1,49 @@
+"""Ensembles: many seeds of one scenario, nothing varied, run as a sweep (resumable, local or on a cluster).
+
+Seeds come from the master seed alone (the plan's stream, ``sim.sweeps.seeds.Stream.PLAN``), so two
+scenarios run with the same master seed and number of runs share their seeds (common random numbers):
+validation, the counterfactuals' paired differences and calibration's check all run ensembles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.sweeps.experiment import Experiment
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, read_summaries, sweep
+
+
+def seeds_experiment(scenario: str, overrides: list[str], runs: int, master_seed: int = 1) -> Experiment:
+    """An experiment of ``runs`` seeds of one scenario, nothing varied."""
+    return Experiment(
+        name=f"ensemble-{Path(scenario).stem}",
+        description=f"{runs} seeds of {scenario}",
+        scenario=str(scenario),
+        set=list(overrides),
+        replicates=runs,
+        master_seed=master_seed,
+    )
+
+
+def run_ensemble(
+    scenario: str,
+    overrides: list[str],
+    runs: int,
+    folder: Path,
+    *,
+    master_seed: int = 1,
+    workers: int | None = None,
+    cluster: str | None = None,
+    quiet: bool = False,
+) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """Run (or resume) an ensemble into ``folder``; its outcomes table and summaries, by replicate."""
+    status = sweep(
+        seeds_experiment(scenario, overrides, runs, master_seed), folder, workers=workers, cluster=cluster, quiet=quiet
+    )
+    if status:
+        raise RunFailedError(f"{folder}: some runs failed; see 'qusayr status {folder}'")
+    table = pd.read_parquet(folder / RUNS_TABLE).sort_values("replicate").reset_index(drop=True)
+    return table, read_summaries(folder, list(table["run_id"]))
