@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.loading import LoadError, read_mapping, validate
 from sim.record import DAY0
 from sim.rules import (
     casualties,
@@ -343,7 +344,7 @@ class Scenario(Spec):
         return hashlib.sha256(blob).hexdigest()
 
 
-class ScenarioError(Exception):
+class ScenarioError(LoadError):
     """A scenario that cannot be used; the message names the file and the field path."""
 
 
@@ -369,16 +370,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The file's mapping merged onto its ``base`` (recursively), before validation."""
     if path in chain:
         raise ScenarioError(f"{path}: base: scenarios name each other in a loop")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: a scenario is a mapping of keys to values")
+    raw = read_mapping(path, "scenario", ScenarioError)
     base = raw.pop("base", None)
     if base is None:
         return raw
@@ -428,43 +420,12 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return merged
 
 
-def _describe_errors(label: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(k) for k in err["loc"]) or "(top level)"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message += _valid_keys_hint(err["loc"])
-        lines.append(f"{label}: {where}: {message}")
-    return "\n".join(lines)
-
-
-def _valid_keys_hint(loc: tuple[Any, ...]) -> str:
-    """The keys that would have been valid where an unknown key was found."""
-    model: Any = Scenario
-    for key in loc[:-1]:
-        if isinstance(key, int):
-            continue
-        field = model.model_fields.get(key) if hasattr(model, "model_fields") else None
-        if field is None:
-            return ""
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            return ""
-    return f" (valid keys: {', '.join(model.model_fields)})"
-
-
 def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None) -> Scenario:
     """Read a scenario (merging its ``base``), apply overrides, validate; raise ScenarioError."""
     path = scenario_path(name_or_path)
     raw = apply_overrides(_read_raw(path), overrides or [])
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
-        raise ScenarioError(_describe_errors(label, exc)) from None
+    label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
+    return validate(Scenario, raw, label, ScenarioError)
 
 
 def scale_forces(scenario: Scenario, factor: float) -> Scenario:

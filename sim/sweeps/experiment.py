@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.loading import LoadError, load
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweeps import designs
 
@@ -112,7 +112,7 @@ class Experiment(BaseModel):
         return [p for p in self.parameters if p.values is not None]
 
 
-class ExperimentError(Exception):
+class ExperimentError(LoadError):
     """An experiment that cannot be run; the message names the file and the field."""
 
 
@@ -146,20 +146,7 @@ def override_text(path: str, value: Any) -> str:
 def load_experiment(name_or_path: str | Path) -> Experiment:
     """Read and validate an experiment; check its paths and design; raise ExperimentError."""
     path = experiment_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ExperimentError(f"{path}: no such experiment file") from None
-    except yaml.YAMLError as exc:
-        raise ExperimentError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        experiment = Experiment.model_validate(raw)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(k) for k in err["loc"]) or "(top level)"
-            lines.append(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}")
-        raise ExperimentError("\n".join(lines)) from None
+    experiment = load(Experiment, path, "experiment", ExperimentError)
     try:
         load_scenario(experiment.scenario, experiment.set)
     except ScenarioError as exc:
