@@ -428,16 +428,35 @@ def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: list[s
     return validate(Scenario, raw, label, ScenarioError)
 
 
+def force_overrides(scenario: Scenario, factors: dict[str, float]) -> list[str]:
+    """``--set`` overrides multiplying each named side's fighters by its factor (none for a factor of 1).
+
+    A side's factor applies to its fighters at the start and to its reinforcements, and the rebels'
+    also to the places' garrisons (rebel fighters); each number is rounded to whole fighters.
+    """
+    sets: list[str] = []
+    for side, factor in factors.items():
+        if factor == 1.0:
+            continue
+        sets.append(f"forces.{side}.fighters={round(getattr(scenario.forces, side).fighters * factor)}")
+        sets += [
+            f"reinforcements.{i}.fighters={round(r.fighters * factor)}"
+            for i, r in enumerate(scenario.reinforcements)
+            if r.side == side
+        ]
+        if side == "rebels":
+            sets += [
+                f"places.{i}.garrison={round(p.garrison * factor)}" for i, p in enumerate(scenario.places) if p.garrison
+            ]
+    return sets
+
+
 def scale_forces(scenario: Scenario, factor: float) -> Scenario:
     """The same scenario with every force multiplied by ``factor`` (start, garrisons, arrivals), validated."""
-    raw = scenario.model_dump()
-    for side in ("rebels", "army", "hezbollah"):
-        raw["forces"][side]["fighters"] = round(raw["forces"][side]["fighters"] * factor)
-    for place in raw["places"]:
-        place["garrison"] = round(place["garrison"] * factor)
-    for arrival in raw["reinforcements"]:
-        arrival["fighters"] = round(arrival["fighters"] * factor)
-    return Scenario.model_validate(raw)
+    raw = apply_overrides(
+        scenario.model_dump(), force_overrides(scenario, dict.fromkeys(("rebels", "army", "hezbollah"), factor))
+    )
+    return validate(Scenario, raw, f"{scenario.name} (forces times {factor:g})", ScenarioError)
 
 
 def list_scenarios() -> list[str]:
