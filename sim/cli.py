@@ -48,8 +48,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
 
+    from sim.output import manifest
     from sim.plots import plot_control
-    from sim.run import manifest, run
+    from sim.run import run
 
     scenario = load_scenario(args.scenario, args.set)
     record = load_record()
@@ -300,7 +301,7 @@ def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, s
     Solara in production mode (no reloader), with its version check and telemetry off: the page
     reaches nothing off the machine.
     """
-    from sim.run import REPO_ROOT
+    from sim.output import REPO_ROOT
     from sim.viz import SCENARIO_VARIABLE
 
     command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]

@@ -69,8 +69,8 @@ import numpy as np
 import pandas as pd
 
 from sim.record import CasualtyReport, ControlClaim, Event, Record, describe
+from sim.run import captured_column
 from sim.scenario import Scenario
-from sim.sweeps.runner import captured_column
 
 LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
 BETWEEN_SIDES = "between-sides"  # the id of a day's bracket of the sides' claims, before its day

@@ -32,12 +32,12 @@ from sim.compare import (
     quantiles,
     targets,
 )
-from sim.output import save_figure, write_text
+from sim.output import code_version, git_commit, save_figure, write_text
 from sim.record import DAY0, Record
-from sim.run import code_version, git_commit
+from sim.run import captured_column
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.experiment import Experiment
-from sim.sweeps.runner import RUNS_TABLE, RunFailedError, captured_column, read_summaries, sweep
+from sim.sweeps.runner import RUNS_TABLE, RunFailedError, read_summaries, sweep
 
 ENSEMBLE_DIR = "runs"
 # what the calibrated baseline must show (issue 5), each with the record entries it rests on

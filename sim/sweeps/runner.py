@@ -28,8 +28,8 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from sim.output import write_bytes
-from sim.run import code_version, git_commit, run
+from sim.output import code_version, git_commit, write_bytes
+from sim.run import run, scalar_outcomes
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment, override_text, plan
 from sim.sweeps.ledger import Ledger
@@ -39,32 +39,6 @@ SERIES_DIR = "series"
 SUMMARY_DIR = "summaries"
 IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
 COMMIT_EVERY_S = 2.0
-
-
-def captured_column(place: str) -> str:
-    """The outcome column holding the day ``place`` was captured."""
-    return "captured_day_" + place.lower().replace(" ", "_").replace("-", "_")
-
-
-def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
-    """The run's outcomes as flat scalars: event days, casualties by side (all and by each day's end), share by day."""
-    out: dict[str, Any] = {
-        key: summary[key]
-        for key in ("fall_day", "withdrawal_day", "talks_day", "encirclement_day", "water_cut_day", "final_cohesion")
-    }
-    for fate in ("killed", "wounded", "captured", "withdrawn"):
-        for side, count in summary[fate].items():
-            out[f"{fate}_{side}"] = count
-    for day, count in enumerate(summary["gov_sectors_by_day"]):
-        out[f"gov_sectors_d{day:02d}"] = count
-    for day, share in enumerate(summary["gov_share_by_day"]):
-        out[f"gov_share_d{day:02d}"] = share
-    for side, counts in summary["killed_by_day"].items():
-        for day, count in enumerate(counts):
-            out[f"killed_{side}_d{day:02d}"] = count
-    for place in places:
-        out[captured_column(place)] = summary["places_captured"].get(place)
-    return out
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
