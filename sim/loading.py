@@ -34,7 +34,7 @@ def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> d
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise error(f"{path}: a {kind} is a mapping of keys to values")
+        raise error(f"{path}: the {kind} file must hold a mapping of keys to values")
     return raw
 
 
