@@ -2,6 +2,7 @@
 
 A reader (or a crash) never sees a half-written report, table or figure. Provenance says what
 made an output: the code's version and commit (``git_commit``), and for a run its ``manifest``.
+This module imports nothing of the project, so that any layer can write its outputs.
 """
 
 from __future__ import annotations
@@ -10,12 +11,19 @@ import importlib.metadata
 import platform
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sim.scenario import Scenario
+from typing import Any, Protocol
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Identified(Protocol):
+    """What a manifest needs of a scenario (``sim.scenario.Scenario``), so that this module imports none."""
+
+    name: str
+
+    def sha256(self) -> str:
+        """The hash of the validated scenario."""
+        ...
 
 
 def write_text(path: Path, text: str) -> Path:
@@ -73,7 +81,7 @@ def git_commit() -> dict[str, Any]:
     return {"commit": commit, "dirty": bool(dirty)}
 
 
-def manifest(scenario: Scenario, seed: int, overrides: list[str]) -> dict[str, Any]:
+def manifest(scenario: Identified, seed: int, overrides: list[str]) -> dict[str, Any]:
     """Provenance of a run: scenario hash, seed, overrides, code version and commit, package versions."""
     packages = {}
     for name in ("mesa", "numpy", "scipy", "pydantic", "pyarrow", "pandas", "networkx"):
