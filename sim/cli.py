@@ -15,9 +15,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sim.record import DEFAULT_RECORD_PATH, RecordError, describe, load_record, section_of
-from sim.scenario import DEFAULT_SCENARIO, ScenarioError, load_scenario
-from sim.sweeps.experiment import ExperimentError
+from sim.loading import LoadError
+from sim.record import DEFAULT_RECORD_PATH, describe, load_record, section_of
+from sim.scenario import DEFAULT_SCENARIO, load_scenario
 from sim.sweeps.runner import RunFailedError
 
 EXIT_BAD_INPUT = 2
@@ -198,7 +198,7 @@ def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, s
     Solara in production mode (no reloader), with its version check and telemetry off: the page
     reaches nothing off the machine.
     """
-    from sim.run import REPO_ROOT
+    from sim.output import REPO_ROOT
     from sim.viz import SCENARIO_VARIABLE
 
     command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]
@@ -373,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `qusayr record | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (RecordError, ScenarioError, ExperimentError) as exc:
+    except LoadError as exc:  # a scenario, record or experiment that cannot be used
         print(f"qusayr: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RunFailedError as exc:

@@ -25,8 +25,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.loading import LoadError, load
 
 DAY0 = dt.date(2013, 5, 19)
 """Day 0: the first day of the assault on the town (the article: "started on 19 May 2013")."""
@@ -395,43 +396,13 @@ class Record(Strict):
         return sorted(every, key=lambda e: e.date)
 
 
-class RecordError(Exception):
+class RecordError(LoadError):
     """A record file that cannot be used; the message names the file, the entry and the field."""
 
 
-def _describe_location(raw: object, loc: tuple[int | str, ...]) -> str:
-    """Turn pydantic's location into "section[i] (id 'x') field" using the raw YAML."""
-    parts: list[str] = []
-    node = raw
-    for key in loc:
-        if isinstance(key, int) and isinstance(node, list):
-            node = node[key] if key < len(node) else None
-            ident = node.get("id") if isinstance(node, dict) else None
-            parts[-1] = f"{parts[-1]}[{key}]" + (f" (id {ident!r})" if ident else "") if parts else f"[{key}]"
-        else:
-            node = node.get(key) if isinstance(node, dict) else None
-            parts.append(str(key))
-    return ".".join(parts) if parts else "(top level)"
-
-
 def load_record(path: Path | str = DEFAULT_RECORD_PATH) -> Record:
-    """Read and validate a record file; raise :class:`RecordError` naming file, entry and field."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RecordError(f"{path}: cannot read the record: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise RecordError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return Record.model_validate(raw)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = _describe_location(raw, tuple(err["loc"]))
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{path}: {where}: {message}")
-        raise RecordError("\n".join(lines)) from None
+    """Read and validate a record file; raise :class:`RecordError` naming file, entry (index and id) and field."""
+    return load(Record, Path(path), "record", RecordError)
 
 
 def figure_follows_from_quote(figure: Figure, quote: str) -> bool:

@@ -2,34 +2,23 @@
 
 The result holds the run's summary (the outcomes compared with the record: fall, withdrawal and
 encirclement days, sector control day by day, places captured, casualties by side, in all and by
-the end of each day) and the per-step series from ``model.datacollector``.
+the end of each day) and the per-step series from ``model.datacollector``. ``scalar_outcomes``
+names a run's outcomes as the flat columns that sweeps, evaluations and the loss read (a place's
+capture day: ``captured_column``).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import platform
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.model import BattleModel
+from sim.output import code_version
 from sim.scenario import Scenario
 from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def code_version() -> str:
-    """The installed version of this package."""
-    try:
-        return importlib.metadata.version("qusayr")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 @dataclass
@@ -104,35 +93,27 @@ def run(scenario: Scenario, seed: int) -> RunResult:
     return RunResult(summary=summary, series=series)
 
 
-def git_commit() -> dict[str, Any]:
-    """The checkout's commit and whether it has uncommitted changes (None outside git)."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": bool(dirty)}
+def captured_column(place: str) -> str:
+    """The outcome column holding the day ``place`` was captured."""
+    return "captured_day_" + place.lower().replace(" ", "_").replace("-", "_")
 
 
-def manifest(scenario: Scenario, seed: int, overrides: list[str]) -> dict[str, Any]:
-    """Provenance of a run: scenario hash, seed, overrides, code version and commit, package versions."""
-    packages = {}
-    for name in ("mesa", "numpy", "scipy", "pydantic", "pyarrow", "pandas", "networkx"):
-        try:
-            packages[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            packages[name] = None
-    return {
-        "scenario": scenario.name,
-        "scenario_sha256": scenario.sha256(),
-        "seed": seed,
-        "overrides": overrides,
-        "version": code_version(),
-        "git": git_commit(),
-        "python": platform.python_version(),
-        "packages": packages,
+def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
+    """The run's outcomes as flat scalars: event days, casualties by side (all and by each day's end), share by day."""
+    out: dict[str, Any] = {
+        key: summary[key]
+        for key in ("fall_day", "withdrawal_day", "talks_day", "encirclement_day", "water_cut_day", "final_cohesion")
     }
+    for fate in ("killed", "wounded", "captured", "withdrawn"):
+        for side, count in summary[fate].items():
+            out[f"{fate}_{side}"] = count
+    for day, count in enumerate(summary["gov_sectors_by_day"]):
+        out[f"gov_sectors_d{day:02d}"] = count
+    for day, share in enumerate(summary["gov_share_by_day"]):
+        out[f"gov_share_d{day:02d}"] = share
+    for side, counts in summary["killed_by_day"].items():
+        for day, count in enumerate(counts):
+            out[f"killed_{side}_d{day:02d}"] = count
+    for place in places:
+        out[captured_column(place)] = summary["places_captured"].get(place)
+    return out

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim.output import save_figure, write_bytes, write_text
+from sim.output import manifest, save_figure, write_bytes, write_text
 from sim.record import Record, load_record
-from sim.run import RunResult, manifest, run
+from sim.run import RunResult, run
 from sim.scenario import Scenario, load_scenario, scale_forces
 
 FILES = "summary.json, series.parquet, manifest.json, control.png"

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.loading import LoadError, read_mapping, validate
 from sim.record import DAY0
 from sim.rules import Rules
 from sim.rules.arrivals import RotationPolicy, TacticsChange
@@ -274,7 +275,7 @@ class Scenario(Spec):
         return hashlib.sha256(blob).hexdigest()
 
 
-class ScenarioError(Exception):
+class ScenarioError(LoadError):
     """A scenario that cannot be used; the message names the file and the field path."""
 
 
@@ -300,16 +301,7 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The file's mapping merged onto its ``base`` (recursively), before validation."""
     if path in chain:
         raise ScenarioError(f"{path}: base: scenarios name each other in a loop")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
-    except OSError as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: a scenario is a mapping of keys to values")
+    raw = read_mapping(path, "scenario", ScenarioError)
     base = raw.pop("base", None)
     if base is None:
         return raw
@@ -359,55 +351,43 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return merged
 
 
-def _describe_errors(label: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(k) for k in err["loc"]) or "(top level)"
-        message = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            message += _valid_keys_hint(err["loc"])
-        lines.append(f"{label}: {where}: {message}")
-    return "\n".join(lines)
-
-
-def _valid_keys_hint(loc: tuple[Any, ...]) -> str:
-    """The keys that would have been valid where an unknown key was found."""
-    model: Any = Scenario
-    for key in loc[:-1]:
-        if isinstance(key, int):
-            continue
-        field = model.model_fields.get(key) if hasattr(model, "model_fields") else None
-        if field is None:
-            return ""
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if model is None:
-            return ""
-    return f" (valid keys: {', '.join(model.model_fields)})"
-
-
 def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None) -> Scenario:
     """Read a scenario (merging its ``base``), apply overrides, validate; raise ScenarioError."""
     path = scenario_path(name_or_path)
     raw = apply_overrides(_read_raw(path), overrides or [])
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as exc:
-        label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
-        raise ScenarioError(_describe_errors(label, exc)) from None
+    label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
+    return validate(Scenario, raw, label, ScenarioError)
+
+
+def force_overrides(scenario: Scenario, factors: dict[str, float]) -> list[str]:
+    """``--set`` overrides multiplying each named side's fighters by its factor (none for a factor of 1).
+
+    A side's factor applies to its fighters at the start and to its reinforcements, and the rebels'
+    also to the places' garrisons (rebel fighters); each number is rounded to whole fighters.
+    """
+    sets: list[str] = []
+    for side, factor in factors.items():
+        if factor == 1.0:
+            continue
+        sets.append(f"forces.{side}.fighters={round(getattr(scenario.forces, side).fighters * factor)}")
+        sets += [
+            f"reinforcements.{i}.fighters={round(r.fighters * factor)}"
+            for i, r in enumerate(scenario.reinforcements)
+            if r.side == side
+        ]
+        if side == "rebels":
+            sets += [
+                f"places.{i}.garrison={round(p.garrison * factor)}" for i, p in enumerate(scenario.places) if p.garrison
+            ]
+    return sets
 
 
 def scale_forces(scenario: Scenario, factor: float) -> Scenario:
     """The same scenario with every force multiplied by ``factor`` (start, garrisons, arrivals), validated."""
-    raw = scenario.model_dump()
-    for side in ("rebels", "army", "hezbollah"):
-        raw["forces"][side]["fighters"] = round(raw["forces"][side]["fighters"] * factor)
-    for place in raw["places"]:
-        place["garrison"] = round(place["garrison"] * factor)
-    for arrival in raw["reinforcements"]:
-        arrival["fighters"] = round(arrival["fighters"] * factor)
-    return Scenario.model_validate(raw)
+    raw = apply_overrides(
+        scenario.model_dump(), force_overrides(scenario, dict.fromkeys(("rebels", "army", "hezbollah"), factor))
+    )
+    return validate(Scenario, raw, f"{scenario.name} (forces times {factor:g})", ScenarioError)
 
 
 def list_scenarios() -> list[str]:

@@ -37,7 +37,7 @@ from sim.grid import cell_sums
 from sim.model import BattleModel
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record
-from sim.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario
 from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS
 
 SIDE_COLOURS = {REBELS: "#1e8449", ARMY: "#c0392b", HEZBOLLAH: "#e6b400", CIVILIANS: "#6c3483"}
@@ -57,10 +57,6 @@ PLACE_CLIP_KM = 9.0  # outside places further than this are drawn at this distan
 # --- the model behind the page ---------------------------------------------------------------
 
 
-def _scaled(value: float, factor: float) -> int:
-    return round(value * factor)
-
-
 @dataclass(frozen=True)
 class Controls:
     """The page's parameter controls, each relative to the chosen scenario (the defaults change nothing)."""
@@ -78,24 +74,13 @@ def control_overrides(scenario: Scenario, controls: Controls) -> list[str]:
 
     Each control is relative to the scenario, so the defaults reproduce any variant: a force factor
     multiplies a side's starting fighters and its reinforcements (the rebels' village garrisons
-    too); ``lethality`` multiplies both sides' aimed-fire lethality; unticking Hezbollah or the
-    corridor switches them off (a variant that has already switched one off stays so).
+    too) through ``sim.scenario.force_overrides``, as ``scale_forces`` does for all sides at once;
+    ``lethality`` multiplies both sides' aimed-fire lethality; unticking Hezbollah or the corridor
+    switches them off (a variant that has already switched one off stays so).
     """
-    sets: list[str] = []
-    forces = scenario.forces
-    for side in ("army", "hezbollah", "rebels"):
-        factor = getattr(controls, side)
-        if factor == 1.0:
-            continue
-        sets.append(f"forces.{side}.fighters={_scaled(getattr(forces, side).fighters, factor)}")
-        sets += [
-            f"reinforcements.{i}.fighters={_scaled(r.fighters, factor)}"
-            for i, r in enumerate(scenario.reinforcements)
-            if r.side == side
-        ]
-        if side == "rebels":
-            places = enumerate(scenario.places)
-            sets += [f"places.{i}.garrison={_scaled(p.garrison, factor)}" for i, p in places if p.garrison]
+    sets = force_overrides(
+        scenario, {"army": controls.army, "hezbollah": controls.hezbollah, "rebels": controls.rebels}
+    )
     if not controls.hezbollah_present:
         sets.append("forces.hezbollah.take_part=false")
     if not controls.corridor:

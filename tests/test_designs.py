@@ -3,7 +3,6 @@ import pytest
 from scipy.stats import qmc
 
 from sim.sweeps.designs import (
-    DESIGNS,
     DesignError,
     levels_design,
     max_abs_correlation,
@@ -15,11 +14,6 @@ from sim.sweeps.designs import (
 
 def centred_levels(n):
     return (np.arange(n) + 0.5) / n
-
-
-def test_the_design_names_and_the_error_type():
-    assert DESIGNS == ("grid", "lhs", "sobol", "nolh")
-    assert issubclass(DesignError, ValueError)
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.scenario import load_scenario
+from sim.scenario import ScenarioError, load_scenario
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
 from sim.sweeps.ledger import LEDGER_NAME, Ledger
-from sim.sweeps.runner import RUNS_TABLE, SERIES_DIR, sweep
+from sim.sweeps.runner import IN_FLIGHT_PER_WORKER, RUNS_TABLE, SERIES_DIR, InlineExecutor, in_window, sweep
 
 
 def smoke(tmp_path: Path, **changes) -> Path:
@@ -57,17 +57,60 @@ def test_shipped_experiments_load():
         ({"design": "nolh", "points": 5}, "at least 17 points"),
         ({"replicates": 0}, "replicates"),
         ({"design": "fancy"}, "design"),
-        ({"colour": "red"}, "colour"),
+        ({"colour": "red"}, "colour: Extra inputs are not permitted"),
     ],
 )
 def test_bad_experiments_are_refused_before_anything_runs(tmp_path, changes, fragment, capsys):
     path = smoke(tmp_path, **changes)
-    with pytest.raises(ExperimentError, match=fragment):
+    with pytest.raises(ExperimentError, match=fragment) as info:
         load_experiment(path)
+    assert str(info.value).startswith(f"{path}: ")
     out = tmp_path / "out"
     assert main(["sweep", str(path), "--out", str(out), "--quiet"]) == 2
-    assert fragment.split()[0] in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(path) in err
+    assert fragment.split()[0] in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (None, "no such experiment file"),
+        ("name: [", "not valid YAML"),
+        ("- smoke\n", "the experiment file must hold a mapping"),
+    ],
+)
+def test_a_missing_or_unreadable_experiment_file_is_refused(tmp_path, text, fragment, capsys):
+    path = tmp_path / "experiment.yaml"
+    if text is not None:
+        path.write_text(text)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert f"{path}: {fragment}" in capsys.readouterr().err
+
+
+def test_the_executor_loop_keeps_its_window_and_hands_back_every_job_once(tmp_path):
+    events = []
+    missing = str(tmp_path / "no-such-scenario.yaml")  # each run fails at once, in this process
+    jobs = [(i, {"run_id": str(i), "scenario": missing, "overrides": [], "seed": i}) for i in range(11)]
+    for key, future in in_window(
+        InlineExecutor(),
+        1,
+        jobs,
+        submitted=lambda key: events.append(("submitted", key)),
+        waiting=lambda: events.append(("waiting", None)),
+    ):
+        assert isinstance(future.exception(), ScenarioError)
+        events.append(("ended", key))
+    assert [key for kind, key in events if kind == "submitted"] == list(range(11))
+    assert sorted(key for kind, key in events if kind == "ended") == list(range(11))
+    in_flight, peak, waited = 0, 0, False
+    for kind, _ in events:
+        in_flight += {"submitted": 1, "ended": -1}.get(kind, 0)
+        peak = max(peak, in_flight)
+        waited = kind == "waiting" or (waited and kind == "ended")
+        assert waited or kind != "ended", "a run is handed back only after the loop waited"
+    assert peak == IN_FLIGHT_PER_WORKER
 
 
 def test_seeds_depend_only_on_the_experiment_point_and_replicate(tmp_path):

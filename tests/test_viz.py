@@ -9,7 +9,7 @@ from PIL import Image
 
 from sim.cli import main
 from sim.record import load_record
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, scale_forces
 from sim.state import GOV, HEZBOLLAH, REB
 from sim.viz import (
     LAYERS,
@@ -56,6 +56,13 @@ def test_controls_scale_forces_and_switch_mechanisms_off():
     assert not scenario.rules.corridor.enabled
     assert scenario.rules.fire.attacker_lethality_per_h == pytest.approx(2 * base.rules.fire.attacker_lethality_per_h)
     assert scenario.rules.fire.rebel_lethality_per_h == pytest.approx(2 * base.rules.fire.rebel_lethality_per_h)
+
+
+def test_equal_force_controls_scale_the_forces_as_scale_forces_does():
+    base = load_scenario()
+    sets = control_overrides(base, Controls(army=0.7, hezbollah=0.7, rebels=0.7))
+    assert load_scenario("al-qusayr-2013", sets) == scale_forces(base, 0.7)
+    assert scale_forces(base, 0.7) != base
 
 
 def test_live_battle_is_seeded_and_stops_at_the_end():

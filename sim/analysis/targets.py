@@ -1,7 +1,7 @@
 """The record as targets: each comparable entry an interval on one of a run's outcomes.
 
 Every comparable entry of the record becomes a ``Target``: an interval ``[low, high]`` on one of a
-run's scalar outcomes (``sim.sweeps.runner.scalar_outcomes``), a scale, and a weight (how a fit
+run's scalar outcomes (``sim.run.scalar_outcomes``), a scale, and a weight (how a fit
 weighs the distances to them: ``sim.analysis.fit``).
 
 - A **control claim** on day ``d`` bounds ``gov_share_dNN`` (the attackers' share of the town at the
@@ -55,8 +55,8 @@ import numpy as np
 import pandas as pd
 
 from sim.record import CasualtyReport, ControlClaim, Event, Record, RecordError, describe
+from sim.run import captured_column
 from sim.scenario import Scenario
-from sim.sweeps.runner import captured_column
 
 LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
 BETWEEN_SIDES = "between-sides"  # the id of a day's bracket of the sides' claims, before its day

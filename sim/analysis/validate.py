@@ -29,9 +29,9 @@ from sim.analysis.targets import (
     town_event,
 )
 from sim.record import Record
+from sim.run import captured_column
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.ensemble import run_ensemble
-from sim.sweeps.runner import captured_column
 
 ENSEMBLE_DIR = "runs"
 # what the calibrated baseline must show (issue 5), each resting on entries of the record

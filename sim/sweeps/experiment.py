@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.loading import LoadError, load
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweeps import designs
 
@@ -81,7 +81,9 @@ class Calibration(BaseModel):
     refine: Refine = Refine()
     check_runs: int = Field(20, ge=1, description="runs of the fitted values scored at the end")
     targets: list[str] | None = Field(
-        None, min_length=1, description="fit only to these targets of sim.compare (ids; default: the whole record)"
+        None,
+        min_length=1,
+        description="fit only to these targets (ids of sim.analysis.targets; default: the whole record)",
     )
 
 
@@ -112,7 +114,7 @@ class Experiment(BaseModel):
         return [p for p in self.parameters if p.values is not None]
 
 
-class ExperimentError(Exception):
+class ExperimentError(LoadError):
     """An experiment that cannot be run; the message names the file and the field."""
 
 
@@ -146,20 +148,7 @@ def override_text(path: str, value: Any) -> str:
 def load_experiment(name_or_path: str | Path) -> Experiment:
     """Read and validate an experiment; check its paths and design; raise ExperimentError."""
     path = experiment_path(name_or_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ExperimentError(f"{path}: no such experiment file") from None
-    except yaml.YAMLError as exc:
-        raise ExperimentError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        experiment = Experiment.model_validate(raw)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(k) for k in err["loc"]) or "(top level)"
-            lines.append(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}")
-        raise ExperimentError("\n".join(lines)) from None
+    experiment = load(Experiment, path, "experiment", ExperimentError)
     try:
         load_scenario(experiment.scenario, experiment.set)
     except ScenarioError as exc:

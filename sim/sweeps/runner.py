@@ -2,9 +2,10 @@
 
 The unit of work is ``execute``: one run from its scenario, overrides and seed; it returns the
 run's scalar outcomes, its summary (JSON bytes) and its per-step series (Parquet bytes), so workers
-need no file system shared with the driver. The driver (``sweep``) keeps a bounded window of runs
+need no file system shared with the driver. One loop (``in_window``) keeps a bounded window of runs
 in flight on a ``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's
-executor), writes each series to ``series/<run_id>.parquet`` and each summary to
+executor) for sweeps and for evaluations (``evaluate``: points no design file lists, nothing stored).
+A sweep's driver (``sweep``) writes each series to ``series/<run_id>.parquet`` and each summary to
 ``summaries/<run_id>.json`` (under a temporary name, then renamed) as they arrive without holding
 any, records each result in the ledger (committed per batch), and at the end writes
 ``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only table
@@ -22,49 +23,22 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
-from sim.output import write_bytes
-from sim.run import code_version, git_commit, run
+from sim.output import code_version, git_commit, write_bytes
+from sim.run import run, scalar_outcomes
 from sim.scenario import load_scenario
-from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment, override_text, plan
+from sim.sweeps.experiment import Experiment, ExperimentError, RunSpec, load_experiment, override_text, plan
 from sim.sweeps.ledger import Ledger
 
 RUNS_TABLE = "runs.parquet"
 SERIES_DIR = "series"
 SUMMARY_DIR = "summaries"
 IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
-COMMIT_EVERY_S = 2.0
-
-
-def captured_column(place: str) -> str:
-    """The outcome column holding the day ``place`` was captured."""
-    return "captured_day_" + place.lower().replace(" ", "_").replace("-", "_")
-
-
-def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
-    """The run's outcomes as flat scalars: event days, casualties by side (all and by each day's end), share by day."""
-    out: dict[str, Any] = {
-        key: summary[key]
-        for key in ("fall_day", "withdrawal_day", "talks_day", "encirclement_day", "water_cut_day", "final_cohesion")
-    }
-    for fate in ("killed", "wounded", "captured", "withdrawn"):
-        for side, count in summary[fate].items():
-            out[f"{fate}_{side}"] = count
-    for day, count in enumerate(summary["gov_sectors_by_day"]):
-        out[f"gov_sectors_d{day:02d}"] = count
-    for day, share in enumerate(summary["gov_share_by_day"]):
-        out[f"gov_share_d{day:02d}"] = share
-    for side, counts in summary["killed_by_day"].items():
-        for day, count in enumerate(counts):
-            out[f"killed_{side}_d{day:02d}"] = count
-    for place in places:
-        out[captured_column(place)] = summary["places_captured"].get(place)
-    return out
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +226,7 @@ def sweep(
         todo = [r for r in runs if status[r.run_id] == "pending"]
         progress = Progress(len(runs), len(runs) - len(todo), quiet, stream)
         if todo:
-            _drive(experiment.scenario, folder, todo, ledger, progress, workers, cluster)
+            _run_pending(folder, experiment.scenario, todo, ledger, progress, workers, cluster)
         progress.close()
         write_runs_table(folder, ledger, {r.run_id: r.values for r in runs})
         return 1 if ledger.counts()["failed"] else 0
@@ -260,41 +234,67 @@ def sweep(
         ledger.close()
 
 
-def _drive(scenario_name, folder, todo, ledger, progress, workers, cluster) -> None:
+def _run_pending(
+    folder: Path,
+    scenario_name: str,
+    todo: list[RunSpec],
+    ledger: Ledger,
+    progress: Progress,
+    workers: int | None,
+    cluster: str | None,
+) -> None:
+    """Run ``todo``, writing each run's files and ledger row as it ends (the batch committed before each wait)."""
+    jobs = [
+        (spec, {"run_id": spec.run_id, "scenario": scenario_name, "overrides": spec.overrides, "seed": spec.seed})
+        for spec in todo
+    ]
     executor, slots, shutdown = make_executor(workers, cluster)
-    window = slots * IN_FLIGHT_PER_WORKER
-    queue = list(reversed(todo))
-    in_flight: dict[cf.Future, Any] = {}
-    last_commit = time.time()
     try:
-        while queue or in_flight:
-            while queue and len(in_flight) < window:
-                spec = queue.pop()
-                job = {"run_id": spec.run_id, "scenario": scenario_name, "overrides": spec.overrides, "seed": spec.seed}
-                in_flight[executor.submit(execute, job)] = spec
-                ledger.mark_running(spec.run_id)
-            ledger.commit()
-            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
-            for future in finished:
-                spec = in_flight.pop(future)
-                error = future.exception()
-                if error is None:
-                    result = future.result()
-                    _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", result.pop("series"))
-                    _write_file(folder / SUMMARY_DIR, f"{spec.run_id}.json", result.pop("summary"))
-                    ledger.record_done(
-                        spec.run_id, result["outcomes"], result["started"], result["ended"], result["worker"]
-                    )
-                else:
-                    text = "".join(traceback.format_exception_only(type(error), error)).strip()
-                    ledger.record_failed(spec.run_id, text, time.time())
-                progress.update(error is None)
-            if time.time() - last_commit >= COMMIT_EVERY_S or not in_flight:
-                ledger.commit()
-                last_commit = time.time()
+        for spec, future in in_window(
+            executor, slots, jobs, submitted=lambda spec: ledger.mark_running(spec.run_id), waiting=ledger.commit
+        ):
+            error = future.exception()
+            if error is None:
+                result = future.result()
+                _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", result.pop("series"))
+                _write_file(folder / SUMMARY_DIR, f"{spec.run_id}.json", result.pop("summary"))
+                ledger.record_done(
+                    spec.run_id, result["outcomes"], result["started"], result["ended"], result["worker"]
+                )
+            else:
+                text = "".join(traceback.format_exception_only(type(error), error)).strip()
+                ledger.record_failed(spec.run_id, text, time.time())
+            progress.update(error is None)
     finally:
         ledger.commit()
         shutdown()
+
+
+def in_window[K](
+    executor: cf.Executor,
+    slots: int,
+    jobs: list[tuple[K, dict[str, Any]]],
+    *,
+    submitted: Callable[[K], None] = lambda key: None,
+    waiting: Callable[[], None] = lambda: None,
+) -> Iterator[tuple[K, cf.Future]]:
+    """The one executor loop: ``execute`` each job's spec, at most ``slots * IN_FLIGHT_PER_WORKER`` at a time.
+
+    Jobs are submitted in their order; each ``(key, future)`` is yielded as its run ends (in the order
+    they end). ``submitted(key)`` is called as a job is handed over, ``waiting()`` before each wait for
+    runs to end (a sweep commits its ledger there, so a crash loses at most the runs then in flight).
+    """
+    queue = list(reversed(jobs))
+    in_flight: dict[cf.Future, K] = {}
+    while queue or in_flight:
+        while queue and len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
+            key, spec = queue.pop()
+            in_flight[executor.submit(execute, spec)] = key
+            submitted(key)
+        waiting()
+        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+        for future in finished:
+            yield in_flight.pop(future), future
 
 
 def evaluate(
@@ -327,21 +327,23 @@ def evaluate_on(
     seeds: list[int],
 ) -> pd.DataFrame:
     """``evaluate`` on an executor the caller keeps (and shuts down) across several evaluations."""
-    jobs = [(p, r, seed) for p in range(len(points)) for r, seed in enumerate(seeds)]
-    queue = list(reversed(jobs))
-    in_flight: dict[cf.Future, tuple[int, int, int]] = {}
+    jobs = [
+        (
+            (p, r, seed),
+            {
+                "run_id": f"p{p}r{r}",
+                "scenario": scenario,
+                "overrides": [*base_set, *(override_text(k, v) for k, v in points[p].items())],
+                "seed": seed,
+            },
+        )
+        for p in range(len(points))
+        for r, seed in enumerate(seeds)
+    ]
     rows = []
-    while queue or in_flight:
-        while queue and len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
-            p, r, seed = queue.pop()
-            overrides = [*base_set, *(override_text(k, v) for k, v in points[p].items())]
-            spec = {"run_id": f"p{p}r{r}", "scenario": scenario, "overrides": overrides, "seed": seed}
-            in_flight[executor.submit(execute, spec)] = (p, r, seed)
-        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
-        for future in finished:
-            p, r, seed = in_flight.pop(future)
-            error = future.exception()
-            if error is not None:
-                raise RunFailedError(f"run of point {p}, seed {seed} failed: {type(error).__name__}: {error}")
-            rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
+    for (p, r, seed), future in in_window(executor, slots, jobs):
+        error = future.exception()
+        if error is not None:
+            raise RunFailedError(f"run of point {p}, seed {seed} failed: {type(error).__name__}: {error}")
+        rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
     return pd.DataFrame(rows).sort_values(["point", "replicate"]).reset_index(drop=True)

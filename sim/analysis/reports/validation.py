@@ -20,9 +20,8 @@ import numpy as np
 from sim.analysis.fit import Fit, quantiles
 from sim.analysis.targets import NOT_FITTED_WHY, Target, battle_casualty_targets, not_compared, outcome_values
 from sim.analysis.validate import ValidationResult, validate
-from sim.output import save_figure, write_text
+from sim.output import code_version, git_commit, save_figure, write_text
 from sim.record import DAY0, Record
-from sim.run import code_version, git_commit
 
 FILES = "validation.md, validation.json, control/sectors/casualties/strength .png .svg"
 SECTIONS = {  # kind of target -> (section title, digits of its numbers)
