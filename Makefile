@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean history
+.PHONY: run test lint format clean history docs
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.12 (pyenv: 'pyenv install 3.12')" >&2; exit 2; }
@@ -47,6 +47,11 @@ history: $(STAMP)
 	for v in $(VARIANTS); do \
 	  cp $(HISTORY)/compare/$$v/compare.md docs/history/compare-$$v.md; \
 	  cp $(HISTORY)/compare/$$v/compare.png docs/history/compare-$$v.png; done
+
+# The generated parameter tables of docs/odd.md (sim/odd.py): after changing a rule's parameters,
+# their descriptions or the baseline's values.
+docs: $(STAMP)
+	$(BIN)/python -m sim.odd docs/odd.md
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
