@@ -47,7 +47,7 @@ CONTROL_COLOURS = {NONE: "#f3efe4", GOV: "#f5b7b1", REB: "#abebc6", CONTESTED: "
 OWNER_COLOURS = {"gov": "#c0392b", "reb": "#1e8449", "contested": "#d68910"}
 SCENARIO_VARIABLE = "QUSAYR_SCENARIO"  # how `qusayr viz` tells app.py which scenario to show
 LAYERS = ("units", "civilians", "damage")  # the map's layers a user can switch on and off
-DPI = 72  # the charts' resolution: small PNGs render and encode fast (see the README's step + redraw time)
+DPI = 72  # the charts' resolution: small PNGs render and encode fast (docs/performance.md: step + redraw time)
 CELL_PX = 12  # pixels per 100 m cell on the town map
 # where in its cell a side's disc is drawn (fractions of the cell from its south-west corner)
 UNIT_OFFSETS = {REBELS: (0.3, 0.5), ARMY: (0.7, 0.7), HEZBOLLAH: (0.7, 0.3)}
