@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sim.loading import LoadError
-from sim.record import DEFAULT_RECORD_PATH, describe, load_record, section_of
+from sim.record import DEFAULT_RECORD_PATH, load_record, record_lines
 from sim.scenario import DEFAULT_SCENARIO, load_scenario
 from sim.sweeps.runner import RunFailedError
 
@@ -27,21 +27,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
     record = load_record(args.file)
     if args.json:
         print(json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False))
-        return 0
-    entries = record.entries()
-    print(f"{record.battle}: {len(entries)} dated entries from {record.source.title!r} ({record.source.url})")
-    print(f"day 0 = {record.day0.isoformat()};  leans: G government, O opposition, N neutral;  ~ date inferred")
-    header = f"{'day':>4}  {'date':10}  {'section':8}  {'what':58}  {'lean':4}  source"
-    print(header)
-    print("-" * len(header))
-    for entry in entries:
-        mark = "~" if entry.date_basis == "inferred" else " "
-        what = describe(entry)
-        what = what if len(what) <= 58 else what[:55] + "..."
-        print(
-            f"{entry.day:>4}{mark} {entry.date.isoformat():10}  {section_of(entry):8}  {what:58}  "
-            f"{entry.lean[0].upper():4}  {entry.source}"
-        )
+    else:
+        print("\n".join(record_lines(record)))
     return 0
 
 

@@ -480,3 +480,24 @@ def describe(entry: Entry) -> str:
 def section_of(entry: Entry) -> str:
     """The record section an entry belongs to."""
     return {ControlClaim: "control", Event: "event", ForceFigure: "force", CasualtyReport: "casualty"}[type(entry)]
+
+
+def record_lines(record: Record) -> list[str]:
+    """The record as a table, one line per dated entry, for the terminal (``qusayr record``)."""
+    entries = record.entries()
+    header = f"{'day':>4}  {'date':10}  {'section':8}  {'what':58}  {'lean':4}  source"
+    lines = [
+        f"{record.battle}: {len(entries)} dated entries from {record.source.title!r} ({record.source.url})",
+        f"day 0 = {record.day0.isoformat()};  leans: G government, O opposition, N neutral;  ~ date inferred",
+        header,
+        "-" * len(header),
+    ]
+    for entry in entries:
+        mark = "~" if entry.date_basis == "inferred" else " "
+        what = describe(entry)
+        what = what if len(what) <= 58 else what[:55] + "..."
+        lines.append(
+            f"{entry.day:>4}{mark} {entry.date.isoformat():10}  {section_of(entry):8}  {what:58}  "
+            f"{entry.lean[0].upper():4}  {entry.source}"
+        )
+    return lines
