@@ -45,9 +45,12 @@ def small_scenario(
     """
     import datetime as dt
 
-    from sim.scenario import Scenario, _read_raw, apply_overrides, scenario_path
+    import yaml
 
-    raw = _read_raw(scenario_path("al-qusayr-2013"))
+    from sim.scenario import Scenario, apply_overrides, scenario_path
+
+    # the baseline names no base scenario, so its file is the whole mapping, read before validation
+    raw = yaml.safe_load(scenario_path("al-qusayr-2013").read_text(encoding="utf-8"))
     start = dt.datetime(2013, 5, 19)
     at = [start + dt.timedelta(hours=h) for h in range(max(hours, 8) + 1)]
     raw["time"] = {"start": start, "end": at[hours], "dt_minutes": dt_minutes}

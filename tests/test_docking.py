@@ -13,12 +13,14 @@ ATTACKER_LETHALITY, REBEL_LETHALITY = 0.05, 0.08  # hits per fighter-hour
 HOURS, DT_MINUTES, RUNS = 6, 6, 30
 
 
-def lanchester(t_end: float, arrival_h: float) -> tuple[np.ndarray, np.ndarray]:
+def lanchester(
+    t_end: float, arrival_h: float, rebel_lethality: float = REBEL_LETHALITY
+) -> tuple[np.ndarray, np.ndarray]:
     """Aimed fire: dA/dt = -b B, dB/dt = -a A, with B + ARRIVING at ``arrival_h``; values at each hour."""
 
     def rates(_, y):
         a, b = y
-        return [-REBEL_LETHALITY * max(b, 0.0), -ATTACKER_LETHALITY * max(a, 0.0)]
+        return [-rebel_lethality * max(b, 0.0), -ATTACKER_LETHALITY * max(a, 0.0)]
 
     first = solve_ivp(rates, (0, arrival_h), [A0, B0], dense_output=True, rtol=1e-9, atol=1e-9)
     a, b = first.y[:, -1]
@@ -79,13 +81,7 @@ def test_mean_attrition_matches_the_square_law(ensemble):
 def test_the_law_is_not_met_by_a_wrong_coefficient(ensemble):
     """The comparison has teeth: the square law with a 20% higher rebel lethality is rejected."""
     attackers, _ = ensemble
-    global REBEL_LETHALITY
-    saved = REBEL_LETHALITY
-    REBEL_LETHALITY = saved * 1.2
-    try:
-        wrong_a, _ = lanchester(HOURS, 2.0)
-    finally:
-        REBEL_LETHALITY = saved
+    wrong_a, _ = lanchester(HOURS, 2.0, rebel_lethality=1.2 * REBEL_LETHALITY)
     mean = attackers.mean(axis=0)
     standard_error = attackers.std(axis=0, ddof=1) / np.sqrt(len(attackers))
     assert np.any(np.abs(mean - wrong_a) > 4 * standard_error + 0.01 * wrong_a)
