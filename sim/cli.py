@@ -179,47 +179,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that serve ``app.py`` for ``scenario`` on 127.0.0.1:``port``.
-
-    Solara in production mode (no reloader), with its version check and telemetry off: the page
-    reaches nothing off the machine.
-    """
-    from sim.output import REPO_ROOT
-    from sim.viz import SCENARIO_VARIABLE
-
-    command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--no-check-version", "--no-open", "--production"]
-    env = {**os.environ, SCENARIO_VARIABLE: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
-    return command, env
-
-
 def _cmd_viz(args: argparse.Namespace) -> int:
     import importlib.util
-    import subprocess
 
     load_scenario(args.scenario)  # bad input stops here, before a server starts
     if importlib.util.find_spec("solara") is None:
         print("qusayr: the web page needs the 'viz' extra: pip install -e '.[viz]' (make run does it)", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.bench:
-        from sim.record import load_record
-        from sim.viz import LiveBattle, bench
+    from sim.viz import bench_page, serve
 
-        timing = bench(
-            LiveBattle(variant=args.scenario), load_record(), redraws=args.bench, steps_per_redraw=args.steps_per_redraw
-        )
-        print(json.dumps(timing))
+    if args.bench:
+        print(json.dumps(bench_page(args.scenario, redraws=args.bench, steps_per_redraw=args.steps_per_redraw)))
         return 0
-    command, env = viz_command(args.scenario, args.port)
-    if not Path(command[4]).is_file():
-        print(f"qusayr: {command[4]}: the page's app.py is missing (run from a checkout)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(f"qusayr: the battle ({args.scenario}) at http://127.0.0.1:{args.port}/ (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.run(command, env=env, check=False).returncode
-    except KeyboardInterrupt:
-        return 0
+    return serve(args.scenario, args.port)
 
 
 def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:

@@ -38,8 +38,16 @@ def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> d
     return raw
 
 
-def validate[M: BaseModel](model: type[M], raw: dict[str, Any], label: str, error: type[LoadError] = LoadError) -> M:
-    """``raw`` validated by ``model``; on failure ``error`` with one line per problem, each starting ``label``."""
+def named_file(name_or_path: str | Path, folder: Path) -> Path:
+    """An input's file: a path as given (a ``.yaml`` name or an existing file), or ``folder/<name>.yaml``."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    return folder / f"{name_or_path}.yaml"
+
+
+def parse[M: BaseModel](model: type[M], raw: dict[str, Any], label: str, error: type[LoadError] = LoadError) -> M:
+    """``raw`` parsed by pydantic ``model``; on failure ``error`` with one line per problem, each starting ``label``."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
@@ -47,8 +55,8 @@ def validate[M: BaseModel](model: type[M], raw: dict[str, Any], label: str, erro
 
 
 def load[M: BaseModel](model: type[M], path: Path, kind: str, error: type[LoadError] = LoadError) -> M:
-    """Read ``path`` (see :func:`read_mapping`) and validate it by ``model``."""
-    return validate(model, read_mapping(path, kind, error), str(path), error)
+    """Read ``path`` (see :func:`read_mapping`) and parse it by ``model``."""
+    return parse(model, read_mapping(path, kind, error), str(path), error)
 
 
 def describe_errors(exc: ValidationError, label: str, model: type[BaseModel], raw: Any) -> str:

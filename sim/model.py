@@ -21,7 +21,7 @@ from sim.grid import DIRECTIONS, entry_cells, town_xy
 from sim.rules import phases
 from sim.rules.arrivals import ROTATION_COHORTS, effectiveness_in_force, on_duty, policy_in_force
 from sim.rules.control import update_sectors
-from sim.scenario import BATTLE_START, Reinforcement, Scenario, load_scenario
+from sim.scenario import BATTLE_START, TOWN_PLACE, Reinforcement, Scenario, load_scenario
 from sim.state import (
     ACTIVE,
     ARMY,
@@ -170,7 +170,7 @@ class BattleModel(mesa.Model):
         tunnels = self._dig_tunnels(in_town & (built_up >= TUNNEL_MIN_BUILT_UP), town.tunnels)
         places = self.config.places
         place_index = {p.name: i for i, p in enumerate(places)}
-        town_node = place_index["al-Qusayr"]
+        town_node = place_index[TOWN_PLACE]
         # places joined by a route, each place's neighbours in the order its routes name them
         adjacent: list[dict[int, None]] = [{} for _ in places]
         routes = []

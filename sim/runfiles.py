@@ -18,9 +18,9 @@ from sim.output import manifest, save_figure, write_bytes, write_text
 from sim.record import Record, load_record
 from sim.run import RunResult, run
 from sim.scenario import Scenario, load_scenario, scale_forces
+from sim.state import FIGHTING_SIDE_NAMES
 
 FILES = "summary.json, series.parquet, manifest.json, control.png"
-FIGHTING_SIDES = ("rebels", "army", "hezbollah")
 
 
 def write_run(result: RunResult, out: Path, *, scenario: Scenario, overrides: list[str], record: Record) -> list[Path]:
@@ -81,7 +81,7 @@ def bench(scenario_name: str | Path, overrides: list[str], seed: int, forces_sca
     result = run(scenario, seed)
     seconds = time.perf_counter() - started
     summary = result.summary
-    fighters = sum(summary["initial"][s] + summary["arrived"][s] for s in FIGHTING_SIDES)
+    fighters = sum(summary["initial"][s] + summary["arrived"][s] for s in FIGHTING_SIDE_NAMES)
     line = {"scenario": scenario.name, "fighters": fighters, "steps": len(result.series) - 1}
     line["seconds"] = round(seconds, 3)
     line["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)

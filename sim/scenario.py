@@ -21,14 +21,16 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.loading import LoadError, read_mapping, validate
+from sim.loading import LoadError, named_file, parse, read_mapping
 from sim.record import DAY0
 from sim.rules import Rules
 from sim.rules.arrivals import RotationPolicy, TacticsChange
 from sim.rules.fire_support import FirePlan
+from sim.state import FIGHTING_SIDE_NAMES
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "al-qusayr-2013"
+TOWN_PLACE = "al-Qusayr"  # the place that is the town itself: every scenario has it, routes start from it
 BATTLE_START = dt.datetime.combine(DAY0, dt.time())
 BATTLE_LAST_DAY = dt.date(2013, 6, 6)  # the article's narrative ends with mop-up on 6 June
 # a run may go on past the record, so that a late fall is seen rather than cut off by the run's end
@@ -222,8 +224,8 @@ class Scenario(Spec):
         names = [p.name for p in self.places]
         if len(set(names)) != len(names):
             raise ValueError("places: names must be unique")
-        if "al-Qusayr" not in names:
-            raise ValueError("places: the town 'al-Qusayr' must be a place")
+        if TOWN_PLACE not in names:
+            raise ValueError(f"places: the town {TOWN_PLACE!r} must be a place")
         entrances = {e.name for e in self.town.entrances}
         for route in self.routes:
             unknown = [p for p in route.places if p not in names]
@@ -281,10 +283,7 @@ class ScenarioError(LoadError):
 
 def scenario_path(name_or_path: str | Path) -> Path:
     """A scenario's file: a path as given, or ``scenarios/<name>.yaml``."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return path
-    return SCENARIO_DIR / f"{name_or_path}.yaml"
+    return named_file(name_or_path, SCENARIO_DIR)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -356,7 +355,7 @@ def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: list[s
     path = scenario_path(name_or_path)
     raw = apply_overrides(_read_raw(path), overrides or [])
     label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
-    return validate(Scenario, raw, label, ScenarioError)
+    return parse(Scenario, raw, label, ScenarioError)
 
 
 def force_overrides(scenario: Scenario, factors: dict[str, float]) -> list[str]:
@@ -384,10 +383,8 @@ def force_overrides(scenario: Scenario, factors: dict[str, float]) -> list[str]:
 
 def scale_forces(scenario: Scenario, factor: float) -> Scenario:
     """The same scenario with every force multiplied by ``factor`` (start, garrisons, arrivals), validated."""
-    raw = apply_overrides(
-        scenario.model_dump(), force_overrides(scenario, dict.fromkeys(("rebels", "army", "hezbollah"), factor))
-    )
-    return validate(Scenario, raw, f"{scenario.name} (forces times {factor:g})", ScenarioError)
+    raw = apply_overrides(scenario.model_dump(), force_overrides(scenario, dict.fromkeys(FIGHTING_SIDE_NAMES, factor)))
+    return parse(Scenario, raw, f"{scenario.name} (forces times {factor:g})", ScenarioError)
 
 
 def list_scenarios() -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 REBELS, ARMY, HEZBOLLAH, CIVILIANS = 0, 1, 2, 3
 SIDE_NAMES = ("rebels", "army", "hezbollah", "civilians")
 FIGHTING_SIDES = (REBELS, ARMY, HEZBOLLAH)
+FIGHTING_SIDE_NAMES = tuple(SIDE_NAMES[side] for side in FIGHTING_SIDES)
 
 # Squad status.
 # the codes are ordered: status <= OFF_DUTY means alive and counted present
@@ -70,10 +71,6 @@ class Squads:
     def in_town(self) -> np.ndarray:
         """Mask of squads fighting on the town grid."""
         return (self.status == ACTIVE) & (self.node == IN_TOWN) & (self.strength > 0)
-
-    def is_gov(self) -> np.ndarray:
-        """Mask of attacker squads (army and Hezbollah)."""
-        return self.side != REBELS
 
 
 @dataclass

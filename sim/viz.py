@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib.dates as mdates
@@ -35,8 +39,9 @@ from PIL import Image as PILImage
 from sim.analysis import targets
 from sim.grid import cell_sums
 from sim.model import BattleModel
+from sim.output import REPO_ROOT
 from sim.plots import draw_control_claims
-from sim.record import DAY0, Record
+from sim.record import DAY0, Record, load_record
 from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario
 from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS
 
@@ -489,3 +494,33 @@ def bench(model: LiveBattle, record: Record, *, redraws: int = 20, steps_per_red
         "max_s": round(max(totals), 3),
         "median_steps_only_s": round(statistics.median(stepping), 4),
     }
+
+
+def bench_page(scenario: str | Path, *, redraws: int, steps_per_redraw: int) -> dict[str, Any]:
+    """``bench`` on a fresh ``LiveBattle`` of ``scenario`` against the record (``qusayr viz --bench``)."""
+    return bench(LiveBattle(variant=str(scenario)), load_record(), redraws=redraws, steps_per_redraw=steps_per_redraw)
+
+
+def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve ``app.py`` for ``scenario`` on 127.0.0.1:``port``.
+
+    Solara in production mode (no reloader), with its version check and telemetry off: the page
+    reaches nothing off the machine.
+    """
+    command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--no-check-version", "--no-open", "--production"]
+    env = {**os.environ, SCENARIO_VARIABLE: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    return command, env
+
+
+def serve(scenario: str | Path, port: int) -> int:
+    """Serve the page for ``scenario`` until Ctrl-C (``qusayr viz``); the server's exit status, 2 without app.py."""
+    command, env = viz_command(scenario, port)
+    if not Path(command[4]).is_file():
+        print(f"qusayr: {command[4]}: the page's app.py is missing (run from a checkout)", file=sys.stderr)
+        return 2
+    print(f"qusayr: the battle ({scenario}) at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.run(command, env=env, check=False).returncode
+    except KeyboardInterrupt:
+        return 0

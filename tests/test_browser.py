@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sim.cli import viz_command
+from sim.viz import viz_command
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = os.environ.get("QUSAYR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -49,7 +49,7 @@ def _free_port() -> int:
 def page(tmp_path_factory):
     """A chromium page on a fresh server, with every problem it meets listed in ``page.problems``.
 
-    The server is what `qusayr viz` runs (``sim.cli.viz_command``), started directly to save the
+    The server is what `qusayr viz` runs (``sim.viz.viz_command``), started directly to save the
     CLI's own start-up; the browser starts while the server does.
     """
     if not Path(CHROMIUM).is_file():

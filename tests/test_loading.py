@@ -5,7 +5,7 @@ import re
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.loading import LoadError, load, read_mapping, validate
+from sim.loading import LoadError, load, parse, read_mapping
 
 
 class Strict(BaseModel):
@@ -114,4 +114,4 @@ def test_an_error_at_the_top_level_says_so():
                 raise ValueError("low above high")
 
     with pytest.raises(LoadError, match=r"^label: \(top level\): low above high$"):
-        validate(Checked, {"low": 2, "high": 1}, "label")
+        parse(Checked, {"low": 2, "high": 1}, "label")

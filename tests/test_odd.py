@@ -3,9 +3,11 @@ from pathlib import Path
 
 import pytest
 
+from sim.model import BattleModel
 from sim.odd import OddError, blocks, main, render, split_description, unit
 from sim.record import load_record
 from sim.scenario import load_scenario
+from tests.conftest import small_scenario
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "odd.md"
 PROVENANCES = ("assumption", "record", "calibrated", "policy input", "counterfactual")
@@ -110,3 +112,11 @@ def test_every_record_id_cited_in_the_docs_exists():
     for path in sorted(ODD.parent.glob("*.md")):
         cited = set(re.findall(r"record:([a-z0-9-]+)", path.read_text(encoding="utf-8")))
         assert cited - ids == set(), path.name
+
+
+def test_the_schedule_table_lists_the_phases_a_step_runs_in_their_order():
+    schedule = ODD.read_text(encoding="utf-8").split("## 3. Process overview and scheduling", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| (\d+) \| `(\w+)` \|", schedule, flags=re.MULTILINE)
+    model = BattleModel(small_scenario(), rng=1)
+    assert [name for _, name in listed] == [phase.name for phase in model.phases]
+    assert [int(n) for n, _ in listed] == list(range(1, len(listed) + 1))

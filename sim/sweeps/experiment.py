@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.loading import LoadError, load
+from sim.loading import LoadError, load, named_file
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweeps import designs
 
@@ -132,10 +132,7 @@ class RunSpec:
 
 def experiment_path(name_or_path: str | Path) -> Path:
     """An experiment's file: a path as given, or ``experiments/<name>.yaml``."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return path
-    return EXPERIMENT_DIR / f"{name_or_path}.yaml"
+    return named_file(name_or_path, EXPERIMENT_DIR)
 
 
 def override_text(path: str, value: Any) -> str:

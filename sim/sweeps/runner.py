@@ -31,7 +31,7 @@ import pandas as pd
 
 from sim.output import code_version, git_commit, write_bytes
 from sim.run import run, scalar_outcomes
-from sim.scenario import load_scenario
+from sim.scenario import TOWN_PLACE, load_scenario
 from sim.sweeps.experiment import Experiment, ExperimentError, RunSpec, load_experiment, override_text, plan
 from sim.sweeps.ledger import Ledger
 
@@ -48,7 +48,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
     result = run(scenario, spec["seed"])
     buffer = io.BytesIO()
     result.series.to_parquet(buffer, index=False)
-    places = [p.name for p in scenario.places if p.name != "al-Qusayr"]
+    places = [p.name for p in scenario.places if p.name != TOWN_PLACE]
     return {
         "run_id": spec["run_id"],
         "outcomes": scalar_outcomes(result.summary, places),
