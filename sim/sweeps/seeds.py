@@ -28,7 +28,8 @@ class Stream(IntEnum):
 
 # calibration's check ensemble of the fitted values is a sweep of master seed + this (plan's seeds,
 # not a stream): fresh runs, apart from the screen's (master seed) and from an ensemble validated
-# with the same master seed
+# with the same master seed (one validated with master seed + 7 would draw the same seeds: kept, since
+# changing it would change every calibration's check)
 CHECK_MASTER_SEED_OFFSET = 7
 
 
