@@ -20,6 +20,11 @@ from sim.output import code_version
 from sim.scenario import Scenario
 from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES
 
+# the days a run dates its events on (summary keys and outcome columns), in the order they come in the battle
+EVENT_DAYS = ("encirclement_day", "water_cut_day", "talks_day", "withdrawal_day", "fall_day")
+# the town's fate: the events of EVENT_DAYS that the record dates as outcomes (its kind of event -> the column)
+OUTCOME_EVENT_DAYS = {"encirclement": "encirclement_day", "withdrawal": "withdrawal_day", "fall": "fall_day"}
+
 
 @dataclass
 class RunResult:
@@ -100,10 +105,8 @@ def captured_column(place: str) -> str:
 
 def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
     """The run's outcomes as flat scalars: event days, casualties by side (all and by each day's end), share by day."""
-    out: dict[str, Any] = {
-        key: summary[key]
-        for key in ("fall_day", "withdrawal_day", "talks_day", "encirclement_day", "water_cut_day", "final_cohesion")
-    }
+    out: dict[str, Any] = {key: summary[key] for key in summary if key in EVENT_DAYS}  # in the summary's order
+    out["final_cohesion"] = summary["final_cohesion"]
     for fate in ("killed", "wounded", "captured", "withdrawn"):
         for side, count in summary[fate].items():
             out[f"{fate}_{side}"] = count

@@ -3,6 +3,7 @@ import json
 import pyarrow.parquet as pq
 
 from sim.cli import main
+from sim.run import EVENT_DAYS, OUTCOME_EVENT_DAYS
 
 SHORT = ["--set", "time.end=2013-05-20T12:00:00"]
 SUMMARY_KEYS = {
@@ -12,9 +13,7 @@ SUMMARY_KEYS = {
     "version",
     "dt_minutes",
     "days_simulated",
-    "fall_day",
-    "withdrawal_day",
-    "encirclement_day",
+    *EVENT_DAYS,  # each event a run dates: the outcome columns and the analyses read them
     "gov_sectors_by_day",
     "gov_share_by_day",
     "sector_owner_by_day",
@@ -36,6 +35,7 @@ def test_run_writes_summary_series_manifest_and_figure(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
     assert summary["seed"] == 4
+    assert set(OUTCOME_EVENT_DAYS.values()) <= set(EVENT_DAYS)  # the town's fate: events the run dates
     assert summary["days_simulated"] == 1.5
     assert len(summary["gov_sectors_by_day"]) == 1  # one whole day ended
     assert len(summary["sector_owner_by_day"][0]) == 16

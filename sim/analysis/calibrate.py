@@ -1,45 +1,16 @@
 """Calibration: fit a few free parameters (at most ~6) of a scenario to the record.
 
-Three stages, all on replicate-averaged loss (``sim.analysis.fit``: the weighted mean of the Huber
-penalties of the distances to the record's intervals, averaged over a parameter set's runs):
-
-1. **Screen** (history matching): the experiment's space-filling design, each point replicated, run
-   as a sweep (resumable). A point's implausibility is the second-largest distance between its
-   replicate-mean outcomes and the fitted targets (distances are already in units of each target's
-   tolerance; the second largest so one odd claim cannot rule out a point; a target scored but not
-   fitted, of weight 0, none). Points at or below the
-   experiment's ``implausibility`` cut-off are plausible; the refinement searches the box they span
-   (the best quarter of the points when none is plausible), widened on each side by one level of the
-   screen's design (the parameter's range / (its distinct values - 1)) and clipped to the bounds.
-2. **Refine**: Optuna's TPE sampler (seeded) over that box, each trial run on the same
-   ``replicates`` seeds (common random numbers, so trials differ by their parameters, not their
-   luck), ``parallel`` trials at a time on the sweep executor. Trials are kept in an Optuna journal
-   file, so an interrupted calibration resumes.
-3. **Confirm**: the ``confirm_top`` best trials are run again on ``confirm_replicates`` fresh common
-   seeds. With few replicates per trial the best of many trials is partly the luckiest (the
-   winner's curse: a best loss of 0.21 on 4 seeds scored 0.89 on 20 fresh ones); choosing on more
-   seeds among a few candidates removes most of that luck.
-
-The scenario's own values of the free parameters (the fit being replaced) take part as one more
-candidate: they join the screen (as point -1, on seeds of their own), and, when they fall inside the
-refinement box, are its first trial and are always confirmed, so a refit is judged against the fit
-it would replace on the same fresh seeds instead of only against what its screen happened to hit
-(with 33 points in six dimensions the screen often keeps one or two). A fit with ``train_until``
-leaves them out: they were fitted to the whole record, the later part included.
-
-The fitted values are the confirmed best's, unless the scenario's own values do worse than it by
-no more than two standard errors of the paired difference over the confirmation's seeds: then they
-are kept (a refit replaces a fit only when it is better beyond the noise, so a refit of an
-unchanged model gives back its values unless it finds clearly better ones). Their uncertainty: the
-range of the refinement's trials whose loss is within two standard errors (over the best trial's
-replicates) of the best, widened to take in the fitted values. The confirmation is not kept between
-runs: a resumed calibration runs it again (the same seeds, so the same choice). With
-``train_until`` only targets dated on or before that day are fitted; the report then scores the
-later targets, and the fall day, of ``check_runs`` fresh runs of the fitted values as a prediction.
-
-Each stage is a function that computes (``screen``, ``refine``, ``confirm``, ``check``);
-``calibrate`` runs them in turn and returns a ``CalibrationResult``, which
+Three stages on the replicate-averaged loss (``sim.analysis.fit``), then a check: **screen**
+(history matching: a point's implausibility is the second-largest distance of its replicate means
+to the fitted targets; the plausible points span the refinement's box), **refine** (Optuna's TPE
+in that box on common seeds, resumable from its journal), **confirm** (the best trials again on
+fresh common seeds, against the winner's curse; the scenario's own values are kept unless beaten
+by more than two standard errors of the paired difference) and **check** (fresh runs of the fitted
+values, scored; with ``train_until`` also on the later targets, as a prediction). Each stage is a
+function; ``calibrate`` runs them in turn and returns a ``CalibrationResult``, which
 ``sim.analysis.reports.calibration`` renders.
+
+Methods: docs/methods.md, sections 6 (calibration) and 7 (the out-of-sample check).
 """
 
 from __future__ import annotations
@@ -53,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.fit import HUBER_KNEE, Fit, fit, run_losses
-from sim.analysis.targets import NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, targets, town_event
+from sim.analysis.targets import NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, event_days, targets, town_event
 from sim.record import Record
 from sim.scenario import load_scenario
 from sim.sweeps.ensemble import run_ensemble
@@ -79,7 +50,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
             if target.fitted and all(c in group for c in target.columns):  # one not fitted rules nothing out
                 values = target.values(group)
                 if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
-                    values = np.where(np.isnan(values), NEVER_DAY, values)
+                    values = event_days(values)
                 mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
                 distances.append(float(target.distance(np.array([mean]))[0]))
         ordered = sorted(distances, reverse=True)
@@ -462,7 +433,7 @@ def check(
         overrides=overrides,
         fit_fitted=fit(runs, found),
         fit_later=fit(runs, later) if later else None,
-        fall_day_median=float(np.median(fall.fillna(NEVER_DAY))),
+        fall_day_median=float(np.median(event_days(fall))),
         fell_share=float(fall.notna().mean()),
     )
 

@@ -1,13 +1,11 @@
 """Counterfactuals: two scenarios on the same seeds, and their paired differences.
 
-Both ensembles use the seeds of the same master seed (common random numbers: run ``r`` of A and
-run ``r`` of B draw from the same stream), so the difference ``B_r - A_r`` removes most of the
-noise two independent ensembles would carry. For each outcome the mean paired difference gets a
-95 % confidence interval ``mean ± t(0.975, n - 1) * sd / sqrt(n)``; an interval that excludes zero
-means the change of scenario moves that outcome. Event days that never happen count as day 24
-(``sim.analysis.targets.NEVER_DAY``), and the share of such runs is reported beside them.
+For each outcome, the mean paired difference ``B_r - A_r`` over common seeds with its 95 % confidence
+interval ``mean ± t(0.975, n - 1) * sd / sqrt(n)``; event days that never happen count as
+``sim.analysis.targets.NEVER_DAY``. ``compare`` returns a ``ComparisonResult``;
+``sim.analysis.reports.counterfactual`` renders it.
 
-``compare`` returns a ``ComparisonResult``; ``sim.analysis.reports.counterfactual`` renders it.
+Methods: docs/methods.md, section 9 (counterfactuals).
 """
 
 from __future__ import annotations
@@ -19,11 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.analysis.targets import NEVER_DAY, outcome_values
+from sim.analysis.targets import event_days, outcome_values
+from sim.run import OUTCOME_EVENT_DAYS
 from sim.scenario import load_scenario
 from sim.sweeps.ensemble import run_ensemble
 
-DAY_OUTCOMES = ("encirclement_day", "withdrawal_day", "fall_day")
+DAY_OUTCOMES = tuple(OUTCOME_EVENT_DAYS.values())  # the days of the town's fate
 COUNT_OUTCOMES = ("killed_rebels", "killed_army", "killed_hezbollah", "killed_civilians", "captured_rebels")
 
 
@@ -47,8 +46,9 @@ def paired(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 
 def _values(runs: pd.DataFrame, outcome: str) -> np.ndarray:
-    """An outcome of every run; an event day that never came counts as ``NEVER_DAY``."""
-    return outcome_values(runs, outcome, never=NEVER_DAY if outcome in DAY_OUTCOMES else None)
+    """An outcome of every run; an event day that never came counts as ``NEVER_DAY`` (``event_days``)."""
+    values = outcome_values(runs, outcome)
+    return event_days(values) if outcome in DAY_OUTCOMES else values
 
 
 def differences(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

@@ -1,17 +1,13 @@
 """Sensitivity analysis (SALib) of the outcomes to an experiment's bounded parameters.
 
-``morris`` (elementary effects; r trajectories cost r (D + 1) parameter sets) screens which
-parameters matter: ``mu_star`` is the mean absolute elementary effect of one parameter, in units
-of the outcome per whole range of the parameter (SALib divides each step by its size, 2/3 of the
-range with 4 levels), ``sigma`` the effects' spread (interactions, non-linearity). ``sobol`` (N (D + 2) sets, first and
-total order, no second order) splits the variance: ``S1`` the share due to one parameter alone,
-``ST`` including its interactions. SALib assumes a deterministic model, so each parameter set is
-run on the same ``replicates`` seeds and SALib is given the replicate means. Outcomes: the fall
-day and the encirclement day (never = day 24, ``sim.analysis.targets.NEVER_DAY``), rebels killed, and the
-sectors held by the attackers at the end of day 10. Confidence intervals are SALib's bootstrap
-95 % intervals.
+``morris`` (elementary effects: ``mu_star``, ``sigma``) screens which parameters matter; ``sobol``
+(first and total order, ``S1``, ``ST``) splits the variance. Each parameter set runs on the same
+``replicates`` seeds and SALib is given the replicate means of the outcomes (the fall and
+encirclement days, never = ``sim.analysis.targets.NEVER_DAY``; rebels killed; the sectors held at
+the end of day 10). ``sensitivity`` returns a ``SensitivityResult``;
+``sim.analysis.reports.sensitivity`` renders it.
 
-``sensitivity`` returns a ``SensitivityResult``; ``sim.analysis.reports.sensitivity`` renders it.
+Methods: docs/methods.md, section 8 (sensitivity).
 """
 
 from __future__ import annotations
@@ -23,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sim.analysis.targets import NEVER_DAY, outcome_values
+from sim.analysis.targets import event_days, outcome_values
 from sim.sweeps.experiment import Experiment, ExperimentError, load_experiment
 from sim.sweeps.runner import evaluate
 from sim.sweeps.seeds import Stream, common_seeds
@@ -79,7 +75,7 @@ def outcome_means(runs: pd.DataFrame, points: int) -> pd.DataFrame:
     """Replicate means of the outcomes per parameter set (events that never happen: NEVER_DAY)."""
     frame = runs.reindex(columns=["point", *OUTCOMES])  # outcomes a short run never reached: missing
     for column in ("fall_day", "encirclement_day"):
-        frame[column] = outcome_values(frame, column, never=NEVER_DAY)
+        frame[column] = event_days(outcome_values(frame, column))
     means = frame.groupby("point")[list(OUTCOMES)].mean().reindex(range(points))
     return means
 

@@ -1,51 +1,17 @@
-"""The record as targets: each comparable entry an interval on one of a run's outcomes.
+"""The record as targets: each comparable entry an interval ``[low, high]`` on one of a run's outcomes.
 
-Every comparable entry of the record becomes a ``Target``: an interval ``[low, high]`` on one of a
-run's scalar outcomes (``sim.run.scalar_outcomes``), a scale, and a weight (how a fit
-weighs the distances to them: ``sim.analysis.fit``).
+Control claims bound the attackers' share at the end of their day (stretched by the source's lean),
+events the day the model dates them, casualty reports a side's dead; each target has a scale and a
+weight (``sim.analysis.fit``). For a run value ``x`` the distance is ``max(low - x, 0, x - high) / scale``
+(in log units, ``/ ln 2``, for casualties). Facts the analyses check against (the fall day, the
+places taken, the record's dates) are read from the record here too, not copied into code.
 
-- A **control claim** on day ``d`` bounds ``gov_share_dNN`` (the attackers' share of the town at the
-  end of day ``d``). A point claim ``v`` becomes ``v ± SHARE_TOLERANCE``; "up to" / "as much as"
-  make it ``[v - 2 * SHARE_TOLERANCE, v]`` (the holder's share at most ``v``); a phrase is its own
-  interval, clipped to [0, 1]. Then the lean: a government source tends
-  to read the attackers' share high, an opposition source low, so a partisan interval is stretched
-  by ``PARTISAN_STRETCH`` towards the other side (down for government, up for opposition).
-  A partisan claim whose interval misses that of a neutral claim of the same day is contradicted by
-  the record's own neutral reporting: it is scored and reported but has weight 0 in the loss and the
-  goodness of fit (neutral sources lead; ``contradicted_unweighted``).
-  On a day with both a government and an opposition claim (fitted ones), the two sides together
-  bracket the share: a further target from the lowest to the highest of their figures, of weight
-  ``BOTH_SIDES_WEIGHT`` (``between_sides_targets``).
-  A claim that restates an outcome event (``restates`` in the record: the article's summary saying
-  again "regained control" on the day of the fall) is not a target of its own when the model dates
-  that event: a fact counts once.
-- An **event** (outcome role: capture, encirclement, withdrawal, fall) on day ``d`` bounds the day
-  it happens in the model: the part of day ``d`` its time of day allows, widened on each side by
-  ``EVENT_SLACK_DAYS`` (a report dates what happened over the previous hours) when the record
-  states the date, and by ``INFERRED_SLACK_DAYS`` when the date is inferred from the article's
-  order of paragraphs (which may put an event a day off).
-- A **casualty total** for the battle bounds ``killed_<side>``: from the lowest to the highest
-  figure any source gives (the opposing sides' figures are its ends); one lone figure ``v`` becomes
-  ``[v / LONE_FIGURE_FACTOR, v * LONE_FIGURE_FACTOR]``. A side whose only figures count part of
-  its dead (``part_of_total`` in the record) is bounded below only, by the largest part. (A run
-  with no one killed counts as one killed, to keep the logarithm finite.)
-- A report of a side's dead **to date** (Hezbollah's 100 by 29 May) bounds ``killed_<side>_dNN``,
-  the side's dead by the end of day ``d``, in the same way, weighted by the source's lean. A **day's toll** (the
-  army's 12 on the first day) bounds the dead of that day (``killed_<side>_dNN`` less the day
-  before's): it is scored and reported, not fitted, since the record's tolls of a day count what one
-  source heard of (the infobox's army total adds two of them and is itself only a part).
-  Incidents, parts of a total, and figures of no side the model has, are listed as not compared.
-
-For a run value ``x`` the **distance** to a target is ``max(low - x, 0, x - high) / scale``
-(``scale``: 0.1 of the town for shares, 1 day for events; for casualties the distance is in
-log units, ``max(ln(low / x), 0, ln(x / high)) / ln 2``: a factor of two outside counts as one).
-
-Facts the analyses check against (the day of the fall, the places taken) are read from the record
-here too (``town_event``, ``captures``), not copied into code.
+Methods: docs/methods.md, sections 1 (the record as targets) and 2 (intervals by lean).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, replace
@@ -54,8 +20,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sim.record import CasualtyReport, ControlClaim, Event, Record, RecordError, describe
-from sim.run import captured_column
+from sim.record import DAY0, CasualtyReport, ControlClaim, Event, Record, RecordError, describe
+from sim.run import OUTCOME_EVENT_DAYS, captured_column
 from sim.scenario import Scenario
 
 LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
@@ -79,7 +45,6 @@ TIME_OF_DAY = {
     "evening": (0.7, 0.95),
     "end_of_day": (0.8, 1.0),
 }
-EVENT_OUTCOMES = {"encirclement": "encirclement_day", "withdrawal": "withdrawal_day", "fall": "fall_day"}
 TOWN = "al-Qusayr"
 CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
 DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by or on a day
@@ -89,17 +54,26 @@ PER_DAY = re.compile(r"_d\d{2}$")  # an outcome at the end of one day: gov_share
 Kind = Literal["control", "event", "casualties"]
 
 
-def outcome_values(runs: pd.DataFrame, outcome: str, never: float | None = None) -> np.ndarray:
+def event_days(values) -> np.ndarray:
+    """An event's day in each run as numbers: a run in which it never happened counts as ``NEVER_DAY``."""
+    days = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isnan(days), NEVER_DAY, days)
+
+
+def battle_date(day: int, *, iso: bool = False) -> str:
+    """Day ``day`` of the battle (day 0: the record's ``DAY0``) as a date: '29 May', or '2013-05-29' with ``iso``."""
+    date = DAY0 + dt.timedelta(days=day)
+    return date.isoformat() if iso else f"{date.day} {date:%B}"
+
+
+def outcome_values(runs: pd.DataFrame, outcome: str) -> np.ndarray:
     """One outcome of every run (row of ``runs``) as numbers: NaN where a run lacks it.
 
-    A column the runs do not have (a day past a shorter scenario's end) is all NaN; with ``never``
-    given, missing values (an event that did not happen) count as ``never``.
+    A column the runs do not have (a day past a shorter scenario's end) is all NaN.
     """
     if outcome not in runs:
-        values = np.full(len(runs), np.nan)
-    else:
-        values = pd.to_numeric(runs[outcome], errors="coerce").to_numpy(dtype=float)
-    return values if never is None else np.where(np.isnan(values), never, values)
+        return np.full(len(runs), np.nan)
+    return pd.to_numeric(runs[outcome], errors="coerce").to_numpy(dtype=float)
 
 
 @dataclass(frozen=True)
@@ -142,9 +116,7 @@ class Target:
 
     def distance(self, values: np.ndarray) -> np.ndarray:
         """Distance of each value from the interval, in the target's units (0 inside)."""
-        x = np.asarray(values, dtype=float)
-        if self.kind == "event":
-            x = np.where(np.isnan(x), NEVER_DAY, x)
+        x = event_days(values) if self.kind == "event" else np.asarray(values, dtype=float)
         if self.log_scale:
             x = np.maximum(x, 1.0)
             above = np.log(x) - math.log(self.high)  # an open upper end (infinite): never above
@@ -247,8 +219,8 @@ def event_outcome(event: Event, model_places: dict[str, str]) -> str | None:
     """The run outcome an event's date bounds, or None when the model has no counterpart."""
     if event.role != "outcome":
         return None
-    if event.kind in EVENT_OUTCOMES and event.place == TOWN:
-        return EVENT_OUTCOMES[event.kind]
+    if event.kind in OUTCOME_EVENT_DAYS and event.place == TOWN:
+        return OUTCOME_EVENT_DAYS[event.kind]
     if event.kind == "capture" and event.place in model_places:
         return captured_column(model_places[event.place])
     return None
@@ -328,7 +300,7 @@ def dated_casualty_targets(record: Record) -> list[Target]:
     for report in record.casualties:
         if report.side not in CASUALTY_SIDES or report.scope not in DATED_SCOPES or report.killed is None:
             continue
-        if report.part_of_total:  # bounds nothing by itself: listed as not compared
+        if report.part_of_total:  # bounds nothing by itself: listed as left out
             continue
         low, high = lone_figure_band(*report.killed.interval)
         by_end = f"killed_{report.side}_d{report.day:02d}"
@@ -386,7 +358,7 @@ def restating_claims(record: Record, places: dict[str, str]) -> set[str]:
     return {c.id for c in record.control_claims if c.restates in dated}
 
 
-def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str, str]]:
+def left_out(record: Record, scenario: Scenario) -> list[tuple[str, int, str, str]]:
     """Entries of the record that are not targets, by day: (id, day, what, why).
 
     Outcome events the model has no counterpart for, claims compared as an event, and casualty
@@ -401,21 +373,21 @@ def not_compared(record: Record, scenario: Scenario) -> list[tuple[str, int, str
     ]
     for event in record.events:
         if event.role == "outcome" and event_outcome(event, places) is None:
-            if event.kind in EVENT_OUTCOMES:
+            if event.kind in OUTCOME_EVENT_DAYS:
                 why = f"a {event.kind} of the {event.place}, not of the town: the model dates only the town's"
             elif event.kind == "capture":
                 why = "a place inside the town: compared through the share claims"
             else:
                 why = "the model does not date this kind of event"
             rows.append((event.id, event.day, f"{event.kind} of {event.place}", why))
-    compared = {i for t in casualty_targets(record) for i in t.ids}
+    targeted = {i for t in casualty_targets(record) for i in t.ids}
     for report in record.casualties:
-        if report.id not in compared:
-            rows.append((report.id, report.day, describe(report), _not_compared_why(report)))
+        if report.id not in targeted:
+            rows.append((report.id, report.day, describe(report), _left_out_why(report)))
     return sorted(rows, key=lambda row: row[1])
 
 
-def _not_compared_why(report: CasualtyReport) -> str:
+def _left_out_why(report: CasualtyReport) -> str:
     """Why a casualty report is not a target."""
     if report.killed is None:
         return "no killed figure: the model's wounded and captured are not compared"
@@ -424,6 +396,14 @@ def _not_compared_why(report: CasualtyReport) -> str:
     if report.scope == "incident":
         return "an incident's dead: the model does not count its dead by incident"
     return f"a part of a total ({report.side}): compared through the total"
+
+
+def control_claim(record: Record, claim_id: str) -> ControlClaim:
+    """The record's control claim ``claim_id``."""
+    for claim in record.control_claims:
+        if claim.id == claim_id:
+            return claim
+    raise RecordError(f"record: control_claims: no claim {claim_id!r}")
 
 
 def town_event(record: Record, kind: str) -> Event:

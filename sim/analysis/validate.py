@@ -1,15 +1,16 @@
 """Validation: an ensemble of a scenario held against the record.
 
-``validate`` runs ``runs`` seeds of a scenario as an ensemble (``sim.sweeps.ensemble``: resumable,
-local or on a Dask cluster), fits it to the record's targets (``sim.analysis.fit``) and measures the
-checks the calibrated baseline must meet (``history_checks``: the requirements of issue 5, each
-resting on entries of the record, whose dates and figures are read from the record). Seeds come
-from the master seed alone, so two scenarios validated with the same master seed and number of runs
-use the same seeds (common random numbers). ``sim.analysis.reports.validation`` renders the result.
+``validate`` runs an ensemble of a scenario (``sim.sweeps.ensemble``), fits it to the record's
+targets (``sim.analysis.fit``) and measures the checks the calibrated baseline must meet
+(``history_checks``: issue 5's requirements, each resting on entries of the record, whose dates and
+figures are read from the record). ``sim.analysis.reports.validation`` renders the result.
+
+Methods: docs/methods.md, section 5 (validation).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,15 @@ from sim.analysis.targets import (
     NEVER_DAY,
     Target,
     battle_casualty_targets,
+    battle_date,
     captures,
+    control_claim,
+    event_days,
     outcome_values,
     targets,
     town_event,
 )
-from sim.record import Record
+from sim.record import FRACTION_WORDS, ControlClaim, Record, format_figure
 from sim.run import captured_column
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.ensemble import run_ensemble
@@ -36,8 +40,10 @@ from sim.sweeps.ensemble import run_ensemble
 ENSEMBLE_DIR = "runs"
 # what the calibrated baseline must show (issue 5), each resting on entries of the record
 FALL_WITHIN_DAYS = 0.5  # assumption (issue 5): the median fall within half a day of the record's (record:fall)
-DAY0_SHARE_RANGE = (0.45, 0.70)  # issue 5: record:claim-d00-ap-more-than-half, claim-d00-activist-60pct
-DAY10_SECTORS_RANGE = (11, 14)  # issue 5: record:claim-d10-grid-13-of-16
+DAY0_SHARE_RANGE = (0.45, 0.70)  # assumption (issue 5): around claim-d00-ap-more-than-half, claim-d00-activist-60pct
+DAY10_SECTORS_CLAIM = "claim-d10-grid-13-of-16"  # the record's count of the sectors the attackers held
+DAY10_SECTORS_RANGE = (11, 14)  # assumption (issue 5): the range around that count (13 of 16) it accepts
+LATER_SHARE_CLAIM = "claim-d12-reuters-two-thirds"  # the neutral share after it, set against the runs meeting it
 ENCIRCLEMENT_WITHIN_DAYS = 2.0  # assumption (issue 5): the median within two days of record:totally-surrounded
 CAPTURE_WITHIN_DAYS = 2.0  # assumption (issue 5): each place taken within two days of its recorded date
 HEZBOLLAH_KILLED_RANGE = (60, 170)  # assumption (issue 5): the range around the record's total it accepts
@@ -69,11 +75,31 @@ class ValidationResult:
     checks: list[Check]
 
 
-def _median(values, never: float | None = None) -> float:
-    """The median; missing values count as ``never`` (event days) or are left out."""
+def _median(values) -> float:
+    """The median of the values present (missing ones left out; event days: ``event_days`` first)."""
     x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-    x = np.where(np.isnan(x), never, x) if never is not None else x[~np.isnan(x)]
+    x = x[~np.isnan(x)]
     return float(np.median(x)) if len(x) else float("nan")
+
+
+def fmt(x: float | None, digits: int = 2) -> str:
+    """A number for a table or a check's text: '-' when missing, '∞' when infinite."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return "∞" if math.isinf(x) else f"{x:.{digits}f}"
+
+
+def sectors_claimed(record: Record, scenario: Scenario) -> tuple[ControlClaim, int, int]:
+    """The record's count of sectors held (``DAY10_SECTORS_CLAIM``): the claim, the sectors held, of how many."""
+    claim = control_claim(record, DAY10_SECTORS_CLAIM)
+    sectors = scenario.town.sectors_per_side**2
+    return claim, round(claim.share.value * sectors), sectors
+
+
+def share_words(claim: ControlClaim) -> str:
+    """A claim's figure as its source puts it: the fraction word of its quote ("two-thirds"), or the figure."""
+    words = [word for word in FRACTION_WORDS if word in claim.quote.lower()]
+    return words[0] if claim.share.rule == "fraction_word" and words else format_figure(claim.share)
 
 
 def _between_sides(fitted: Fit) -> tuple[bool, str]:
@@ -123,10 +149,11 @@ def killed_ranges(record: Record) -> dict[str, tuple[float, float, str]]:
 def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Scenario) -> list[Check]:
     """The issue's targets for the calibrated baseline, measured on an ensemble."""
     fall = outcome_values(runs, "fall_day")
-    median_fall = _median(fall, NEVER_DAY)
+    median_fall = _median(event_days(fall))
     share0 = _median(outcome_values(runs, "gov_share_d00"))
-    sectors10 = _median(outcome_values(runs, "gov_sectors_d10"))
-    share10 = _median(outcome_values(runs, "gov_share_d10"))
+    claim, held, sectors = sectors_claimed(record, scenario)
+    sectors10 = _median(outcome_values(runs, f"gov_sectors_d{claim.day:02d}"))
+    share10 = _median(outcome_values(runs, f"gov_share_d{claim.day:02d}"))
     fall_day = town_event(record, "fall").day
     checks = [
         _in_range(
@@ -135,7 +162,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             median_fall,
             (fall_day - FALL_WITHIN_DAYS, fall_day + FALL_WITHIN_DAYS),
             f"median {median_fall:.2f} (a run that did not fall counts as day {NEVER_DAY:g}); fell in "
-            f"{(~np.isnan(fall)).mean():.0%} of runs, on day {_fmt(_median(fall))} in the median of those",
+            f"{(~np.isnan(fall)).mean():.0%} of runs, on day {fmt(_median(fall))} in the median of those",
             "record:withdrawal, record:fall",
         ),
         _in_range(
@@ -147,13 +174,14 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             "record:claim-d00-ap-more-than-half, claim-d00-activist-60pct",
         ),
         _in_range(
-            "end of day 10 (29 May)",
+            f"end of day {claim.day} ({battle_date(claim.day)})",
             "sectors held",
             sectors10,
             DAY10_SECTORS_RANGE,
-            f"median {sectors10:g} (of the town: {share10:.2f}){_day10_runs_apart(runs, fall)}",
-            "record:claim-d10-grid-13-of-16",
-            note=" (record 13 of 16)",
+            f"median {sectors10:g} (of the town: {share10:.2f})"
+            + _day10_runs_apart(runs, fall, claim.day, control_claim(record, LATER_SHARE_CLAIM)),
+            f"record:{claim.id}",
+            note=f" (record {held} of {sectors})",
         ),
     ]
     neutral = [t for t in fitted.per_target if t.target.kind == "control" and t.target.lean == "neutral"]
@@ -171,7 +199,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
     checks.append(
         Check("between the sides", "median between government and opposition claims", text, ok, "record: claims")
     )
-    encircled = _median(outcome_values(runs, "encirclement_day"), NEVER_DAY)
+    encircled = _median(event_days(outcome_values(runs, "encirclement_day")))
     surrounded = town_event(record, "encirclement")
     checks.append(
         _in_range(
@@ -184,7 +212,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
         )
     )
     for place, event in captures(record, scenario):
-        median = _median(outcome_values(runs, captured_column(place)), NEVER_DAY)
+        median = _median(event_days(outcome_values(runs, captured_column(place))))
         checks.append(
             Check(
                 f"{place} taken",
@@ -200,15 +228,15 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
     return checks
 
 
-def _day10_runs_apart(runs: pd.DataFrame, fall: np.ndarray) -> str:
-    """When the median misses the day-10 count: the runs reaching it against the others, day 12 and the fall.
+def _day10_runs_apart(runs: pd.DataFrame, fall: np.ndarray, day: int, later: ControlClaim) -> str:
+    """When the median misses the sectors' count of ``day``: the runs reaching it against the others, later.
 
-    Shows what meeting the day-10 count costs elsewhere (Reuters' two-thirds on day 12, the fall day);
-    empty when the median meets it, when every run or none reaches it, or the runs end before day 12.
+    Shows what meeting the count costs elsewhere (the share on the day of the ``later`` claim, the fall
+    day); empty when the median meets it, when every run or none reaches it, or the runs end before.
     """
-    sectors = outcome_values(runs, "gov_sectors_d10")
-    share12 = outcome_values(runs, "gov_share_d12")
-    counted = ~np.isnan(sectors) & ~np.isnan(share12)
+    sectors = outcome_values(runs, f"gov_sectors_d{day:02d}")
+    later_share = outcome_values(runs, f"gov_share_d{later.day:02d}")
+    counted = ~np.isnan(sectors) & ~np.isnan(later_share)
     reaching = counted & (sectors >= DAY10_SECTORS_RANGE[0])
     others = counted & ~reaching
     if _median(sectors) >= DAY10_SECTORS_RANGE[0] or not reaching.any() or not others.any():
@@ -218,22 +246,19 @@ def _day10_runs_apart(runs: pd.DataFrame, fall: np.ndarray) -> str:
         count = int(part.sum())
         return f"{count} run{'s' if count > 1 else ''}"
 
-    def day12_and_fall(part) -> str:
+    def later_and_fall(part) -> str:
         fell = ~np.isnan(fall[part])
         when = f", on day {_median(fall[part]):.1f} in the median of those" if fell.any() else ""
         return (
-            f"{_median(share12[part]):.2f} of the town on day 12, and the town falls in {fell.mean():.0%} of them{when}"
+            f"{_median(later_share[part]):.2f} of the town on day {later.day}, and the town falls in {fell.mean():.0%} "
+            f"of them{when}"
         )
 
     return (
-        f"; the {runs_text(reaching)} holding {DAY10_SECTORS_RANGE[0]:g} or more hold {day12_and_fall(reaching)}, "
-        f"the other {runs_text(others)} {day12_and_fall(others)} (medians; Reuters: two-thirds on day 12)"
+        f"; the {runs_text(reaching)} holding {DAY10_SECTORS_RANGE[0]:g} or more hold {later_and_fall(reaching)}, "
+        f"the other {runs_text(others)} {later_and_fall(others)} (medians; {later.source}: {share_words(later)} on "
+        f"day {later.day})"
     )
-
-
-def _fmt(x: float, digits: int = 2) -> str:
-    """A number for the checks' text: '-' when missing."""
-    return "-" if np.isnan(x) else f"{x:.{digits}f}"
 
 
 def validate(

@@ -34,7 +34,7 @@ def test_a_partisan_claim_a_neutral_one_contradicts_the_same_day_is_scored_but_n
     assert run_losses(no_day_12, [*contradicted, found["claim-d01-aljazeera-most"]])[0] == 0.0
     assert np.isnan(run_losses(runs, contradicted)).all()  # nothing fitted: no loss, not a perfect one
     counted = fit(runs, [*contradicted, found["claim-d12-reuters-two-thirds"]])
-    assert (counted.consistent, counted.compared, counted.not_fitted) == (1, 1, 2)  # counts of fitted targets
+    assert (counted.consistent, counted.fitted, counted.not_fitted) == (1, 1, 2)  # counts of fitted targets
 
 
 def test_the_loss_is_the_weighted_mean_of_huber_penalties():

@@ -16,8 +16,11 @@ from sim.analysis.targets import (
     LEAN_WEIGHT,
     NEVER_DAY,
     Target,
+    battle_date,
     captures,
-    not_compared,
+    control_claim,
+    event_days,
+    left_out,
     outcome_values,
     targets,
     town_event,
@@ -59,7 +62,7 @@ def test_events_become_day_windows_on_the_models_outcomes(found):
     assert found["arjoun-captured"].outcome == "captured_day_arjoun"
     assert found["totally-surrounded"].outcome == "encirclement_day"
     assert "rebels-confined-triangle" not in found
-    skipped = {row[0] for row in not_compared(load_record(), load_scenario("al-qusayr-2013"))}
+    skipped = {row[0] for row in left_out(load_record(), load_scenario("al-qusayr-2013"))}
     assert {"rebels-confined-triangle", "main-square-captured"} <= skipped
 
 
@@ -80,7 +83,7 @@ def test_a_claim_restating_an_event_is_compared_once_as_the_event(found):
     # the article's summary says "regained control" of the fall's day: the fall event is the target
     assert "claim-d17-regained-control" not in found
     assert "fall" in found
-    skipped = {row[0]: row[3] for row in not_compared(load_record(), load_scenario("al-qusayr-2013"))}
+    skipped = {row[0]: row[3] for row in left_out(load_record(), load_scenario("al-qusayr-2013"))}
     assert "`fall`" in skipped["claim-d17-regained-control"]
 
 
@@ -91,7 +94,7 @@ def test_a_claim_restating_an_event_the_model_does_not_date_is_compared_as_a_cla
     claims = [c.model_copy(update=restated) if c.id == claim else c for c in record.control_claims]
     restating = record.model_copy(update={"control_claims": claims})
     assert claim in {t.id for t in targets(restating, scenario)}
-    assert claim not in {row[0] for row in not_compared(restating, scenario)}
+    assert claim not in {row[0] for row in left_out(restating, scenario)}
 
 
 def test_casualty_ranges_run_from_one_sides_figure_to_the_others(found):
@@ -122,7 +125,7 @@ def test_a_sides_dead_to_date_is_fitted_and_a_days_toll_is_scored_on_that_day_on
     assert (first_day.outcome, first_day.minus) == ("killed_army_d00", "")
     scored = fit(runs.assign(killed_army_d00=[12, 127], killed_hezbollah_d10=[90, 400]), [hezbollah, last_day])
     assert scored.per_target[1].quantiles["q50"] == pytest.approx(35.5)  # the day's dead, not the total
-    assert scored.compared == 1  # only the dead to date is fitted
+    assert scored.fitted == 1  # only the dead to date is fitted
     assert scored.loss == pytest.approx((0 + 2 * math.log2(400 / 150) - 1) / 2)  # Huber of the second run
 
 
@@ -136,8 +139,8 @@ def test_a_partisan_report_of_the_dead_to_date_weighs_as_its_lean():
     assert {t.id: t.weight for t in found}["hezbollah-killed-by-day-11"] == LEAN_WEIGHT["opposition"]
 
 
-def test_casualty_reports_not_compared_say_why():
-    reasons = {row[0]: row[3] for row in not_compared(load_record(), load_scenario("al-qusayr-2013"))}
+def test_casualty_reports_left_out_say_why():
+    reasons = {row[0]: row[3] for row in left_out(load_record(), load_scenario("al-qusayr-2013"))}
     assert "by incident" in reasons["kafr-nan-killed"]
     assert reasons["doctor-200-killed"] == "the side is not given"
     assert "compared through the total" in reasons["foreign-rebels-killed"]
@@ -181,9 +184,20 @@ def test_tolerances_are_declared_as_assumptions():
 
 def test_missing_outcomes_are_nan_and_events_that_never_came_count_as_never():
     runs = pd.DataFrame({"fall_day": [16.5, None], "gov_share_d00": [0.6, 0.7]})
-    assert outcome_values(runs, "fall_day", never=NEVER_DAY) == pytest.approx([16.5, NEVER_DAY])
+    assert event_days(outcome_values(runs, "fall_day")) == pytest.approx([16.5, NEVER_DAY])
+    assert event_days([None, 3.0]) == pytest.approx([NEVER_DAY, 3.0])
     assert np.isnan(outcome_values(runs, "fall_day")[1])
     assert np.isnan(outcome_values(runs, "gov_share_d12")).all()  # past the runs' end: all missing
+
+
+def test_days_of_the_battle_are_dated_from_the_records_day0():
+    record = load_record()
+    claim = control_claim(record, "claim-d10-grid-13-of-16")
+    assert battle_date(claim.day, iso=True) == claim.date.isoformat() == "2013-05-29"
+    assert battle_date(claim.day) == "29 May"
+    assert battle_date(0) == f"{record.day0.day} {record.day0:%B}"
+    with pytest.raises(RecordError, match="no claim 'no-such-claim'"):
+        control_claim(record, "no-such-claim")
 
 
 def test_the_towns_events_and_the_captures_are_read_from_the_record():

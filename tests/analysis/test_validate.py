@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
@@ -10,8 +11,8 @@ import pytest
 
 from sim.analysis.fit import fit
 from sim.analysis.reports.validation import fit_json
-from sim.analysis.targets import targets
-from sim.analysis.validate import history_checks, killed_ranges
+from sim.analysis.targets import control_claim, targets
+from sim.analysis.validate import history_checks, killed_ranges, sectors_claimed, share_words
 from sim.cli import main
 from sim.record import load_record
 from sim.scenario import load_scenario
@@ -74,6 +75,36 @@ def test_the_history_checks_pass_and_fail_on_the_issue_thresholds():
     assert "runs holding" not in met.measured
     no_day12 = day10([{k: v for k, v in row.items() if k != "gov_share_d12"} for row in [short] * 3 + [ahead] * 2])
     assert "runs holding" not in no_day12.measured  # the runs end before day 12
+
+
+def test_the_day10_check_reads_its_count_day_and_later_claim_from_the_record():
+    record, scenario = load_record(), load_scenario("al-qusayr-2013")
+    claim, held, sectors = sectors_claimed(record, scenario)
+    assert (claim.id, held, sectors) == ("claim-d10-grid-13-of-16", 13, 16)
+    assert share_words(control_claim(record, "claim-d12-reuters-two-thirds")) == "two-thirds"
+
+    def moved(entry, **update):
+        return entry.model_copy(update=update)
+
+    # the count one day earlier and 12 squares of 16; Reuters' claim a day later, as a figure
+    claims = [
+        moved(c, date=c.date - dt.timedelta(days=1), day=c.day - 1, share=moved(c.share, value=0.75))
+        if c.id == "claim-d10-grid-13-of-16"
+        else moved(c, date=c.date + dt.timedelta(days=1), day=c.day + 1, share=moved(c.share, rule="literal"))
+        if c.id == "claim-d12-reuters-two-thirds"
+        else c
+        for c in record.control_claims
+    ]
+    edited = record.model_copy(update={"control_claims": claims})
+    short = {"gov_sectors_d09": 10, "gov_share_d13": 0.7, "fall_day": 18.0}
+    ahead = {"gov_sectors_d09": 12, "gov_share_d13": 0.85, "fall_day": 15.5}
+    runs = pd.DataFrame([short] * 3 + [ahead] * 2)
+    check = next(c for c in history_checks(runs, fit(runs, []), edited, scenario) if c.name.startswith("end of day 9"))
+    assert check.name == "end of day 9 (28 May)"
+    assert check.required.endswith("(record 12 of 16)")
+    assert check.cites == "record:claim-d10-grid-13-of-16"
+    assert "of the town on day 13" in check.measured
+    assert check.measured.endswith("(medians; Reuters: 0.6667 on day 13)")
 
 
 def test_the_killed_ranges_come_from_the_records_battle_totals():

@@ -3,11 +3,12 @@
 ``screen_points.csv`` (the screen's points with their implausibility), ``trials.csv`` (the
 refinement's trials), ``confirmed.csv`` (the confirmed trials on fresh seeds), and
 ``calibration.png``/``.svg`` (the loss of every stage and the fitted values).
+
+Methods: docs/methods.md, sections 6 (calibration), 7 (the out-of-sample check) and 10 (rendering).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -16,21 +17,16 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.calibrate import INCUMBENT_POINT, CalibrationResult, calibrate
-from sim.analysis.targets import NOT_FITTED_WHY
+from sim.analysis.reports import plotting
+from sim.analysis.targets import NOT_FITTED_WHY, battle_date
 from sim.output import save_figure, write_text
-from sim.record import DAY0, Record
+from sim.record import Record
 
 FILES = "calibration.md, calibration.json, trials.csv, confirmed.csv, calibration.png/.svg"
 LOSS = (
     "sim.analysis.fit: weighted mean over targets of the Huber penalty of the distance outside the target "
     "interval, averaged over a parameter set's replicates"
 )
-
-
-def _date(day: int) -> str:
-    """A day of the battle as a date: '5 June'."""
-    date = DAY0 + dt.timedelta(days=day)
-    return f"{date.day} {date:%B}"
 
 
 def calibration_json(calibrated: CalibrationResult, *, command: str) -> dict[str, Any]:
@@ -176,8 +172,8 @@ def calibration_markdown(calibrated: CalibrationResult, *, command: str) -> str:
         f"Check: {check['runs']} fresh runs of the fitted values: "
         f"loss on the fitted targets {check['loss_fitted_targets']:.3f} "
         f"(goodness of fit {check['goodness_fitted_targets']:.2f}); "
-        f"median fall day {check['fall_day_median']:.2f} (record: {fall_day}, the town taken on {_date(fall_day)}), "
-        f"fell in {check['fell_share']:.0%} of runs.",
+        f"median fall day {check['fall_day_median']:.2f} (record: {fall_day}, the town taken on "
+        f"{battle_date(fall_day)}), fell in {check['fell_share']:.0%} of runs.",
     ]
     if fit_later is not None:
         lines += [
@@ -185,7 +181,7 @@ def calibration_markdown(calibrated: CalibrationResult, *, command: str) -> str:
             f"## Prediction of the record after day {result['train_until']}",
             "",
             f"Loss {fit_later.loss:.3f}, goodness of fit {fit_later.goodness:.2f} "
-            f"({fit_later.consistent} of {fit_later.compared} fitted later targets consistent with the 90 % band); "
+            f"({fit_later.consistent} of {fit_later.fitted} fitted later targets consistent with the 90 % band); "
             f"fall day predicted {check['fall_day_median']:.2f} against the record's {fall_day} "
             f"(error {check['fall_day_median'] - fall_day:+.2f} days).",
             "",
@@ -203,12 +199,7 @@ def calibration_markdown(calibrated: CalibrationResult, *, command: str) -> str:
 
 def calibration_figure(calibrated: CalibrationResult, folder: Path) -> list[Path]:
     """The loss of every stage's parameter sets, and the fitted values (PNG and SVG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-
-    from sim.plots import plot_calibration
-
+    _, plots = plotting()
     points = calibrated.screen.points
     table = pd.concat(
         [
@@ -223,24 +214,18 @@ def calibration_figure(calibrated: CalibrationResult, folder: Path) -> list[Path
         ignore_index=True,
     )
     table["order"] = np.arange(len(table))
-    return save_figure(plot_calibration(table, calibrated.values).figure, folder, "calibration")
+    return save_figure(plots.plot_calibration(table, calibrated.values).figure, folder, "calibration")
 
 
 def write_calibration(
-    experiment_name: str | Path,
-    out: Path,
-    *,
-    record: Record,
-    train_until: int | None = None,
-    workers: int | None = None,
-    cluster: str | None = None,
-    quiet: bool = False,
-    command: str = "",
+    experiment_name: str | Path, out: Path, *, record: Record, command: str = "", **options: Any
 ) -> CalibrationResult:
-    """Calibrate (``sim.analysis.calibrate``, its runs kept in ``out``) and write the report, tables and figure."""
-    calibrated = calibrate(
-        experiment_name, out, record=record, train_until=train_until, workers=workers, cluster=cluster, quiet=quiet
-    )
+    """Calibrate (``sim.analysis.calibrate``, its runs kept in ``out``) and write the report, tables and figure.
+
+    ``options``: ``calibrate``'s own (``train_until``, ``workers``, ``cluster``, ``quiet``); ``command``: the
+    command line that regenerates the report.
+    """
+    calibrated = calibrate(experiment_name, out, record=record, **options)
     write_text(out / "screen_points.csv", calibrated.screen.points.to_csv(index=False))
     write_text(out / "trials.csv", calibrated.trials.to_csv(index=False))
     write_text(out / "confirmed.csv", calibrated.confirmed.to_csv(index=False))

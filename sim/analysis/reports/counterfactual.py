@@ -1,4 +1,7 @@
-"""``qusayr compare``'s files: ``compare.md``, ``compare.json``, ``differences.csv`` and the figure."""
+"""``qusayr compare``'s files: ``compare.md``, ``compare.json``, ``differences.csv`` and the figure.
+
+Methods: docs/methods.md, sections 9 (counterfactuals) and 10 (rendering).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.analysis.counterfactual import COUNT_OUTCOMES, DAY_OUTCOMES, ComparisonResult, compare
+from sim.analysis.reports import plotting
 from sim.analysis.targets import NEVER_DAY
 from sim.output import save_figure, write_text
 
@@ -49,46 +53,25 @@ def comparison_json(result: ComparisonResult) -> dict[str, Any]:
 
 def comparison_figure(result: ComparisonResult, folder: Path) -> list[Path]:
     """The paired differences of the event days, the casualties and the share by day (PNG and SVG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sim.plots import plot_differences, plot_share_difference
-
+    plt, plots = plotting()
     table, names = result.differences, result.names
     fig, axes = plt.subplots(1, 3, figsize=(16, 4), constrained_layout=True)
-    plot_differences(table[table["outcome"].isin(DAY_OUTCOMES)], unit="days", ax=axes[0])
-    plot_differences(table[table["outcome"].isin(COUNT_OUTCOMES)], unit="people", ax=axes[1])
-    plot_share_difference(table[table["outcome"].str.startswith("gov_share_d")], ax=axes[2])
+    plots.plot_differences(table[table["outcome"].isin(DAY_OUTCOMES)], unit="days", ax=axes[0])
+    plots.plot_differences(table[table["outcome"].isin(COUNT_OUTCOMES)], unit="people", ax=axes[1])
+    plots.plot_share_difference(table[table["outcome"].str.startswith("gov_share_d")], ax=axes[2])
     fig.suptitle(f"{names[1]} minus {names[0]}: paired differences over common seeds, 95 % confidence intervals")
     return save_figure(fig, folder, "compare")
 
 
 def write_comparison(
-    scenario_a: str,
-    scenario_b: str,
-    runs: int,
-    out: Path,
-    *,
-    ensembles: Path,
-    master_seed: int = 1,
-    workers: int | None = None,
-    cluster: str | None = None,
-    quiet: bool = False,
-    command: str = "",
+    scenario_a: str, scenario_b: str, runs: int, out: Path, *, command: str = "", **options: Any
 ) -> ComparisonResult:
-    """Compare two scenarios (``sim.analysis.counterfactual``) and write the report, JSON, table and figure."""
-    result = compare(
-        scenario_a,
-        scenario_b,
-        runs,
-        ensembles=ensembles,
-        master_seed=master_seed,
-        workers=workers,
-        cluster=cluster,
-        quiet=quiet,
-    )
+    """Compare two scenarios (``sim.analysis.counterfactual``) and write the report, JSON, table and figure.
+
+    ``options``: ``compare``'s own (``ensembles``, ``master_seed``, ``workers``, ``cluster``, ``quiet``);
+    ``command``: the command line that regenerates the report.
+    """
+    result = compare(scenario_a, scenario_b, runs, **options)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "differences.csv", result.differences.to_csv(index=False))
     write_text(out / "compare.md", comparison_markdown(result, command=command))

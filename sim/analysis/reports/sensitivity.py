@@ -1,12 +1,17 @@
-"""``qusayr sensitivity``'s files: ``sensitivity.md``, ``indices.csv``, ``runs.parquet`` and the figure."""
+"""``qusayr sensitivity``'s files: ``sensitivity.md``, ``indices.csv``, ``runs.parquet`` and the figure.
+
+Methods: docs/methods.md, sections 8 (sensitivity) and 10 (rendering).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from sim.analysis.sensitivity import LEAD_INDEX, UNITS, Method, SensitivityResult, sensitivity
+from sim.analysis.reports import plotting
+from sim.analysis.sensitivity import LEAD_INDEX, UNITS, SensitivityResult, sensitivity
 from sim.output import save_figure, write_bytes, write_text
 
 FILES = "sensitivity.md, indices.csv, runs.parquet, sensitivity.png/.svg"
@@ -40,37 +45,23 @@ def sensitivity_markdown(result: SensitivityResult) -> str:
 
 def sensitivity_figure(result: SensitivityResult, folder: Path) -> list[Path]:
     """The indices of each outcome, one panel each (PNG and SVG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sim.plots import plot_indices
-
+    plt, plots = plotting()
     table = result.indices
     fig, axes = plt.subplots(2, 2, figsize=(12, 7), constrained_layout=True)
     for ax in axes.ravel()[table["outcome"].nunique() :]:
         ax.axis("off")
     for ax, outcome in zip(axes.ravel(), dict.fromkeys(table["outcome"]), strict=False):
         unit = UNITS[outcome] if result.method == "morris" else "share of variance"
-        plot_indices(table, outcome, unit=unit, ax=ax)
+        plots.plot_indices(table, outcome, unit=unit, ax=ax)
     return save_figure(fig, folder, "sensitivity")
 
 
-def write_sensitivity(
-    experiment_name: str | Path,
-    out: Path,
-    *,
-    method: Method = "morris",
-    size: int | None = None,
-    replicates: int | None = None,
-    workers: int | None = None,
-    cluster: str | None = None,
-) -> SensitivityResult:
-    """Run the sensitivity analysis (``sim.analysis.sensitivity``) and write its files into ``out``."""
-    result = sensitivity(
-        experiment_name, method=method, size=size, replicates=replicates, workers=workers, cluster=cluster
-    )
+def write_sensitivity(experiment_name: str | Path, out: Path, **options: Any) -> SensitivityResult:
+    """Run the sensitivity analysis (``sim.analysis.sensitivity``) and write its files into ``out``.
+
+    ``options``: ``sensitivity``'s own (``method``, ``size``, ``replicates``, ``workers``, ``cluster``).
+    """
+    result = sensitivity(experiment_name, **options)
     out.mkdir(parents=True, exist_ok=True)
     write_bytes(out / "runs.parquet", result.runs.to_parquet(index=False))
     write_text(out / "indices.csv", result.indices.to_csv(index=False))

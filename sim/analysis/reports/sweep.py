@@ -1,10 +1,14 @@
-"""What a sweep folder holds (``qusayr status``) and a finished sweep's figures (``qusayr plot``)."""
+"""What a sweep folder holds (``qusayr status``) and a finished sweep's figures (``qusayr plot``).
+
+Methods: docs/methods.md, sections 4 (ensembles and seeds) and 10 (rendering).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
+from sim.analysis.reports import plotting
 from sim.output import save_figure
 from sim.sweeps.ledger import Ledger
 from sim.sweeps.runner import RUNS_TABLE
@@ -40,13 +44,9 @@ def status_lines(folder: Path) -> list[str]:
 
 def write_sweep_figures(folder: Path) -> list[Path]:
     """Each outcome against each varied parameter, and the sectors held by day, into ``folder/plots`` (PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import pandas as pd
 
-    from sim.plots import plot_outcome_vs_parameter, plot_sector_bands
-
+    _, plots = plotting()
     runs = pd.read_parquet(folder / RUNS_TABLE)
     ledger = Ledger(folder, read_only=True)
     try:
@@ -60,8 +60,8 @@ def write_sweep_figures(folder: Path) -> list[Path]:
         for parameter in parameters:
             if runs[parameter].dtype == object:
                 runs[parameter] = runs[parameter].astype(str)
-            ax = plot_outcome_vs_parameter(runs, parameter, outcome)
+            ax = plots.plot_outcome_vs_parameter(runs, parameter, outcome)
             stem = f"{outcome}-vs-{parameter.replace('.', '_')}"
             written += save_figure(ax.figure, plots, stem, formats=("png",), dpi=110)
-    written += save_figure(plot_sector_bands(runs).figure, plots, "sector-bands", formats=("png",), dpi=110)
+    written += save_figure(plots.plot_sector_bands(runs).figure, plots, "sector-bands", formats=("png",), dpi=110)
     return written

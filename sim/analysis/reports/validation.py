@@ -4,11 +4,12 @@
 median and 90 % band, the event days and the entries not compared; ``validation.json`` holds the
 same with every run's summary; the figures show control, the sectors by day, casualties and
 strength (PNG and SVG).
+
+Methods: docs/methods.md, sections 5 (validation) and 10 (rendering).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from dataclasses import asdict
@@ -18,29 +19,26 @@ from typing import Any
 import numpy as np
 
 from sim.analysis.fit import Fit, quantiles
-from sim.analysis.targets import NOT_FITTED_WHY, Target, battle_casualty_targets, not_compared, outcome_values
-from sim.analysis.validate import ValidationResult, validate
+from sim.analysis.reports import plotting
+from sim.analysis.targets import (
+    NOT_FITTED_WHY,
+    Target,
+    battle_casualty_targets,
+    battle_date,
+    left_out,
+    outcome_values,
+)
+from sim.analysis.validate import ValidationResult, fmt, sectors_claimed, validate
 from sim.output import code_version, git_commit, save_figure, write_text
-from sim.record import DAY0, Record
+from sim.record import Record
+from sim.run import EVENT_DAYS
 
 FILES = "validation.md, validation.json, control/sectors/casualties/strength .png .svg"
 SECTIONS = {  # kind of target -> (section title, digits of its numbers)
     "control": ("Control claims (share of the town held by the attackers, end of the day)", 2),
-    "event": ("Events (day of the battle the model puts them on; day 0 = 19 May)", 1),
+    "event": (f"Events (day of the battle the model puts them on; day 0 = {battle_date(0)})", 1),
     "casualties": ("Casualties (killed: in the battle, by the end of a day, on a day)", 0),
 }
-EVENT_DAYS = ["encirclement_day", "water_cut_day", "talks_day", "withdrawal_day", "fall_day"]
-
-
-def fmt(x: float | None, digits: int = 2) -> str:
-    """A number for a table: '-' when missing, '∞' when infinite."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return "∞" if math.isinf(x) else f"{x:.{digits}f}"
-
-
-def _date(day: int) -> str:
-    return (DAY0 + dt.timedelta(days=day)).isoformat()
 
 
 def target_json(target: Target) -> dict[str, Any]:
@@ -55,7 +53,7 @@ def fit_json(fitted: Fit) -> dict[str, Any]:
         "loss": fitted.loss,
         "goodness_of_fit": fitted.goodness,
         "consistent": fitted.consistent,
-        "compared": fitted.compared,
+        "fitted": fitted.fitted,
         "not_fitted": fitted.not_fitted,
         "per_target": [
             {**target_json(t.target), **{k: v for k, v in asdict(t).items() if k != "target"}}
@@ -90,7 +88,7 @@ def validation_markdown(result: ValidationResult, record: Record, *, command: st
         "",
         f"**Loss {fitted.loss:.3f}** (mean over runs of the weighted mean Huber penalty of the distances); "
         f"**goodness of fit {fitted.goodness:.2f}** (weighted share of targets whose interval meets the "
-        f"ensemble's 90 % band); consistent with {fitted.consistent} of the {fitted.compared} fitted targets"
+        f"ensemble's 90 % band); consistent with {fitted.consistent} of the {fitted.fitted} fitted targets"
         + (f" ({fitted.not_fitted} scored, not fitted: {NOT_FITTED_WHY})." if fitted.not_fitted else "."),
         "",
         "## Targets of the calibrated baseline",
@@ -115,26 +113,27 @@ def validation_markdown(result: ValidationResult, record: Record, *, command: st
             what = t.label.replace("|", "/")
             never = f" (never in {row.never:.0%})" if row.never else ""
             lines.append(
-                f"| {_date(t.day)} | {t.id} | {t.source} | {t.lean} | {what} | [{fmt(t.low, digits)}, "
+                f"| {battle_date(t.day, iso=True)} | {t.id} | {t.source} | {t.lean} | {what} | [{fmt(t.low, digits)}, "
                 f"{fmt(t.high, digits)}] | {fmt(q['q50'], digits)}{never} | [{fmt(q['q05'], digits)}, "
                 f"{fmt(q['q95'], digits)}] | {row.coverage:.0%} | {'yes' if row.consistent else '**no**'} |"
             )
         lines.append("")
     lines += [
-        "## Event days in the model (day 0 = 19 May; median and 90 % band of the runs in which it happened; "
+        f"## Event days in the model (day 0 = {battle_date(0)}; median and 90 % band of the runs in which it happened; "
         "never = the share of runs in which it did not)",
         "",
     ]
     lines += ["| outcome | median | 90 % band | never |", "|---|---|---|---|"]
-    for column in EVENT_DAYS + sorted(c for c in runs.columns if c.startswith("captured_day_")):
+    for column in [*EVENT_DAYS, *sorted(c for c in runs.columns if c.startswith("captured_day_"))]:
         values = outcome_values(runs, column)
         q = quantiles(values)
         lines.append(
             f"| {column.replace('_', ' ')} | {fmt(q['q50'])} | [{fmt(q['q05'])}, {fmt(q['q95'])}] | "
             f"{np.isnan(values).mean():.0%} |"
         )
-    lines += ["", "## Entries of the record not compared", ""]
-    lines += [f"- {_date(day)} `{i}`: {what}: {why}" for i, day, what, why in not_compared(record, result.scenario)]
+    lines += ["", "## Entries of the record that are not targets", ""]
+    for i, day, what, why in left_out(record, result.scenario):
+        lines.append(f"- {battle_date(day, iso=True)} `{i}`: {what}: {why}")
     failed = [c for c in checks if not c.passed]
     if failed:
         lines += ["", "## Where the model misses", ""]
@@ -161,16 +160,10 @@ def figure_data(summaries: list[dict[str, Any]]) -> dict[str, Any]:
 
 def validation_figures(result: ValidationResult, record: Record, folder: Path) -> list[Path]:
     """The control, sector-map, casualty and strength figures, as PNG and SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sim.plots import plot_casualties, plot_control_ensemble, plot_sector_maps, plot_strength
-
+    plt, plots = plotting()
     summaries, name = result.summaries, result.scenario.name
     data = figure_data(summaries)
-    ax = plot_control_ensemble(
+    ax = plots.plot_control_ensemble(
         data["share"],
         result.targets,
         record,
@@ -180,43 +173,29 @@ def validation_figures(result: ValidationResult, record: Record, folder: Path) -
     days = data["held"].shape[0]
     cols = 7
     fig, axes = plt.subplots(math.ceil(days / cols), cols, figsize=(2 * cols, 2.1 * math.ceil(days / cols)))
-    plot_sector_maps(data["held"], np.asarray(axes), record_note={10: "record: 13 of 16 (gov. claim)"})
-    fig.suptitle(f"The 16 sectors by day, {name}: share of {len(summaries)} runs in which the attackers hold each")
+    claim, held, sectors = sectors_claimed(record, result.scenario)
+    note = f"record: {held} of {sectors} ({'gov.' if claim.lean == 'government' else claim.lean} claim)"
+    plots.plot_sector_maps(data["held"], np.asarray(axes), record_note={claim.day: note})
+    fig.suptitle(
+        f"The {sectors} sectors by day, {name}: share of {len(summaries)} runs in which the attackers hold each"
+    )
     written += save_figure(fig, folder, "sectors")
     ranges = {t.outcome.removeprefix("killed_"): (t.low, t.high) for t in battle_casualty_targets(record)}
-    written += save_figure(plot_casualties(data["killed"], ranges).figure, folder, "casualties")
-    written += save_figure(plot_strength(data["strength"]).figure, folder, "strength")
+    written += save_figure(plots.plot_casualties(data["killed"], ranges).figure, folder, "casualties")
+    written += save_figure(plots.plot_strength(data["strength"]).figure, folder, "strength")
     return written
 
 
 def write_validation(
-    scenario_name: str,
-    overrides: list[str],
-    runs: int,
-    out: Path,
-    *,
-    record: Record,
-    master_seed: int = 1,
-    workers: int | None = None,
-    cluster: str | None = None,
-    quiet: bool = False,
-    command: str = "",
+    scenario_name: str, overrides: list[str], runs: int, out: Path, *, record: Record, command: str = "", **options: Any
 ) -> ValidationResult:
     """Validate (``sim.analysis.validate``) and write the report, the JSON and the figures into ``out``.
 
-    A scenario that cannot be loaded stops it before any folder is made.
+    ``options``: ``validate``'s own (``master_seed``, ``workers``, ``cluster``, ``quiet``); ``command``:
+    the command line that regenerates the report. A scenario that cannot be loaded stops it before any
+    folder is made.
     """
-    result = validate(
-        scenario_name,
-        overrides,
-        runs,
-        out,
-        record=record,
-        master_seed=master_seed,
-        workers=workers,
-        cluster=cluster,
-        quiet=quiet,
-    )
+    result = validate(scenario_name, overrides, runs, out, record=record, **options)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "validation.json", json.dumps(validation_json(result), indent=1, default=float) + "\n")
     write_text(out / "validation.md", validation_markdown(result, record, command=command))
@@ -229,7 +208,7 @@ def validation_lines(result: ValidationResult, out: Path) -> list[str]:
     fitted = result.fit
     lines = [
         f"{result.scenario.name}: {fitted.runs} runs, loss {fitted.loss:.3f}, goodness of fit "
-        f"{fitted.goodness:.2f} ({fitted.consistent} of {fitted.compared} fitted targets consistent)"
+        f"{fitted.goodness:.2f} ({fitted.consistent} of {fitted.fitted} fitted targets consistent)"
     ]
     for check in result.checks:
         mark = "met " if check.passed else "MISS"
