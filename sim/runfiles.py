@@ -16,7 +16,7 @@ from typing import Any
 
 from sim.output import manifest, save_figure, write_bytes, write_text
 from sim.record import Record, load_record
-from sim.run import RunResult, run
+from sim.run import OUTCOME_EVENT_DAYS, RunResult, run
 from sim.scenario import Scenario, load_scenario, scale_forces
 from sim.state import FIGHTING_SIDE_NAMES
 
@@ -59,7 +59,7 @@ def run_lines(summary: dict[str, Any], out: Path) -> list[str]:
     lines = [f"scenario {summary['scenario']} (seed {summary['seed']}, {summary['days_simulated']} days)"]
     by_day = ", ".join(str(n) for n in summary["gov_sectors_by_day"])
     lines.append(f"  sectors held by the attackers at the end of each day: {by_day}")
-    for key in ("encirclement_day", "withdrawal_day", "fall_day"):
+    for key in OUTCOME_EVENT_DAYS.values():
         value = summary[key]
         lines.append(f"  {key.replace('_', ' ')}: {'never' if value is None else value}")
     places = ", ".join(f"{k} {v}" for k, v in summary["places_captured"].items()) or "none"
