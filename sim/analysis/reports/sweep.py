@@ -53,8 +53,8 @@ def write_sweep_figures(folder: Path) -> list[Path]:
         parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
     finally:
         ledger.close()
-    plots = folder / "plots"
-    plots.mkdir(exist_ok=True)
+    plot_dir = folder / "plots"
+    plot_dir.mkdir(exist_ok=True)
     written = []
     for outcome in SWEEP_OUTCOMES:
         for parameter in parameters:
@@ -62,6 +62,6 @@ def write_sweep_figures(folder: Path) -> list[Path]:
                 runs[parameter] = runs[parameter].astype(str)
             ax = plots.plot_outcome_vs_parameter(runs, parameter, outcome)
             stem = f"{outcome}-vs-{parameter.replace('.', '_')}"
-            written += save_figure(ax.figure, plots, stem, formats=("png",), dpi=110)
-    written += save_figure(plots.plot_sector_bands(runs).figure, plots, "sector-bands", formats=("png",), dpi=110)
+            written += save_figure(ax.figure, plot_dir, stem, formats=("png",), dpi=110)
+    written += save_figure(plots.plot_sector_bands(runs).figure, plot_dir, "sector-bands", formats=("png",), dpi=110)
     return written
