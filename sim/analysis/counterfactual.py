@@ -97,18 +97,15 @@ def compare(
     quiet: bool = False,
 ) -> ComparisonResult:
     """Run both ensembles (or reuse those kept in ``ensembles``) and their paired differences."""
-    scenarios = {
-        scenario: load_scenario(scenario) for scenario in (scenario_a, scenario_b)
-    }  # bad input: before any run
-    names = []
+    pair = (scenario_a, scenario_b)
+    loaded = [load_scenario(scenario) for scenario in pair]  # bad input: before any run
     tables = []
-    for scenario in (scenario_a, scenario_b):
-        loaded = scenarios[scenario]
-        names.append(loaded.name)
+    for scenario, spec in zip(pair, loaded, strict=True):
         # keyed by the scenario's content too: an edited scenario gets a new ensemble
-        folder = ensembles / f"{loaded.name}-{loaded.sha256()[:8]}-m{master_seed}-n{runs}"
+        folder = ensembles / f"{spec.name}-{spec.sha256()[:8]}-m{master_seed}-n{runs}"
         table, _ = run_ensemble(
             scenario, [], runs, folder, master_seed=master_seed, workers=workers, cluster=cluster, quiet=quiet
         )
         tables.append(table)
+    names = [spec.name for spec in loaded]
     return ComparisonResult(names, runs, master_seed, differences(*tables))

@@ -22,7 +22,8 @@ import pandas as pd
 
 from sim.record import DAY0, CasualtyReport, ControlClaim, Event, Record, RecordError, describe
 from sim.run import OUTCOME_EVENT_DAYS, captured_column
-from sim.scenario import Scenario
+from sim.scenario import TOWN_PLACE, Scenario
+from sim.state import SIDE_NAMES
 
 LEAN_WEIGHT = {"neutral": 1.0, "government": 0.5, "opposition": 0.5}  # assumption: neutral sources lead
 BETWEEN_SIDES = "between-sides"  # the id of a day's bracket of the sides' claims, before its day
@@ -45,8 +46,7 @@ TIME_OF_DAY = {
     "evening": (0.7, 0.95),
     "end_of_day": (0.8, 1.0),
 }
-TOWN = "al-Qusayr"
-CASUALTY_SIDES = ("rebels", "army", "hezbollah", "civilians")
+TOWN = "al-Qusayr"  # the record's name for the town, where it dates the town's fate
 DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by or on a day
 NOT_FITTED_WHY = "claims contradicted by a neutral one of their day, and days' tolls of the dead"  # weight 0
 PER_DAY = re.compile(r"_d\d{2}$")  # an outcome at the end of one day: gov_share_d04, killed_army_d00
@@ -261,7 +261,7 @@ def battle_casualty_targets(record: Record) -> list[Target]:
     figure adds up two days) gets an open interval: at least the largest such part.
     """
     targets = []
-    for side in CASUALTY_SIDES:
+    for side in SIDE_NAMES:
         reports = [r for r in record.casualties if r.side == side and r.scope == "battle" and r.killed is not None]
         totals = [r for r in reports if not r.part_of_total]
         if totals:
@@ -298,7 +298,7 @@ def dated_casualty_targets(record: Record) -> list[Target]:
     """Each report of a side's dead to date (fitted) or on one day (scored, not fitted)."""
     targets = []
     for report in record.casualties:
-        if report.side not in CASUALTY_SIDES or report.scope not in DATED_SCOPES or report.killed is None:
+        if report.side not in SIDE_NAMES or report.scope not in DATED_SCOPES or report.killed is None:
             continue
         if report.part_of_total:  # bounds nothing by itself: listed as left out
             continue
@@ -332,7 +332,7 @@ def dated_casualty_targets(record: Record) -> list[Target]:
 
 def model_place_names(scenario: Scenario) -> dict[str, str]:
     """Record place name -> model place name, for the places outside the town."""
-    return {p.record_place: p.name for p in scenario.places if p.record_place and p.name != TOWN}
+    return {p.record_place: p.name for p in scenario.places if p.record_place and p.name != TOWN_PLACE}
 
 
 def targets(record: Record, scenario: Scenario, until_day: int | None = None) -> list[Target]:
@@ -391,7 +391,7 @@ def _left_out_why(report: CasualtyReport) -> str:
     """Why a casualty report is not a target."""
     if report.killed is None:
         return "no killed figure: the model's wounded and captured are not compared"
-    if report.side not in CASUALTY_SIDES:
+    if report.side not in SIDE_NAMES:
         return "the side is not given" if report.side == "unspecified" else f"the model has no {report.side} side"
     if report.scope == "incident":
         return "an incident's dead: the model does not count its dead by incident"
