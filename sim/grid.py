@@ -7,6 +7,7 @@ layers (``sim.state.BattleState``).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sim.state import BattleState
 
@@ -14,38 +15,60 @@ DIRECTIONS = ("north", "south", "east", "west", "northeast", "northwest", "south
 ENTRY_BAND_CELLS = 3  # assumption: attackers arrive within three cells (300 m) of the town's edge
 
 
+@njit(cache=True)
 def cell_sums(
     shape: tuple[int, int], x: np.ndarray, y: np.ndarray, layer: np.ndarray, weights: np.ndarray, layers: int
 ) -> np.ndarray:
-    """Per-cell sums of ``weights`` into ``layers`` stacked grids, squad i going to grid ``layer[i]``."""
-    size = shape[0] * shape[1]
-    flat = layer.astype(np.int64) * size + x.astype(np.int64) * shape[1] + y
-    return np.bincount(flat, weights=weights, minlength=layers * size).reshape(layers, *shape)
+    """Per-cell sums of ``weights`` into ``layers`` stacked grids, squad i going to grid ``layer[i]``.
 
-
-def cell_sum(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sum of ``weights`` per grid cell, from the squads' coordinates."""
-    return cell_sums(shape, x, y, np.zeros(len(x), np.int64), weights, 1)[0]
-
-
-def box_sum(field: np.ndarray, radius: int) -> np.ndarray:
-    """Sum of ``field`` over the (2r+1)^2 window around each cell, zero outside the grid.
-
-    ``field`` is one grid or a stack of grids (leading axes); summed along x, then along y,
-    over shifted slices of a zero-padded copy.
+    Summed in squad order, in float64 (as ``np.bincount`` does: the same sums to the last bit).
     """
-    if radius == 0:
-        return field
-    width, height = field.shape[-2:]
-    padded = np.zeros((*field.shape[:-2], width + 2 * radius, height + 2 * radius))
-    padded[..., radius : radius + width, radius : radius + height] = field
-    along_x = padded[..., 0:width, :].copy()
-    for d in range(1, 2 * radius + 1):
-        along_x += padded[..., d : d + width, :]
-    total = along_x[..., 0:height].copy()
-    for d in range(1, 2 * radius + 1):
-        total += along_x[..., d : d + height]
-    return total
+    sums = np.zeros((layers, shape[0], shape[1]))
+    for i in range(x.size):
+        sums[layer[i], x[i], y[i]] += weights[i]
+    return sums
+
+
+@njit(cache=True)
+def cell_sum(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Sum of ``weights`` per grid cell, from the squads' coordinates (in squad order, float64)."""
+    sums = np.zeros(shape)
+    for i in range(x.size):
+        sums[x[i], y[i]] += weights[i]
+    return sums
+
+
+@njit(cache=True)
+def box_sums(stack: np.ndarray, radius: int) -> np.ndarray:
+    """Sum of each grid of ``stack`` (grids along the first axis) over the (2r+1)^2 window around each cell.
+
+    Cells outside the grid count zero. Summed along x, then along y, each in increasing order: the
+    order of the shifted slices of a zero-padded copy, so the sums are those of numpy to the last bit.
+    """
+    layers, width, height = stack.shape
+    along_x = np.zeros(stack.shape)
+    for k in range(layers):
+        for i in range(width):
+            for j in range(height):
+                total = 0.0
+                for ii in range(max(i - radius, 0), min(i + radius + 1, width)):
+                    total += stack[k, ii, j]
+                along_x[k, i, j] = total
+    sums = np.zeros(stack.shape)
+    for k in range(layers):
+        for i in range(width):
+            for j in range(height):
+                total = 0.0
+                for jj in range(max(j - radius, 0), min(j + radius + 1, height)):
+                    total += along_x[k, i, jj]
+                sums[k, i, j] = total
+    return sums
+
+
+@njit(cache=True)
+def box_sum(field: np.ndarray, radius: int) -> np.ndarray:
+    """Sum of one grid ``field`` over the (2r+1)^2 window around each cell (``box_sums`` of one grid)."""
+    return box_sums(field.reshape((1, field.shape[0], field.shape[1])), radius)[0]
 
 
 def cover(state: BattleState, cover_max: float) -> np.ndarray:

@@ -3,7 +3,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.grid import DIRECTIONS, ENTRY_BAND_CELLS, box_sum, cell_sum, cell_sums, cover, entry_cells, town_xy
+from sim.grid import (
+    DIRECTIONS,
+    ENTRY_BAND_CELLS,
+    box_sum,
+    box_sums,
+    cell_sum,
+    cell_sums,
+    cover,
+    entry_cells,
+    town_xy,
+)
 from sim.model import BattleModel
 from tests.conftest import small_scenario
 
@@ -23,8 +33,23 @@ def test_box_sum_is_the_sum_over_each_cells_window(width, height, radius, seed):
             window = field[max(x - radius, 0) : x + radius + 1, max(y - radius, 0) : y + radius + 1]
             expected[x, y] = window.sum()
     np.testing.assert_allclose(box_sum(field, radius), expected)
-    stacked = box_sum(np.stack([field, 2 * field]), radius)  # leading axes are separate grids
+    stacked = box_sums(np.stack([field, 2 * field]), radius)  # grids along the first axis
     np.testing.assert_allclose(stacked[1], 2 * expected)
+    # to the last bit as the shifted slices of a zero-padded copy (the numpy form the kernel replaced)
+    np.testing.assert_array_equal(box_sum(field, radius), _padded_slices_sum(field, radius))
+
+
+def _padded_slices_sum(field, radius):
+    width, height = field.shape
+    padded = np.zeros((width + 2 * radius, height + 2 * radius))
+    padded[radius : radius + width, radius : radius + height] = field
+    along_x = padded[0:width, :].copy()
+    for d in range(1, 2 * radius + 1):
+        along_x += padded[d : d + width, :]
+    total = along_x[:, 0:height].copy()
+    for d in range(1, 2 * radius + 1):
+        total += along_x[:, d : d + height]
+    return total
 
 
 def test_cell_sums_add_each_squads_weight_to_its_cell_and_grid():
@@ -35,6 +60,8 @@ def test_cell_sums_add_each_squads_weight_to_its_cell_and_grid():
     expected[0, 0, 1], expected[1, 2, 0], expected[0, 1, 1] = 1.0, 5.0, 4.0
     np.testing.assert_array_equal(sums, expected)
     np.testing.assert_array_equal(cell_sum((3, 2), x, y, weights), expected.sum(axis=0))
+    flat = layer * 6 + x * 2 + y  # the same sums as numpy's bincount, in the same order
+    np.testing.assert_array_equal(sums.ravel(), np.bincount(flat, weights=weights, minlength=12))
 
 
 def test_town_xy_counts_rows_from_the_north_and_columns_from_the_west():

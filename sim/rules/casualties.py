@@ -11,6 +11,7 @@ roads behind them); rebels' wounded stay where they fell until an open route eva
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.state import IN_TOWN, REBELS, BattleState
@@ -28,27 +29,66 @@ class Params(BaseModel):
 
 def inflict(state: BattleState, p: Params, idx: np.ndarray, p_hit: np.ndarray) -> np.ndarray:
     """Hit each fighter of squads ``idx`` with probability ``p_hit`` (>= 0); return the hits per squad."""
-    squads = state.squads
+    squads, tally = state.squads, state.tally
+    return inflict_kernel(
+        squads.strength,
+        squads.side,
+        squads.node,
+        squads.x,
+        squads.y,
+        idx,
+        p_hit,
+        p.killed_share,
+        state.rng,
+        tally.killed,
+        tally.wounded,
+        tally.wounded_evacuated,
+        state.wounded_in_cell,
+        state.wounded_at_node,
+    )
+
+
+@njit(cache=True)
+def inflict_kernel(
+    strength: np.ndarray,
+    side: np.ndarray,
+    node: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    idx: np.ndarray,
+    p_hit: np.ndarray,
+    killed_share: float,
+    rng: np.random.Generator,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+) -> np.ndarray:
+    """``inflict`` on the arrays: the hits of squad ``idx[i]`` ~ Binomial(strength, min(p_hit[i], 1)).
+
+    The draws come in the order of numpy's whole-array form: every squad's hits, then every squad's
+    killed (a squad with no hits draws nothing), so a seed gives the same casualties either way.
+    """
     hits = np.zeros(idx.size, np.int64)
-    exposed = p_hit > 0
-    if not exposed.any():
+    any_hit = False
+    for i in range(idx.size):
+        if p_hit[i] > 0:
+            hits[i] = rng.binomial(strength[idx[i]], min(p_hit[i], 1.0))
+            any_hit = any_hit or hits[i] > 0
+    if not any_hit:
         return hits
-    hits[exposed] = state.rng.binomial(squads.strength[idx[exposed]], np.minimum(p_hit[exposed], 1.0))
-    if not hits.any():
-        return hits
-    killed = state.rng.binomial(hits, p.killed_share)
-    wounded = hits - killed
-    squads.strength[idx] -= hits.astype(np.int32)
-    sides = squads.side[idx]
-    tally = state.tally
-    tally.killed[:3] += np.bincount(sides, weights=killed, minlength=3).astype(np.int64)
-    wounded_by_side = np.bincount(sides, weights=wounded, minlength=3).astype(np.int64)
-    tally.wounded[:3] += wounded_by_side
-    tally.wounded_evacuated[1:3] += wounded_by_side[1:3]
-    rebel = (sides == REBELS) & (wounded > 0)
-    if rebel.any():
-        ridx, rw = idx[rebel], wounded[rebel]
-        town = squads.node[ridx] == IN_TOWN
-        np.add.at(state.wounded_in_cell, (squads.x[ridx][town], squads.y[ridx][town]), rw[town])
-        np.add.at(state.wounded_at_node, squads.node[ridx][~town], rw[~town])
+    for i in range(idx.size):
+        squad = idx[i]
+        dead = rng.binomial(hits[i], killed_share)
+        hurt = hits[i] - dead
+        strength[squad] -= hits[i]
+        killed[side[squad]] += dead
+        wounded[side[squad]] += hurt
+        if side[squad] != REBELS:
+            wounded_evacuated[side[squad]] += hurt  # the attackers hold the roads behind them
+        elif node[squad] == IN_TOWN:
+            wounded_in_cell[x[squad], y[squad]] += hurt
+        else:
+            wounded_at_node[node[squad]] += hurt
     return hits

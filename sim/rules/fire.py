@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.grid import box_sum, cell_sums, cover
+from sim.grid import box_sums, cell_sums, cover
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict
 from sim.rules.cohesion import Params as CohesionParams
@@ -70,9 +70,9 @@ class Params(BaseModel):
     )
 
 
-def neighbourhood_sum(state: BattleState, field: np.ndarray, range_cells: int) -> np.ndarray:
-    """Sum of ``field`` over the cells within fire range of each cell (itself in a well-mixed space)."""
-    return field if state.well_mixed else box_sum(field, range_cells)
+def neighbourhood_sum(state: BattleState, stack: np.ndarray, range_cells: int) -> np.ndarray:
+    """Sum of each grid of ``stack`` over the cells within fire range of each cell (itself in a well-mixed space)."""
+    return stack if state.well_mixed else box_sums(stack, range_cells)
 
 
 def step(state: BattleState, p: Params, cohesion_p: CohesionParams, casualties_p: CasualtiesParams) -> None:
