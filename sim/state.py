@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.rng import handle
+
 REBELS, ARMY, HEZBOLLAH, CIVILIANS = 0, 1, 2, 3
 SIDE_NAMES = ("rebels", "army", "hezbollah", "civilians")
 FIGHTING_SIDES = (REBELS, ARMY, HEZBOLLAH)
@@ -105,6 +107,7 @@ class BattleState:
     rng: np.random.Generator  # the model's generator: every draw of the battle
     civilian_rng: np.random.Generator  # the civilians' own stream (see BattleModel)
     well_mixed: bool  # no space: everyone in range of everyone (docking tests)
+    _handles: dict = field(default_factory=dict, init=False, repr=False)  # generator name -> (generator, handle)
 
     # --- the town grid: geometry and Mesa property layers -----------------------------------------
     shape: tuple[int, int]
@@ -172,6 +175,24 @@ class BattleState:
     withdrawal_hour: float | None = None
     fall_hour: float | None = None
     place_captured_hour: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rng_handle(self) -> np.ndarray:
+        """``rng`` as compiled kernels take it (``sim.rng.handle``), read once per generator."""
+        return self._handle("rng")
+
+    @property
+    def civilian_rng_handle(self) -> np.ndarray:
+        """``civilian_rng`` as compiled kernels take it (``sim.rng.handle``)."""
+        return self._handle("civilian_rng")
+
+    def _handle(self, name: str) -> np.ndarray:
+        """The handle of the generator held under ``name``, made again only when that generator is replaced."""
+        generator = getattr(self, name)
+        held = self._handles.get(name)
+        if held is None or held[0] is not generator:
+            held = self._handles[name] = (generator, handle(generator))
+        return held[1]
 
     @property
     def cell_area_m2(self) -> float:

@@ -14,6 +14,7 @@ import numpy as np
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.rng import generator
 from sim.state import IN_TOWN, REBELS, BattleState
 
 
@@ -39,7 +40,7 @@ def inflict(state: BattleState, p: Params, idx: np.ndarray, p_hit: np.ndarray) -
         idx,
         p_hit,
         p.killed_share,
-        state.rng,
+        state.rng_handle,
         tally.killed,
         tally.wounded,
         tally.wounded_evacuated,
@@ -58,7 +59,7 @@ def inflict_kernel(
     idx: np.ndarray,
     p_hit: np.ndarray,
     killed_share: float,
-    rng: np.random.Generator,
+    rng_handle: np.ndarray,
     killed: np.ndarray,
     wounded: np.ndarray,
     wounded_evacuated: np.ndarray,
@@ -67,9 +68,12 @@ def inflict_kernel(
 ) -> np.ndarray:
     """``inflict`` on the arrays: the hits of squad ``idx[i]`` ~ Binomial(strength, min(p_hit[i], 1)).
 
+    Draws come from the model's generator through ``rng_handle`` (``sim.rng``).
+
     The draws come in the order of numpy's whole-array form: every squad's hits, then every squad's
     killed (a squad with no hits draws nothing), so a seed gives the same casualties either way.
     """
+    rng = generator(rng_handle)
     hits = np.zeros(idx.size, np.int64)
     any_hit = False
     for i in range(idx.size):
