@@ -42,9 +42,12 @@ def step(state: BattleState, p: Params, fire_support_p: FireSupportParams) -> No
     if state.well_mixed or not state.civilians.any():
         return
     harm_civilians(
-        state,
+        state.civilians,
         1.0 - np.exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
         fire_support_p.killed_share_civilians,
+        state.civilian_rng_handle,
+        state.tally.killed,
+        state.tally.wounded,
     )
     people = state.civilians.ravel()  # a view of the layer
     cells = np.flatnonzero(people)
