@@ -38,6 +38,20 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
 
 
+def _private_mb() -> float | None:
+    """The process's resident memory now that no other process shares (USS: private pages), in MB; Linux only.
+
+    Resident memory counts the shared libraries' pages (numba's LLVM, pyarrow) in every process that
+    maps them; the private pages are what one more worker adds.
+    """
+    try:
+        lines = Path("/proc/self/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return None
+    kib = sum(int(line.split()[1]) for line in lines if line.startswith(("Private_Clean:", "Private_Dirty:")))
+    return round(kib / 1024.0, 1)
+
+
 def _timed_run(scenario: Scenario, seed: int) -> tuple[float, RunResult]:
     started = time.perf_counter()
     result = run(scenario, seed)
@@ -56,9 +70,9 @@ def bench(
 
     Returns the scenario's name, its fighters (at the start and arriving), the steps, the first run's
     seconds (loading, or compiling, the kernels), the seconds of each of ``repeat`` later runs and
-    their median, and the process's peak resident memory in MB. With ``peer_script``, the peer runs
-    between our first run and the timed ones, and the result adds its seconds (scaled to the whole
-    battle) and the ratio of its time to our median.
+    their median, the process's peak resident memory and its private memory at the end, in MB.
+    With ``peer_script``, the peer runs between our first run and the timed ones, and the result
+    adds its seconds (scaled to the whole battle) and the ratio of its time to our median.
     """
     scenario = scale_forces(load_scenario(scenario_name, overrides), forces_scale)
     first_seconds, result = _timed_run(scenario, seed)
@@ -76,6 +90,7 @@ def bench(
     if peer_script is not None:
         line["peer_ratio"] = round(line["peer"]["seconds_scaled"] / line["seconds"], 1)  # as printed
     line["peak_rss_mb"] = _peak_rss_mb()
+    line["private_mb"] = _private_mb()
     return line
 
 
