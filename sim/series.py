@@ -2,7 +2,7 @@
 
 ``SERIES`` names the columns (``sim.viz`` charts them, ``sim.run`` returns them as a table).
 ``SeriesCollector`` is Mesa's ``DataCollector`` (``model_vars``, ``get_model_vars_dataframe``) with
-a ``collect`` made for a hot loop: one compiled pass over the squads (``_headcounts``) instead of a
+a ``collect`` made for a hot loop: one compiled pass over the squads and grids (``_counts``) instead of a
 reporter per column, and plain Python numbers appended without Mesa's deep copy of each value.
 """
 
@@ -14,6 +14,7 @@ import mesa
 import numpy as np
 from numba import njit
 
+from sim.numerics import pairwise_sum
 from sim.state import ACTIVE, ARMY, CIVILIANS, HEZBOLLAH, REBELS, BattleState
 
 SERIES = (
@@ -35,19 +36,45 @@ SERIES = (
 
 
 @njit(cache=True)
-def _headcounts(side: np.ndarray, status: np.ndarray, strength: np.ndarray) -> np.ndarray:
-    """Fighters able to fight (status ACTIVE) by side: rebels, army, Hezbollah."""
-    counts = np.zeros(3, np.int64)
+def _counts(
+    side: np.ndarray,
+    status: np.ndarray,
+    strength: np.ndarray,
+    civilians: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+    damage: np.ndarray,
+    in_town: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Fighters able to fight (ACTIVE) of rebels, army, Hezbollah; civilians; rebels' wounded waiting; mean town damage.
+
+    The mean is numpy's ``damage[in_town].mean()`` to the last bit: the pairwise sum of the town's
+    cells in row-major order, divided by their number.
+    """
+    counts = np.zeros(5, np.int64)
     for i in range(side.size):
         if status[i] == ACTIVE:
             counts[side[i]] += strength[i]
-    return counts
+    counts[3] = civilians.sum()
+    counts[4] = wounded_in_cell.sum() + wounded_at_node.sum()
+    town_damage = damage.ravel()[in_town.ravel()]
+    return counts, pairwise_sum(town_damage) / town_damage.size
 
 
 def census(state: BattleState) -> tuple[float | int, ...]:
     """The values of ``SERIES`` for the state now, in its order."""
     squads, killed = state.squads, state.tally.killed
-    rebels, army, hezbollah = _headcounts(squads.side, squads.status, squads.strength).tolist()
+    counts, mean_damage = _counts(
+        squads.side,
+        squads.status,
+        squads.strength,
+        state.civilians,
+        state.wounded_in_cell,
+        state.wounded_at_node,
+        state.damage,
+        state.in_town_mask,
+    )
+    rebels, army, hezbollah, civilians, wounded_waiting = counts.tolist()
     return (
         state.hour,
         state.gov_share,
@@ -55,14 +82,14 @@ def census(state: BattleState) -> tuple[float | int, ...]:
         rebels,
         army,
         hezbollah,
-        int(state.civilians.sum()),
-        int(state.wounded_in_cell.sum() + state.wounded_at_node.sum()),
+        civilians,
+        wounded_waiting,
         int(killed[REBELS]),
         int(killed[ARMY] + killed[HEZBOLLAH]),
         int(killed[CIVILIANS]),
         state.cohesion,
         len(state.routes_open),
-        float(state.damage[state.in_town_mask].mean()),
+        mean_damage,
     )
 
 
