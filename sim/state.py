@@ -165,6 +165,9 @@ class BattleState:
 
     # --- control of the town ----------------------------------------------------------------------
     sector_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # "gov" / "reb" / "contested"
+    sector_code: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int8)
+    )  # sector_owner as codes (rules.control)
     sectors_gov: int = 0
     gov_share: float = 0.0  # the attackers' share of the town's cells
 
