@@ -109,8 +109,6 @@ class BattleState:
     civilian_rng: np.random.Generator  # the civilians' own stream (see BattleModel)
     well_mixed: bool  # no space: everyone in range of everyone (docking tests)
     _handles: dict = field(default_factory=dict, init=False, repr=False)  # generator name -> (generator, handle)
-    # rules.fire_support: (plans, params, the plans' step ranges and rates), made once per model
-    fire_plan_steps: tuple | None = field(default=None, init=False, repr=False)
     _held: dict = field(default_factory=dict, init=False, repr=False)  # rule -> what it computes once per model
 
     # --- the town grid: geometry and Mesa property layers -----------------------------------------
