@@ -18,7 +18,7 @@ from conftest import small_scenario
 
 from sim.grid import box_sum, cell_sum
 from sim.model import BattleModel
-from sim.rules import casualties, control, fire_support
+from sim.rules import casualties, civilians, control, fire_support
 from sim.rules.casualties import inflict
 from sim.state import (
     ACTIVE,
@@ -384,3 +384,52 @@ def test_plan_steps_are_the_plans_in_force(base: BattleState, dt_h: float) -> No
         state.steps = steps
         expected = [plan in reference_active_plans(plans, state.moment()) for plan in plans]
         assert [bool(first[k] <= steps < after[k]) for k in range(len(plans))] == expected
+
+
+# --- civilians -------------------------------------------------------------------------------------
+
+
+def reference_civilians_step(state: BattleState, p: civilians.Params, fire_support_p: fire_support.Params) -> None:
+    """``civilians.step`` as numpy code."""
+    if state.well_mixed or not state.civilians.any():
+        return
+    reference_harm_civilians(
+        state,
+        1.0 - np.exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
+        fire_support_p.killed_share_civilians,
+    )
+    people = state.civilians.ravel()  # a view of the layer
+    cells = np.flatnonzero(people)
+    rate = np.where(
+        state.control.ravel()[cells] == GOV,
+        p.behind_lines_per_day,
+        p.flee_per_day if state.routes_open else p.bribe_per_day,
+    )
+    fear = 1.0 + p.fear_per_damage * state.damage.ravel()[cells]
+    leaving = state.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * state.dt_h / 24.0 * fear))
+    people[cells] -= leaving
+    state.tally.withdrawn[CIVILIANS] += int(leaving.sum())
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_civilians_is_the_numpy_code(base: BattleState, trial: int) -> None:
+    state = varied(base, 200 + trial, KINDS[trial % len(KINDS)])
+    rng = np.random.default_rng(3000 + trial)
+    if trial % 7 == 3:
+        state.civilians[:] = 0  # no one left
+    if trial % 5 == 1:
+        state.civilians[:] = rng.integers(0, 3000, state.shape)  # crowded: the binomials' other method
+    p = civilians.Params(
+        flee_per_day=float(rng.random()),
+        bribe_per_day=float(rng.choice([0.0, 0.01, 0.5])),
+        behind_lines_per_day=float(rng.random() * 3),
+        fear_per_damage=float(rng.random() * 4),
+        crossfire_per_shot=float(rng.choice([0.0, 2e-4, 5e-3])),
+    )
+    fire_p = fire_support.Params(killed_share_civilians=float(rng.choice([0.0, 0.09, 1.0, rng.random()])))
+    state.routes_open = [] if trial % 2 else [0]
+    kernel, numpy_ = fresh(state), fresh(state)
+    for _ in range(2):
+        civilians.step(kernel, p, fire_p)
+        reference_civilians_step(numpy_, p, fire_p)
+        assert_same(kernel, numpy_)
