@@ -18,7 +18,7 @@ from conftest import small_scenario
 
 from sim.grid import box_sum, cell_sum
 from sim.model import BattleModel
-from sim.rules import casualties, civilians, cohesion, control, fire_support
+from sim.rules import casualties, civilians, cohesion, control, fire_support, surrender
 from sim.rules.casualties import inflict
 from sim.state import (
     ACTIVE,
@@ -517,3 +517,45 @@ def test_cohesion_takes_numpys_mean_ammunition_to_the_last_bit(base: BattleState
     cohesion.step(kernel, p)
     reference_cohesion_step(numpy_, p)
     assert_same(kernel, numpy_)
+
+
+# --- surrender -------------------------------------------------------------------------------------
+
+
+def reference_surrender_step(state: BattleState, p: surrender.Params) -> None:
+    """``surrender.step`` as numpy code."""
+    if state.well_mixed:
+        return
+    squads = state.squads
+    idx = np.flatnonzero(squads.in_town() & (squads.side == REBELS) & state.engaged)
+    cornered = idx[state.local_ratio[idx] * p.surrender_odds < 1.0]
+    if cornered.size:
+        chance = 1.0 - np.exp(-p.surrender_per_h * (1.0 - state.cohesion) * state.dt_h)
+        gave_up = state.rng.binomial(squads.strength[cornered], chance)
+        squads.strength[cornered] -= gave_up.astype(np.int32)
+        state.tally.captured[REBELS] += int(gave_up.sum())
+        state.rebels_surrendered += int(gave_up.sum())
+    left_behind = state.control == GOV
+    taken = state.wounded_in_cell[left_behind]
+    if taken.any():
+        state.tally.captured[REBELS] += int(taken.sum())
+        state.wounded_in_cell[left_behind] = 0
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_surrender_is_the_numpy_code(base: BattleState, trial: int) -> None:
+    state = varied(base, 500 + trial, KINDS[trial % len(KINDS)])
+    rng = np.random.default_rng(5000 + trial)
+    p = surrender.Params(
+        surrender_odds=float(rng.choice([4.0, 0.5, 40.0])), surrender_per_h=float(rng.choice([0.0, 0.01, 0.9]))
+    )
+    state.cohesion = float(rng.choice([0.0, 1.0, rng.random()]))
+    state.dt_h = float(rng.choice([0.25, 1.0, 24.0]))
+    state.rebels_surrendered = int(rng.integers(0, 100))
+    if trial % 6 == 2:
+        state.squads.strength[:] *= 300  # many at once: the binomials' other method
+    kernel, numpy_ = fresh(state), fresh(state)
+    for _ in range(2):
+        surrender.step(kernel, p)
+        reference_surrender_step(numpy_, p)
+        assert_same(kernel, numpy_)
