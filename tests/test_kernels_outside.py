@@ -16,7 +16,7 @@ import pytest
 
 from sim.grid import entry_cells
 from sim.model import BattleModel
-from sim.rules import villages
+from sim.rules import supply, villages
 from sim.rules.casualties import inflict
 from sim.rules.cohesion import fire_factor
 from sim.state import ACTIVE, GONE, GOV, IN_TOWN, OFF_DUTY, PENDING, REB, REBELS, BattleState, Squads
@@ -202,3 +202,104 @@ def test_the_campaigns_first_step_is_where_the_dates_fall(model):
             for steps in range(-2, 200):
                 state.steps = steps
                 assert (state.moment() >= when) == (steps >= first), (minutes, offset_min, steps)
+
+
+# --- supply: the numpy code the kernels replace -------------------------------------------------------
+
+
+def open_routes_reference(state, p):
+    if not p.routes_can_be_cut:
+        return list(range(len(state.routes)))
+    passable = state.node_holder == REB
+    if p.fighting_blocks_route:
+        passable[state.objectives] = False
+    opened = []
+    for i, (nodes, (ex, ey)) in enumerate(state.routes):
+        if passable[nodes].all() and state.control[ex, ey] != GOV:
+            opened.append(i)
+    return opened
+
+
+def supply_reference(state, p, casualties_p):
+    if state.well_mixed:
+        return
+    squads = state.squads
+    opened = open_routes_reference(state, p)
+    state.routes_open = opened
+    if not opened and state.encirclement_hour is None:
+        state.encirclement_hour = state.hour
+    wx, wy = state.water_station
+    if state.control[wx, wy] == GOV and state.water_cut_hour is None:
+        state.water_cut_hour = state.hour
+    days = state.dt_h / 24.0
+    if opened:
+        share = len(opened) / len(state.routes)
+        rebels = np.flatnonzero(squads.in_town() & (squads.side == REBELS))
+        squads.ammo[rebels] = np.minimum(1.0, squads.ammo[rebels] + p.resupply_per_day * days * share)
+        waiting = state.wounded_in_cell.ravel()
+        cells = np.flatnonzero(waiting)
+        out = state.rng.binomial(waiting[cells], 1.0 - np.exp(-p.evacuation_per_day * days))
+        waiting[cells] -= out
+        state.tally.wounded_evacuated[REBELS] += int(out.sum())
+    held = state.node_holder == REB
+    out_nodes = state.rng.binomial(np.where(held, state.wounded_at_node, 0), 1.0 - np.exp(-p.evacuation_per_day * days))
+    state.wounded_at_node -= out_nodes
+    state.tally.wounded_evacuated[REBELS] += int(out_nodes.sum())
+    waiting = np.flatnonzero(state.en_route & (squads.status == ACTIVE) & (squads.strength > 0))
+    if waiting.size == 0 or state.withdrawal_hour is not None:
+        return
+    for source in np.unique(squads.node[waiting]):
+        group = waiting[squads.node[waiting] == source]
+        through = [i for i in opened if state.routes[i][0][-1] == source]
+        if through:
+            entrance = state.routes[through[0]][1]
+        else:
+            if state.rng.random() >= 1.0 - np.exp(-p.breakthrough_per_day * state.dt_h / 24.0):
+                continue
+            inflict(state, casualties_p, group, np.full(group.size, p.breakthrough_hit))
+            if state.rng.random() >= p.breakthrough_success:
+                continue
+            entrance = state.routes[_least_blocked_route_reference(state, int(source))][1]
+        squads.node[group] = IN_TOWN
+        squads.x[group], squads.y[group] = entrance
+        state.en_route[group] = False
+        state.rebel_arrivals_step += int(squads.strength[group].sum())
+
+
+def _least_blocked_route_reference(state, source):
+    candidates = [i for i, (nodes, _) in enumerate(state.routes) if nodes[-1] == source] or list(
+        range(len(state.routes))
+    )
+    return min(candidates, key=lambda i: sum(state.node_holder[n] == GOV for n in state.routes[i][0]))
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_supply_kernels_carry_as_numpy_did(model, seed):
+    rules = model.config.rules
+    r = np.random.default_rng(seed)
+    p = rules.supply.model_copy(
+        update={
+            "routes_can_be_cut": bool(seed % 7),
+            "fighting_blocks_route": bool(seed % 3),
+            "resupply_per_day": float(r.choice([0.0, 0.5, 0.37, 40.0])),
+            "evacuation_per_day": float(r.choice([0.0, 0.5, 3.0, 1000.0, 1e6])),
+            "breakthrough_per_day": float(r.choice([0.0, 1.0, 50.0])),
+        }
+    )
+    squads_left = [None, 0, 1, 5][seed % 4]
+    ref, new = twins(scramble(model, seed, squads_left))
+    for state in (ref, new):
+        if seed % 5 == 0:  # no rebels left
+            state.squads.strength[state.squads.side == REBELS] = 0
+        if seed % 6 == 1:  # every route open, or with an objective on it
+            state.node_holder[:] = REB
+        if seed % 8 == 2:
+            state.withdrawal_hour = 10.0
+    for _ in range(6):
+        assert supply.open_routes(new, p) == open_routes_reference(ref, p)
+        supply_reference(ref, p, rules.casualties)
+        supply.step(new, p, rules.casualties)
+        assert_same(ref, new)
+        np.testing.assert_array_equal(ref.squads.ammo, new.squads.ammo)
+        ref.steps += 1
+        new.steps += 1
