@@ -184,10 +184,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_agree(args: argparse.Namespace) -> int:
-    from sim.analysis.agreement import FLAG_P, agreement, agreement_markdown, read_runs
+    from sim.analysis.agreement import FLAG_P, agreement, agreement_markdown, identical_runs, read_runs
 
-    table = agreement(read_runs(args.before), read_runs(args.after))
-    print(agreement_markdown(table, (args.before.name, args.after.name)), end="")
+    before, after = read_runs(args.before), read_runs(args.after)
+    table = agreement(before, after)
+    print(agreement_markdown(table, (args.before.name, args.after.name), identical_runs(before, after)), end="")
     return 1 if (table["ks_p"] < FLAG_P).any() else 0
 
 

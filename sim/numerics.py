@@ -14,6 +14,12 @@ replaces in the last bits:
   ``x * x``, ``y == 0.5`` is ``sqrt(x)``, ``y == -1`` is ``1 / x``; any other exponent is the C
   library's ``pow`` (which differs from the shortcuts in the last bit for some ``x``).
   ``power`` here does the same.
+
+And two of numpy's draws as its C code makes them (``numpy/random/src/distributions/distributions.c``),
+from a generator inside a kernel (``sim.rng.generator``): ``poisson(rng, lam)`` is
+``Generator.poisson(lam)`` (numba's own rounds ``k`` toward zero where numpy takes the floor), and
+``multinomial(rng, n, pvals)`` is ``Generator.multinomial(n, pvals)`` (numba has none): binomials of
+what is left, element by element, stopping when nothing is left.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.np.random.distributions import random_loggam
 
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: at or below it, one block of 8 partial sums
 _STACK = 256  # room for the halves: the depth is about 2 * log2(n / 128)
@@ -101,3 +108,57 @@ def power(x: float, y: float) -> float:
     if y == -1.0:
         return 1.0 / x
     return x**y
+
+
+@njit(cache=True)
+def poisson(rng, lam: float) -> int:
+    """``rng.poisson(lam)`` for a scalar ``lam >= 0``: numpy's draws (``random_poisson``), to the last one."""
+    if lam >= 10:  # numpy's random_poisson_ptrs (Hormann's transformed rejection)
+        slam = math.sqrt(lam)
+        loglam = math.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            u = rng.random() - 0.5
+            v = rng.random()
+            us = 0.5 - abs(u)
+            k = np.int64(math.floor((2 * a / us + b) * u + lam + 0.43))
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if (math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b)) <= (
+                -lam + k * loglam - random_loggam(k + 1)
+            ):
+                return k
+    if lam == 0:
+        return np.int64(0)
+    enlam = math.exp(-lam)  # numpy's random_poisson_mult
+    x = np.int64(0)
+    prod = 1.0
+    while True:
+        prod *= rng.random()
+        if prod > enlam:
+            x += 1
+        else:
+            return x
+
+
+@njit(cache=True)
+def multinomial(rng, n: int, pvals: np.ndarray) -> np.ndarray:
+    """``rng.multinomial(n, pvals)`` for a scalar ``n``: numpy's draws (``random_multinomial``), to the last one."""
+    d = pvals.size
+    counts = np.zeros(d, np.int64)
+    remaining_p = 1.0
+    left = np.int64(n)
+    for j in range(d - 1):
+        counts[j] = rng.binomial(left, pvals[j] / remaining_p)
+        left -= counts[j]
+        if left <= 0:
+            break
+        remaining_p -= pvals[j]
+    if left > 0:
+        counts[d - 1] = left
+    return counts

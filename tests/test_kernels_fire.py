@@ -317,6 +317,6 @@ def test_within_range_is_the_padded_window_sum(radius):
         expected = _box_sums(np.moveaxis(stack, 2, 0), radius)
         for a in range(width):
             for b in range(height):
-                np.testing.assert_array_equal(fire._within_range4(stack, a, b, radius), expected[:, a, b])
+                np.testing.assert_array_equal(fire._within_range4(stack, a, b, radius, False), expected[:, a, b])
                 pair = np.ascontiguousarray(stack[:, :, 2:])
-                np.testing.assert_array_equal(fire._within_range2(pair, a, b, radius), expected[2:, a, b])
+                np.testing.assert_array_equal(fire._within_range2(pair, a, b, radius, False), expected[2:, a, b])

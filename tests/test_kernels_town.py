@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pytest
@@ -17,10 +18,12 @@ from conftest import small_scenario
 
 from sim.grid import box_sum, cell_sum
 from sim.model import BattleModel
-from sim.rules import control
+from sim.rules import casualties, civilians, control, fire_support
+from sim.rules.casualties import inflict
 from sim.state import (
     ACTIVE,
     ARMY,
+    CIVILIANS,
     CONTESTED,
     GONE,
     GOV,
@@ -100,7 +103,7 @@ def varied(base: BattleState, seed: int, kind: str) -> BattleState:
 def assert_same(a: BattleState, b: BattleState, skip: tuple[str, ...] = ()) -> None:
     """Every field of two states equal, to the last bit (generators by their state)."""
     for f in dataclasses.fields(BattleState):
-        if f.name in ("_handles", "sector_code", *skip):
+        if f.name in ("_handles", "sector_code", "fire_plan_steps", *skip):
             continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, np.random.Generator):
@@ -207,4 +210,226 @@ def test_update_sectors_follows_the_layer(base: BattleState) -> None:
             s.control[s.sector == 3] = code
         control.update_sectors(kernel, p)
         reference_update_sectors(numpy_, p)
+        assert_same(kernel, numpy_)
+
+
+# --- fire support ----------------------------------------------------------------------------------
+
+
+def reference_active_plans(plans: list[fire_support.FirePlan], now: dt.datetime) -> list[fire_support.FirePlan]:
+    """The plans in force at ``now``."""
+    return [plan for plan in plans if plan.start <= now < plan.end]
+
+
+def reference_fire_support_step(
+    state: BattleState, p: fire_support.Params, casualties_p: casualties.Params, plans: list[fire_support.FirePlan]
+) -> None:
+    """``fire_support.step`` as numpy code."""
+    squads = state.squads
+    squads.suppressed[:] = 0.0
+    if state.ceasefire or state.well_mixed:
+        return
+    for plan in reference_active_plans(plans, state.moment()):
+        count = state.rng.poisson(plan.per_hour * state.dt_h)
+        if count == 0:
+            continue
+        shells = count * fire_support._equivalent(plan.kind, p)
+        if plan.target == "town":
+            reference_on_town(state, p, casualties_p, count, shells / count)
+        else:
+            reference_on_place(state, p, casualties_p, state.place_index[plan.target], shells)
+
+
+def reference_on_town(
+    state: BattleState, p: fire_support.Params, casualties_p: casualties.Params, count: int, per_munition: float
+) -> None:
+    squads = state.squads
+    town = np.flatnonzero(squads.in_town())
+    rebel = squads.side[town] == REBELS
+    gov, reb = town[~rebel], town[rebel]
+    gov_here = cell_sum(state.shape, squads.x[gov], squads.y[gov], np.ones(gov.size))
+    near_gov = box_sum(gov_here, p.danger_close_cells) > 0
+    targets = np.flatnonzero(((state.control == REB) & ~near_gov & state.in_town_mask).ravel())
+    if targets.size == 0:
+        return
+    rebels_here = cell_sum(state.shape, squads.x[reb], squads.y[reb], squads.strength[reb]).ravel()
+    weights = 1.0 + rebels_here[targets] / 10.0
+    landed = state.rng.multinomial(count, weights / weights.sum())
+    hit = targets[landed > 0]
+    shells_hit = landed[landed > 0] * per_munition
+    shells = np.zeros(state.shape)
+    shells.ravel()[hit] = shells_hit
+    shelter_hit = 1.0 - p.building_protection * state.built_up.ravel()[hit] * (1.0 - state.damage.ravel()[hit])
+    per_shell = p.lethal_area_m2 / state.cell_area_m2
+    # fighters in the cells hit
+    m = shells[squads.x[reb], squads.y[reb]]
+    under_fire = m > 0
+    if under_fire.any():
+        hit_reb = reb[under_fire]
+        shelter_reb = 1.0 - p.building_protection * state.built_up[squads.x[hit_reb], squads.y[hit_reb]] * (
+            1.0 - state.damage[squads.x[hit_reb], squads.y[hit_reb]]
+        )
+        m = m[under_fire]
+        inflict(state, casualties_p, hit_reb, 1.0 - np.exp(-m * per_shell * p.fighter_exposure * shelter_reb))
+        squads.suppressed[hit_reb] = np.maximum(squads.suppressed[hit_reb], 1.0 - np.exp(-m * p.suppression_per_shell))
+    # civilians in the cells hit
+    p_civ = np.zeros(state.shape)
+    p_civ.ravel()[hit] = 1.0 - np.exp(-shells_hit * per_shell * p.civilian_exposure * shelter_hit)
+    reference_harm_civilians(state, p_civ, p.killed_share_civilians)
+    # buildings
+    damage = state.damage.ravel()  # a view of the layer
+    damage[hit] = 1.0 - (1.0 - damage[hit]) * np.exp(-shells_hit * p.damage_per_shell)
+
+
+def reference_harm_civilians(state: BattleState, p_hit: np.ndarray, killed_share: float) -> None:
+    """Hit each civilian of each cell with probability ``p_hit``: the killed leave, the wounded stay."""
+    cells = np.flatnonzero((p_hit > 0) & (state.civilians > 0))
+    if cells.size == 0:
+        return
+    people = state.civilians.ravel()  # a view: the layer itself
+    hits = state.civilian_rng.binomial(people[cells], np.minimum(p_hit.ravel()[cells], 1.0))
+    killed = state.civilian_rng.binomial(hits, killed_share)
+    people[cells] -= killed
+    state.tally.killed[CIVILIANS] += int(killed.sum())
+    state.tally.wounded[CIVILIANS] += int((hits - killed).sum())
+
+
+def reference_on_place(
+    state: BattleState, p: fire_support.Params, casualties_p: casualties.Params, node: int, shells: float
+) -> None:
+    squads = state.squads
+    here = np.flatnonzero(
+        (squads.status == ACTIVE) & (squads.node == node) & (squads.side == REBELS) & (squads.strength > 0)
+    )
+    if here.size == 0:
+        return
+    per_fighter = shells / p.place_area_cells * p.lethal_area_m2 / state.cell_area_m2 * p.fighter_exposure
+    p_hit = 1.0 - np.exp(-per_fighter * (1.0 - p.building_protection * 0.5))
+    inflict(state, casualties_p, here, np.full(here.size, p_hit))
+
+
+KINDS_OF_FIRE = ("artillery", "mortar", "rockets", "barrage", "air_raid", "missile")
+
+
+def random_plans(state: BattleState, rng: np.random.Generator) -> list[fire_support.FirePlan]:
+    """A few plans around the state's moment, on the town and on outside places."""
+    plans = []
+    for _ in range(int(rng.integers(0, 6))):
+        start = state.moment() + dt.timedelta(hours=float(rng.choice([-5.0, -0.5, 0.0, 0.25, 1.0])))
+        target = "town" if rng.random() < 0.7 else str(rng.choice(state.place_names))
+        plans.append(
+            fire_support.FirePlan(
+                kind=str(rng.choice(KINDS_OF_FIRE)),
+                start=start,
+                end=start + dt.timedelta(hours=float(rng.choice([0.25, 1.0, 6.0]))),
+                per_hour=float(rng.choice([0.0, 0.5, 4.0, 60.0, 300.0, 2400.0])),
+                target=target,
+                cite="test",
+            )
+        )
+    return plans
+
+
+def fire_support_params(rng: np.random.Generator) -> fire_support.Params:
+    return fire_support.Params(
+        lethal_area_m2=float(rng.uniform(0, 600)),
+        fighter_exposure=float(rng.random()),
+        civilian_exposure=float(rng.random() * 0.1),
+        building_protection=float(rng.random()),
+        damage_per_shell=float(rng.random() * 0.05),
+        suppression_per_shell=float(rng.random()),
+        danger_close_cells=int(rng.integers(0, 3)),
+        air_raid_equivalent=float(rng.uniform(0, 10)),
+        missile_equivalent=float(rng.uniform(0, 30)),
+        place_area_cells=float(rng.uniform(1, 50)),
+        killed_share_civilians=float(rng.random()),
+    )
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_fire_support_is_the_numpy_code(base: BattleState, trial: int) -> None:
+    state = varied(base, 100 + trial, KINDS[trial % len(KINDS)])
+    rng = np.random.default_rng(2000 + trial)
+    p = fire_support_params(rng) if trial % 4 else fire_support.Params()
+    hits = casualties.Params(killed_share=float(rng.random()))
+    plans = random_plans(state, rng)
+    state.ceasefire = trial % 11 == 5
+    kernel, numpy_ = fresh(state), fresh(state)
+    for _ in range(3):  # and on the next steps (the plans' step ranges made once)
+        fire_support.step(kernel, p, hits, plans)
+        reference_fire_support_step(numpy_, p, hits, plans)
+        assert_same(kernel, numpy_)
+        kernel.steps += 1
+        numpy_.steps += 1
+
+
+@pytest.mark.parametrize("dt_h", [0.25, 1.0, 1 / 3, 0.1, 0.7])
+def test_plan_steps_are_the_plans_in_force(base: BattleState, dt_h: float) -> None:
+    """A plan is in force over its step range exactly when its dates say so, step by step."""
+    state = fresh(base)
+    state.dt_h = dt_h
+    rng = np.random.default_rng(int(dt_h * 1000))
+    plans = []
+    for _ in range(30):
+        start = state.start + dt.timedelta(hours=float(rng.uniform(-3, 60)), microseconds=int(rng.integers(0, 3)))
+        end = start + dt.timedelta(hours=float(rng.choice([dt_h, dt_h / 3, 2 * dt_h, rng.uniform(0.01, 30)])))
+        plans.append(fire_support.FirePlan(kind="mortar", start=start, end=end, per_hour=1.0, cite="test"))
+    plans.append(
+        fire_support.FirePlan(
+            kind="mortar", start=state.start, end=state.start + dt.timedelta(hours=dt_h), per_hour=1.0, cite="t"
+        )
+    )
+    first, after, *_ = fire_support.plan_steps(state, fire_support.Params(), plans)
+    for steps in range(0, int(80 / dt_h)):
+        state.steps = steps
+        expected = [plan in reference_active_plans(plans, state.moment()) for plan in plans]
+        assert [bool(first[k] <= steps < after[k]) for k in range(len(plans))] == expected
+
+
+# --- civilians -------------------------------------------------------------------------------------
+
+
+def reference_civilians_step(state: BattleState, p: civilians.Params, fire_support_p: fire_support.Params) -> None:
+    """``civilians.step`` as numpy code."""
+    if state.well_mixed or not state.civilians.any():
+        return
+    reference_harm_civilians(
+        state,
+        1.0 - np.exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
+        fire_support_p.killed_share_civilians,
+    )
+    people = state.civilians.ravel()  # a view of the layer
+    cells = np.flatnonzero(people)
+    rate = np.where(
+        state.control.ravel()[cells] == GOV,
+        p.behind_lines_per_day,
+        p.flee_per_day if state.routes_open else p.bribe_per_day,
+    )
+    fear = 1.0 + p.fear_per_damage * state.damage.ravel()[cells]
+    leaving = state.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * state.dt_h / 24.0 * fear))
+    people[cells] -= leaving
+    state.tally.withdrawn[CIVILIANS] += int(leaving.sum())
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+def test_civilians_is_the_numpy_code(base: BattleState, trial: int) -> None:
+    state = varied(base, 200 + trial, KINDS[trial % len(KINDS)])
+    rng = np.random.default_rng(3000 + trial)
+    if trial % 7 == 3:
+        state.civilians[:] = 0  # no one left
+    if trial % 5 == 1:
+        state.civilians[:] = rng.integers(0, 3000, state.shape)  # crowded: the binomials' other method
+    p = civilians.Params(
+        flee_per_day=float(rng.random()),
+        bribe_per_day=float(rng.choice([0.0, 0.01, 0.5])),
+        behind_lines_per_day=float(rng.random() * 3),
+        fear_per_damage=float(rng.random() * 4),
+        crossfire_per_shot=float(rng.choice([0.0, 2e-4, 5e-3])),
+    )
+    fire_p = fire_support.Params(killed_share_civilians=float(rng.choice([0.0, 0.09, 1.0, rng.random()])))
+    state.routes_open = [] if trial % 2 else [0]
+    kernel, numpy_ = fresh(state), fresh(state)
+    for _ in range(2):
+        civilians.step(kernel, p, fire_p)
+        reference_civilians_step(numpy_, p, fire_p)
         assert_same(kernel, numpy_)

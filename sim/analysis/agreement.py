@@ -70,7 +70,19 @@ def agreement(
     return pd.DataFrame(rows)
 
 
-def agreement_markdown(table: pd.DataFrame, labels: tuple[str, str]) -> str:
+def identical_runs(before: pd.DataFrame, after: pd.DataFrame) -> int:
+    """How many seeds run in both give every outcome column the same value in both (missing equals missing)."""
+    outcomes = [c for c in before.columns if c in after.columns and c not in ("run_id", "point", "replicate")]
+    both = before[outcomes].merge(after[outcomes], on="seed", suffixes=("_before", "_after"))
+    same = np.ones(len(both), bool)
+    for column in outcomes:
+        if column != "seed":
+            a, b = both[f"{column}_before"], both[f"{column}_after"]
+            same &= ((a == b) | (a.isna() & b.isna())).to_numpy()
+    return int(same.sum())
+
+
+def agreement_markdown(table: pd.DataFrame, labels: tuple[str, str], identical: int | None = None) -> str:
     """The agreement table as Markdown, each outcome flagged when its KS p-value is below ``FLAG_P``."""
     lines = [
         f"| outcome | median {labels[0]} | median {labels[1]} | never ({labels[0]} / {labels[1]}) | KS D | KS p |",
@@ -83,4 +95,5 @@ def agreement_markdown(table: pd.DataFrame, labels: tuple[str, str]) -> str:
             f"{row.never_after} | {row.ks_statistic:.3f} | {row.ks_p:.3g}{flag} |"
         )
     runs = f"{int(table['runs_before'].iloc[0])} and {int(table['runs_after'].iloc[0])} runs" if len(table) else ""
-    return "\n".join(lines) + f"\n\n{runs}; KS p-values below {FLAG_P} are flagged.\n"
+    same = "" if identical is None else f"; {identical} seeds gave identical outcomes in both"
+    return "\n".join(lines) + f"\n\n{runs}{same}; KS p-values below {FLAG_P} are flagged.\n"

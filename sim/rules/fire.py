@@ -241,11 +241,13 @@ def aim(
 
     Sets ``engaged`` (cleared for every squad first), ``local_ratio`` and ``fire_intensity`` (with
     no squad in town, the last two are left as they were); the squads that fire are the rebels
-    with enemies in range (they spend ammunition). ``hezbollah_exposure`` is ``hezbollah_effectiveness **
-    -small_groups_exposure_power`` and ``rebel_fire`` the cohesion's ``fire_factor`` (worked out
-    by ``step``). Grid 0 of a stack is the rebels', grid 1 the attackers'. Per-cell sums go in
-    squad order; sums within range are worked out only in the cells where squads are
-    (``_within_range4``, in ``sim.grid.box_sums``'s order): elsewhere nobody is hit and the fire
+    with enemies in range (they spend ammunition). ``hezbollah_exposure`` is
+    ``hezbollah_effectiveness ** -small_groups_exposure_power`` and ``rebel_fire`` the cohesion's
+    ``fire_factor``, worked out by ``step``.
+
+    Per-cell sums go in squad order (as ``np.bincount``'s). Sums within range, the odds and the
+    probabilities of a hit are worked out once per cell with squads (and side), in numpy's order
+    of operations (window sums in ``sim.grid.box_sums``'s): elsewhere nobody is hit and the fire
     intensity is zero. Suppression and ammunition are float32 arithmetic, as numpy's on float32
     arrays and Python floats.
     """
@@ -260,11 +262,14 @@ def aim(
         return idx[:0], np.empty(0), np.empty(0, np.bool_)
     idx = idx[:n]
     width, height = fire_intensity.shape
-    grid = np.empty(n, np.int64)  # 0: rebels, 1: attackers
-    cells_x = np.empty(n, np.int64)  # the cells with squads, in order of their first squad
+    # the cells with squads, numbered in order of their first squad (slot), and each squad's cell
+    slot = np.full((width, height), -1, np.int64)
+    cells_x = np.empty(n, np.int64)
     cells_y = np.empty(n, np.int64)
+    cell = np.empty(n, np.int64)
+    sides_in = np.zeros((n, 3), np.bool_)  # the sides (REBELS, ARMY, HEZBOLLAH) with squads in each cell
     cells = 0
-    # per cell: bodies of each side (grids 0, 1) and effective shooters (grids 2, 3)
+    # per cell: bodies of each side (grids 0: rebels, 1: attackers) and effective shooters (grids 2, 3)
     sums = np.zeros((width, height, 4))
     for j in range(n):
         i = idx[j]
@@ -274,78 +279,79 @@ def aim(
         if rebel:
             ammo_factor = min(np.float32(1.0), np.float32(ammo[i] / np.float32(low_ammo)))
             effect *= np.float64(np.float32(ammo_factor * np.float32(rebel_fire)))
-        k = 0 if rebel else 1
-        grid[j] = k
         a, b = x[i], y[i]
-        if sums[a, b, 0] == 0 and sums[a, b, 1] == 0:
+        if slot[a, b] < 0:
+            slot[a, b] = cells
             cells_x[cells], cells_y[cells] = a, b
             cells += 1
+        cell[j] = slot[a, b]
+        sides_in[cell[j], side[i]] = True
+        k = 0 if rebel else 1
         fighters = np.float64(strength[i])
         sums[a, b, k] += fighters
         sums[a, b, k + 2] += fighters * effect
-    # targets (0, 1) and effective shooters (2, 3) within range of each cell with squads, and the
-    # fire falling on each fighter of side k there: shooters of the other side in range of the cell,
+    # per cell with squads: targets (0, 1) and effective shooters (2, 3) within range, and the fire
+    # falling on each fighter of side k there: shooters of the other side in range of the cell,
     # each spreading its fire over the fighters of side k within its own range
-    near = np.empty((width, height, 4))
+    near = np.empty((cells, 4))
     on_each = np.zeros((width, height, 2))
     for c in range(cells):
         a, b = cells_x[c], cells_y[c]
-        if well_mixed:
-            near[a, b] = sums[a, b]
-        else:
-            near[a, b] = _within_range4(sums, a, b, range_cells)
+        near[c] = _within_range4(sums, a, b, range_cells, well_mixed)
         for k in range(2):
-            if near[a, b, k] > 0:
-                on_each[a, b, k] = sums[a, b, 3 - k] / near[a, b, k]
-    incoming = np.empty((width, height, 2))
+            if near[c, k] > 0:
+                on_each[a, b, k] = sums[a, b, 3 - k] / near[c, k]
     fire_intensity[:] = 0.0
+    p_side = np.zeros((cells, 3))  # probability that a fighter of each side (by side code) in the cell is hit
+    ratio = np.empty((cells, 2))  # local odds of each side in the cell (inf: no enemies in range)
     for c in range(cells):
         a, b = cells_x[c], cells_y[c]
-        if well_mixed:
-            incoming[a, b] = on_each[a, b]
-        else:
-            incoming[a, b] = _within_range2(on_each, a, b, range_cells)
+        incoming = _within_range2(on_each, a, b, range_cells, well_mixed)
         # shots per hour falling in each cell, for the civilians caught in the crossfire
         fire_intensity[a, b] = (
-            incoming[a, b, 0] * sums[a, b, 0] * attacker_lethality_per_h
-            + incoming[a, b, 1] * sums[a, b, 1] * rebel_lethality_per_h
+            incoming[0] * sums[a, b, 0] * attacker_lethality_per_h + incoming[1] * sums[a, b, 1] * rebel_lethality_per_h
         )
+        cover = 0.0 if well_mixed else cover_max * built_up[a, b] * (1.0 - damage[a, b])
+        for s in range(3):
+            if not sides_in[c, s]:
+                continue
+            if s == REBELS:
+                k, lethality = 0, attacker_lethality_per_h
+                exposure = (1.0 - cover) * (1.0 - prepared_bonus * prepared[a, b])
+            else:
+                k, lethality = 1, rebel_lethality_per_h
+                exposure = 1.0 - attacker_cover_share * cover
+            if s == HEZBOLLAH:
+                exposure *= hezbollah_exposure
+            rate = lethality * dt_h * incoming[k] * exposure
+            p_side[c, s] = 1.0 - np.exp(-rate) if rate != 0 else 0.0  # exp(-0) is 1: no hits, no draws
+        for k in range(2):
+            # local odds in effective fire: a side short of ammunition or cohesion counts for less
+            ratio[c, k] = near[c, 2 + k] / max(near[c, 3 - k], 1e-9) if near[c, 1 - k] > 0 else np.inf
 
     p_hit = np.empty(n)
     firing = np.zeros(n, np.bool_)
     for j in range(n):
-        i = idx[j]
-        k = grid[j]
-        a, b = x[i], y[i]
-        cover = 0.0 if well_mixed else cover_max * built_up[a, b] * (1.0 - damage[a, b])
-        if k == 0:
-            lethality = attacker_lethality_per_h
-            exposure = (1.0 - cover) * (1.0 - prepared_bonus * prepared[a, b])
-        else:
-            lethality = rebel_lethality_per_h
-            exposure = 1.0 - attacker_cover_share * cover
-        if side[i] == HEZBOLLAH:
-            exposure *= hezbollah_exposure
-        rate = lethality * dt_h * incoming[a, b, k] * exposure
-        p_hit[j] = 1.0 - np.exp(-rate) if rate != 0 else 0.0  # exp(-0) is 1: no hits, no draws
-        enemies_near = near[a, b, 1 - k] > 0
-        engaged[i] = enemies_near
-        # local odds in effective fire: a side short of ammunition or cohesion counts for less
-        if enemies_near:
-            local_ratio[i] = near[a, b, 2 + k] / max(near[a, b, 3 - k], 1e-9)
-        else:
-            local_ratio[i] = np.inf
-        firing[j] = k == 0 and enemies_near
+        i, c = idx[j], cell[j]
+        k = 0 if side[i] == REBELS else 1
+        p_hit[j] = p_side[c, side[i]]
+        engaged[i] = near[c, 1 - k] > 0  # enemies within range
+        local_ratio[i] = ratio[c, k]
+        firing[j] = k == 0 and engaged[i]
     return idx, p_hit, firing
 
 
 @njit(cache=True)
-def _within_range4(stack: np.ndarray, a: int, b: int, radius: int) -> tuple[float, float, float, float]:
+def _within_range4(
+    stack: np.ndarray, a: int, b: int, radius: int, well_mixed: bool
+) -> tuple[float, float, float, float]:
     """Sums of the 4 grids of ``stack`` (along its last axis) over the cells within ``radius`` of cell (a, b).
 
     Summed along x, then along y, each in increasing order from zero: ``sim.grid.box_sums``'s order,
-    so the same sums to the last bit.
+    so the same sums to the last bit. In a well-mixed space, the cell's own values.
     """
+    if well_mixed:
+        return stack[a, b, 0], stack[a, b, 1], stack[a, b, 2], stack[a, b, 3]
     width, height = stack.shape[0], stack.shape[1]
     total0 = total1 = total2 = total3 = 0.0
     for jj in range(max(b - radius, 0), min(b + radius + 1, height)):
@@ -364,8 +370,10 @@ def _within_range4(stack: np.ndarray, a: int, b: int, radius: int) -> tuple[floa
 
 
 @njit(cache=True)
-def _within_range2(stack: np.ndarray, a: int, b: int, radius: int) -> tuple[float, float]:
+def _within_range2(stack: np.ndarray, a: int, b: int, radius: int, well_mixed: bool) -> tuple[float, float]:
     """``_within_range4`` for a stack of 2 grids."""
+    if well_mixed:
+        return stack[a, b, 0], stack[a, b, 1]
     width, height = stack.shape[0], stack.shape[1]
     total0 = total1 = 0.0
     for jj in range(max(b - radius, 0), min(b + radius + 1, height)):

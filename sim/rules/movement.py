@@ -31,16 +31,18 @@ is an assumption or calibrated.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.ndimage import distance_transform_edt
 
-from sim.grid import cell_sum
+from sim.distance import distance_to, nearest_features
+from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
-from sim.rules.casualties import inflict
+from sim.rules.casualties import inflict_kernel
 from sim.rules.control import Params as ControlParams
-from sim.state import CONTESTED, GOV, REBELS, BattleState
+from sim.state import ACTIVE, CONTESTED, GOV, IN_TOWN, REBELS, BattleState
 
-OFFSETS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int16)
+# a falling-back squad's candidate cells (dx, dy), in the order in which ties go to the first
+OFFSETS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
 
 
 class Params(BaseModel):
@@ -93,137 +95,522 @@ class Params(BaseModel):
     tunnel_per_h: float = Field(0.1, ge=0, description="chance per hour of a tunnel raid from an end (assumption)")
 
 
-def _chance(per_h: float, dt_h: float) -> float:
-    """Probability of an event with rate ``per_h`` per hour happening within a step."""
-    return 1.0 - float(np.exp(-per_h * dt_h))
-
-
 def step(state: BattleState, p: Params, control_p: ControlParams, casualties_p: CasualtiesParams) -> None:
-    """Move the squads on the town grid."""
+    """Move the squads on the town grid: attackers, then rebels, then tunnel raids (``_move``)."""
     if state.well_mixed:
         return
-    squads = state.squads
-    idx = np.flatnonzero(squads.in_town())
-    if idx.size == 0:
-        return
-    gov = idx[squads.side[idx] != REBELS]
-    reb = idx[squads.side[idx] == REBELS]
-    _advance_attackers(state, p, control_p.clearing_capacity, casualties_p, gov)
-    _move_rebels(state, p, reb)
-    _tunnel_raids(state, p, reb)
+    squads, tally = state.squads, state.tally
+    if state.nearest_targets.shape[2:] != state.shape:
+        state.nearest_targets = np.full((2, 3, *state.shape), -1, np.int64)
+    state.tunnels = _move(
+        squads.side,
+        squads.x,
+        squads.y,
+        squads.node,
+        squads.strength,
+        squads.status,
+        squads.suppressed,
+        state.engaged,
+        state.local_ratio,
+        state.in_town_mask,
+        state.control,
+        state.road,
+        state.built_up,
+        state.river,
+        state.mines,
+        state.tunnels,
+        state.nearest_targets,
+        state.rng_handle,
+        tally.killed,
+        tally.wounded,
+        tally.wounded_evacuated,
+        state.wounded_in_cell,
+        state.wounded_at_node,
+        casualties_p.killed_share,
+        control_p.clearing_capacity,
+        p.speed_m_per_h * state.dt_h / state.cell_m,
+        p.built_up_slowing,
+        p.road_share,
+        p.river_factor,
+        p.assault_ratio,
+        p.assault_per_h,
+        p.assault_odds_power,
+        p.mine_hit,
+        p.mine_clearing,
+        p.retreat_ratio,
+        p.fallback_per_h,
+        p.counterattack_ratio,
+        p.counterattack_per_h,
+        p.reserve_depth_cells,
+        p.reposition_per_h,
+        state.hour >= p.reserves_react_h,
+        p.tunnel_per_h,
+        state.dt_h,
+    )
 
 
+@njit(cache=True)
+def _chance(per_h: float, dt_h: float) -> float:
+    """Probability of an event with rate ``per_h`` per hour happening within a step."""
+    return 1.0 - np.exp(-per_h * dt_h)
+
+
+@njit(cache=True)
+def _power(x: float, exponent: float) -> float:
+    """``x ** exponent`` as numpy's ``array ** scalar`` gives it: its shortcuts for 0, 0.5, 1 and 2, else pow."""
+    if exponent == 1.0:
+        return x
+    if exponent == 2.0:
+        return x * x
+    if exponent == 0.5:
+        return np.sqrt(x)
+    if exponent == 0.0:
+        return 1.0
+    return x**exponent
+
+
+@njit(cache=True)
+def _minimum(a: float, b: float) -> float:
+    """``np.minimum`` of two floats (a NaN wins)."""
+    return a if a <= b or a != a else b
+
+
+@njit(cache=True)
+def _sign(value: int) -> int:
+    """``np.sign`` of an integer."""
+    return (value > 0) - (value < 0)
+
+
+@njit(cache=True)
+def _features(targets: np.ndarray, nearest: np.ndarray, site: int) -> tuple[np.ndarray, np.ndarray]:
+    """``nearest_features(targets)``, from ``nearest[site]`` when it holds these very targets, else kept there."""
+    width, height = targets.shape
+    for i in range(width):
+        for j in range(height):
+            if nearest[site, 0, i, j] != targets[i, j]:
+                near_x, near_y = nearest_features(targets)
+                for k in range(width):
+                    for m in range(height):
+                        nearest[site, 0, k, m] = targets[k, m]
+                        nearest[site, 1, k, m] = near_x[k, m]
+                        nearest[site, 2, k, m] = near_y[k, m]
+                return nearest[site, 1], nearest[site, 2]
+    return nearest[site, 1], nearest[site, 2]
+
+
+@njit(cache=True)
+def _move(
+    side: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    suppressed: np.ndarray,
+    engaged: np.ndarray,
+    local_ratio: np.ndarray,
+    in_town_mask: np.ndarray,
+    control: np.ndarray,
+    road: np.ndarray,
+    built_up: np.ndarray,
+    river: np.ndarray,
+    mines: np.ndarray,
+    tunnels: np.ndarray,
+    nearest: np.ndarray,
+    rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+    killed_share: float,
+    capacity: float,
+    base: float,
+    built_up_slowing: float,
+    road_share: float,
+    river_factor: float,
+    assault_ratio: float,
+    assault_per_h: float,
+    assault_odds_power: float,
+    mine_hit: float,
+    mine_clearing: float,
+    retreat_ratio: float,
+    fallback_per_h: float,
+    counterattack_ratio: float,
+    counterattack_per_h: float,
+    reserve_depth_cells: float,
+    reposition_per_h: float,
+    reacting: bool,
+    tunnel_per_h: float,
+    dt_h: float,
+) -> np.ndarray:
+    """The rule on the arrays; returns the tunnels kept (a copy). ``base`` is ``speed_m_per_h * dt_h / cell_m``.
+
+    The squads on the town grid (active, in town, strength > 0), in squad order, split into attackers
+    and rebels: the attackers advance, then the rebels move, then they raid through tunnels. Draws
+    come from the model's generator (``rng_handle``) in the order and number of the whole-array form:
+    one per attacker (staying on a target), one per attacker (pace), one per rebel (moves), one per
+    rebel for each direction of the tunnels that has a usable end. The nearest targets (scipy's exact
+    Euclidean feature transform, ``sim.distance``) are kept in ``nearest`` (``BattleState.nearest_targets``)
+    and computed again only when the targets change.
+    """
+    gov_count = reb_count = 0
+    for i in range(side.size):
+        if status[i] == ACTIVE and node[i] == IN_TOWN and strength[i] > 0:
+            if side[i] == REBELS:
+                reb_count += 1
+            else:
+                gov_count += 1
+    gov = np.empty(gov_count, np.int64)
+    reb = np.empty(reb_count, np.int64)
+    gov_count = reb_count = 0
+    for i in range(side.size):
+        if status[i] == ACTIVE and node[i] == IN_TOWN and strength[i] > 0:
+            if side[i] == REBELS:
+                reb[reb_count] = i
+                reb_count += 1
+            else:
+                gov[gov_count] = i
+                gov_count += 1
+    if gov.size == 0 and reb.size == 0:
+        return tunnels.copy()
+    _advance_attackers(
+        side,
+        x,
+        y,
+        node,
+        strength,
+        suppressed,
+        engaged,
+        local_ratio,
+        in_town_mask,
+        control,
+        road,
+        built_up,
+        river,
+        mines,
+        nearest,
+        gov,
+        rng_handle,
+        killed,
+        wounded,
+        wounded_evacuated,
+        wounded_in_cell,
+        wounded_at_node,
+        killed_share,
+        capacity,
+        base,
+        built_up_slowing,
+        road_share,
+        river_factor,
+        assault_ratio,
+        assault_per_h,
+        assault_odds_power,
+        mine_hit,
+        mine_clearing,
+        dt_h,
+    )
+    _move_rebels(
+        x,
+        y,
+        engaged,
+        local_ratio,
+        in_town_mask,
+        control,
+        nearest,
+        reb,
+        rng_handle,
+        _chance(fallback_per_h, dt_h),
+        _chance(counterattack_per_h, dt_h),
+        _chance(reposition_per_h, dt_h),
+        retreat_ratio,
+        counterattack_ratio,
+        reserve_depth_cells,
+        reacting,
+    )
+    return _tunnel_raids(x, y, control, tunnels, reb, rng_handle, _chance(tunnel_per_h, dt_h))
+
+
+@njit(cache=True)
 def _advance_attackers(
-    state: BattleState, p: Params, capacity: float, casualties_p: CasualtiesParams, gov: np.ndarray
+    side: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    suppressed: np.ndarray,
+    engaged: np.ndarray,
+    local_ratio: np.ndarray,
+    in_town_mask: np.ndarray,
+    control: np.ndarray,
+    road: np.ndarray,
+    built_up: np.ndarray,
+    river: np.ndarray,
+    mines: np.ndarray,
+    nearest: np.ndarray,
+    gov: np.ndarray,
+    rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+    killed_share: float,
+    capacity: float,
+    base: float,
+    built_up_slowing: float,
+    road_share: float,
+    river_factor: float,
+    assault_ratio: float,
+    assault_per_h: float,
+    assault_odds_power: float,
+    mine_hit: float,
+    mine_clearing: float,
+    dt_h: float,
 ) -> None:
-    squads = state.squads
-    not_held = state.in_town_mask & (state.control != GOV)
-    if gov.size == 0 or not not_held.any():
+    """Attackers (squads ``gov``) move towards the nearest open target and set off mines where they stop."""
+    if gov.size == 0:
         return
-    x, y = squads.x[gov].astype(np.int64), squads.y[gov].astype(np.int64)
+    width, height = control.shape
+    not_held = np.zeros((width, height), np.bool_)
+    any_not_held = False
+    for i in range(width):
+        for j in range(height):
+            if in_town_mask[i, j] and control[i, j] != GOV:
+                not_held[i, j] = True
+                any_not_held = True
+    if not any_not_held:
+        return
     # squads spread over the cells to take: a cell already holding as many attackers as can
     # work in it is no target, and the surplus in a crowded cell moves on
-    load = cell_sum(state.shape, x, y, squads.strength[gov])
-    open_targets = not_held & (load < capacity)
-    if not open_targets.any():
-        open_targets = not_held
-    _, (near_x, near_y) = distance_transform_edt(~open_targets, return_indices=True)
-    here = load[x, y]
-    surplus = np.where(here > capacity, (here - capacity) / np.maximum(here, 1.0), 0.0)
-    at_target = not_held[x, y] & (state.rng.random(gov.size) >= surplus)
-    nx = x + np.sign(near_x[x, y] - x)
-    ny = y + np.sign(near_y[x, y] - y)
-    base = p.speed_m_per_h * state.dt_h / state.cell_m
-    slowing = p.built_up_slowing * np.where(state.road[nx, ny], p.road_share, 1.0)
-    pace = base / (1.0 + slowing * state.built_up[nx, ny]) * (1.0 - state.mines[nx, ny])
-    pace *= np.where(state.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
-    engaged = state.engaged[gov]
-    push = state.local_ratio[gov] >= p.assault_ratio
+    load = np.zeros((width, height))
+    for k in range(gov.size):
+        load[x[gov[k]], y[gov[k]]] += strength[gov[k]]
+    open_targets = np.zeros((width, height), np.bool_)
+    any_open = False
+    for i in range(width):
+        for j in range(height):
+            if not_held[i, j] and load[i, j] < capacity:
+                open_targets[i, j] = True
+                any_open = True
+    near_x, near_y = _features(open_targets if any_open else not_held, nearest, 0)
+    rng = generator(rng_handle)
+    at_target = np.empty(gov.size, np.bool_)
+    for k in range(gov.size):
+        here = load[x[gov[k]], y[gov[k]]]
+        surplus = (here - capacity) / max(here, 1.0) if here > capacity else 0.0
+        draw = rng.random()
+        at_target[k] = not_held[x[gov[k]], y[gov[k]]] and draw >= surplus
+    cells = np.empty(gov.size)
+    for k in range(gov.size):
+        squad = gov[k]
+        sx, sy = np.int64(x[squad]), np.int64(y[squad])
+        nx = sx + _sign(near_x[sx, sy] - sx)
+        ny = sy + _sign(near_y[sx, sy] - sy)
+        cells[k] = _pace(
+            base,
+            built_up_slowing,
+            road_share,
+            river_factor,
+            road[nx, ny],
+            built_up[nx, ny],
+            mines[nx, ny],
+            river[nx, ny],
+            suppressed[squad],
+            engaged[squad],
+            local_ratio[squad],
+            assault_ratio,
+            assault_per_h,
+            assault_odds_power,
+            dt_h,
+        )
+    # pace is the expected number of cells this step: its whole part, and one more by chance,
+    # so that a long step covers the ground several short ones would
+    for k in range(gov.size):
+        pace = cells[k]
+        draw = rng.random()
+        cells[k] = np.floor(pace) + (1.0 if draw < pace - np.floor(pace) else 0.0)
+    mined = np.empty(gov.size, np.int64)
+    p_hit = np.empty(gov.size)
+    n_mined = 0
+    for k in range(gov.size):
+        if at_target[k] or not cells[k] > 0:
+            continue
+        squad = gov[k]
+        sx, sy = np.int64(x[squad]), np.int64(y[squad])
+        dx, dy = near_x[sx, sy] - sx, near_y[sx, sy] - sy
+        reach = np.int64(cells[k])
+        mx = sx + _sign(dx) * min(reach, abs(dx))
+        my = sy + _sign(dy) * min(reach, abs(dy))
+        x[squad], y[squad] = mx, my
+        if mines[mx, my] > 0:
+            mined[n_mined] = squad
+            p_hit[n_mined] = mines[mx, my] * mine_hit
+            n_mined += 1
+    if n_mined == 0:
+        return
+    inflict_kernel(
+        strength,
+        side,
+        node,
+        x,
+        y,
+        mined[:n_mined],
+        p_hit[:n_mined],
+        killed_share,
+        rng_handle,
+        killed,
+        wounded,
+        wounded_evacuated,
+        wounded_in_cell,
+        wounded_at_node,
+    )
+    for k in range(n_mined):
+        mines[x[mined[k]], y[mined[k]]] *= 1.0 - mine_clearing
+
+
+@njit(cache=True)
+def _pace(
+    base: float,
+    built_up_slowing: float,
+    road_share: float,
+    river_factor: float,
+    on_road: bool,
+    built_up: float,
+    mines: float,
+    on_river: bool,
+    suppressed: np.float32,
+    engaged: bool,
+    local_ratio: float,
+    assault_ratio: float,
+    assault_per_h: float,
+    assault_odds_power: float,
+    dt_h: float,
+) -> float:
+    """An attacker's expected cells this step, from the terrain of the next cell on its way (see the module)."""
+    slowing = built_up_slowing * (road_share if on_road else 1.0)
+    pace = base / (1.0 + slowing * built_up) * (1.0 - mines)
+    # (1 - suppressed) in float32, as numpy has it for the float32 array
+    pace *= (river_factor if on_river else 1.0) * np.float64(np.float32(1.0) - suppressed)
+    if not engaged:
+        return pace
     # a push goes faster the longer the odds (a handful of defenders before a company is overrun),
     # at most at the pace out of contact (terrain, mines, suppression); squads out of contact have
     # infinite odds, and odds beyond a million change nothing, so they are capped to stay finite
-    odds = np.where(engaged & push, np.minimum(state.local_ratio[gov], 1e6) / max(p.assault_ratio, 1e-9), 0.0)
-    push_cells = p.assault_per_h * odds**p.assault_odds_power * state.dt_h
-    pace = np.where(engaged, np.where(push, np.minimum(pace, push_cells), 0.0), pace)
-    # pace is the expected number of cells this step: its whole part, and one more by chance,
-    # so that a long step covers the ground several short ones would
-    cells = np.floor(pace) + (state.rng.random(gov.size) < pace - np.floor(pace))
-    moves = ~at_target & (cells > 0)
-    movers = gov[moves]
-    if movers.size == 0:
-        return
-    dx, dy = near_x[x, y][moves] - x[moves], near_y[x, y][moves] - y[moves]
-    reach = cells[moves].astype(np.int64)
-    mx = x[moves] + np.sign(dx) * np.minimum(reach, np.abs(dx))
-    my = y[moves] + np.sign(dy) * np.minimum(reach, np.abs(dy))
-    squads.x[movers], squads.y[movers] = mx, my
-    mined = state.mines[mx, my] > 0
-    if mined.any():
-        inflict(state, casualties_p, movers[mined], state.mines[mx[mined], my[mined]] * p.mine_hit)
-        np.multiply.at(state.mines, (mx[mined], my[mined]), 1.0 - p.mine_clearing)
+    if local_ratio < assault_ratio:
+        return 0.0
+    odds = _minimum(local_ratio, 1e6) / max(assault_ratio, 1e-9)
+    return _minimum(pace, assault_per_h * _power(odds, assault_odds_power) * dt_h)
 
 
-def _move_rebels(state: BattleState, p: Params, reb: np.ndarray) -> None:
-    squads = state.squads
+@njit(cache=True)
+def _move_rebels(
+    x: np.ndarray,
+    y: np.ndarray,
+    engaged: np.ndarray,
+    local_ratio: np.ndarray,
+    in_town_mask: np.ndarray,
+    control: np.ndarray,
+    nearest: np.ndarray,
+    reb: np.ndarray,
+    rng_handle: np.ndarray,
+    fallback_chance: float,
+    counterattack_chance: float,
+    reposition_chance: float,
+    retreat_ratio: float,
+    counterattack_ratio: float,
+    reserve_depth_cells: float,
+    reacting: bool,
+) -> None:
+    """Rebels (squads ``reb``) fall back, counter-attack, move to the front or hold."""
     if reb.size == 0:
         return
-    held = state.control == GOV
-    if not held.any():
+    width, height = control.shape
+    held = np.zeros((width, height), np.bool_)
+    any_held = False
+    for i in range(width):
+        for j in range(height):
+            if control[i, j] == GOV:
+                held[i, j] = True
+                any_held = True
+    if not any_held:
         return
-    depth, (near_x, near_y) = distance_transform_edt(~held, return_indices=True)
-    x, y = squads.x[reb].astype(np.int64), squads.y[reb].astype(np.int64)
-    engaged = state.engaged[reb]
-    ratio = state.local_ratio[reb]
-    dt_h = state.dt_h
-    draw = state.rng.random(reb.size)
-    fall_back = engaged & (ratio < p.retreat_ratio) & (draw < _chance(p.fallback_per_h, dt_h))
-    counter = engaged & (ratio >= p.counterattack_ratio) & (draw < _chance(p.counterattack_per_h, dt_h))
-    reacting = state.hour >= p.reserves_react_h
-    reposition = (
-        reacting & ~engaged & (depth[x, y] > p.reserve_depth_cells) & (draw < _chance(p.reposition_per_h, dt_h))
-    )
-    toward = counter | reposition
-    new_x, new_y = x.copy(), y.copy()
-    new_x[toward] = x[toward] + np.sign(near_x[x[toward], y[toward]] - x[toward])
-    new_y[toward] = y[toward] + np.sign(near_y[x[toward], y[toward]] - y[toward])
-    if fall_back.any():
-        cx = x[fall_back, None] + OFFSETS[None, :, 0]
-        cy = y[fall_back, None] + OFFSETS[None, :, 1]
-        w, h = state.shape
-        cx, cy = np.clip(cx, 0, w - 1), np.clip(cy, 0, h - 1)
-        score = np.where(state.in_town_mask[cx, cy] & ~held[cx, cy], depth[cx, cy], -1.0)
-        best = score.argmax(axis=1)
-        rows = np.arange(best.size)
-        new_x[fall_back], new_y[fall_back] = cx[rows, best], cy[rows, best]
-    # rebels stay in the town: a move out of it is cancelled
-    inside = state.in_town_mask[new_x, new_y]
-    squads.x[reb] = np.where(inside, new_x, x)
-    squads.y[reb] = np.where(inside, new_y, y)
+    near_x, near_y = _features(held, nearest, 1)
+    rng = generator(rng_handle)
+    for k in range(reb.size):
+        squad = reb[k]
+        sx, sy = np.int64(x[squad]), np.int64(y[squad])
+        ratio = local_ratio[squad]
+        draw = rng.random()
+        fall_back = engaged[squad] and ratio < retreat_ratio and draw < fallback_chance
+        counter = engaged[squad] and ratio >= counterattack_ratio and draw < counterattack_chance
+        reposition = (
+            reacting
+            and not engaged[squad]
+            and distance_to(near_x, near_y, sx, sy) > reserve_depth_cells
+            and draw < reposition_chance
+        )
+        new_x, new_y = sx, sy
+        if counter or reposition:
+            new_x = sx + _sign(near_x[sx, sy] - sx)
+            new_y = sy + _sign(near_y[sx, sy] - sy)
+        if fall_back:
+            # to the neighbouring cell (or its own) farthest from the attackers, the first of equals
+            best = -np.inf
+            for o in range(OFFSETS.shape[0]):
+                cx = min(max(sx + OFFSETS[o, 0], 0), width - 1)
+                cy = min(max(sy + OFFSETS[o, 1], 0), height - 1)
+                score = distance_to(near_x, near_y, cx, cy) if in_town_mask[cx, cy] and not held[cx, cy] else -1.0
+                if score > best:
+                    best, new_x, new_y = score, cx, cy
+        # rebels stay in the town: a move out of it is cancelled
+        if in_town_mask[new_x, new_y]:
+            x[squad], y[squad] = new_x, new_y
 
 
-def _tunnel_raids(state: BattleState, p: Params, reb: np.ndarray) -> None:
-    """Rebels at a tunnel end emerge at the other end when the attackers hold or contest it."""
-    if state.tunnels.size == 0 or reb.size == 0:
-        return
-    squads = state.squads
-    ends = state.tunnels  # (n, 4): x_a, y_a, x_b, y_b
-    control = state.control
-    # a tunnel whose both ends the attackers hold is found and lost (record: tunnels discovered)
-    both_held = (control[ends[:, 0], ends[:, 1]] == GOV) & (control[ends[:, 2], ends[:, 3]] == GOV)
-    state.tunnels = ends = ends[~both_held]
-    chance = _chance(p.tunnel_per_h, state.dt_h)
-    moved = np.zeros(reb.size, bool)
+@njit(cache=True)
+def _tunnel_raids(
+    x: np.ndarray,
+    y: np.ndarray,
+    control: np.ndarray,
+    tunnels: np.ndarray,
+    reb: np.ndarray,
+    rng_handle: np.ndarray,
+    chance: float,
+) -> np.ndarray:
+    """Rebels at a tunnel end emerge at the other end when the attackers hold or contest it; returns the tunnels kept.
+
+    ``tunnels`` holds rows x_a, y_a, x_b, y_b. A tunnel whose both ends the attackers hold is found and
+    lost (record: tunnels discovered). Where several usable tunnels start in one cell, the last one
+    is taken.
+    """
+    if tunnels.shape[0] == 0 or reb.size == 0:
+        return tunnels.copy()
+    keep = np.empty(tunnels.shape[0], np.bool_)
+    for t in range(tunnels.shape[0]):
+        keep[t] = not (control[tunnels[t, 0], tunnels[t, 1]] == GOV and control[tunnels[t, 2], tunnels[t, 3]] == GOV)
+    ends = tunnels[keep]
+    rng = generator(rng_handle)
+    moved = np.zeros(reb.size, np.bool_)
+    lookup = np.empty(control.shape, np.int64)
     for col_from, col_to in ((0, 2), (2, 0)):
-        src = ends[:, col_from : col_from + 2]
-        dst = ends[:, col_to : col_to + 2]
-        target = control[dst[:, 0], dst[:, 1]]
-        usable = ((target == GOV) | (target == CONTESTED)) & (control[src[:, 0], src[:, 1]] != GOV)
-        if not usable.any():
+        lookup[:] = -1
+        any_usable = False
+        for t in range(ends.shape[0]):
+            target = control[ends[t, col_to], ends[t, col_to + 1]]
+            if target in (GOV, CONTESTED) and control[ends[t, col_from], ends[t, col_from + 1]] != GOV:
+                lookup[ends[t, col_from], ends[t, col_from + 1]] = t
+                any_usable = True
+        if not any_usable:
             continue
-        lookup = np.full(state.shape, -1, np.int64)
-        lookup[src[usable, 0], src[usable, 1]] = np.flatnonzero(usable)
-        tunnel = lookup[squads.x[reb], squads.y[reb]]
-        go = (tunnel >= 0) & ~moved & (state.rng.random(reb.size) < chance)
-        squads.x[reb[go]] = dst[tunnel[go], 0]
-        squads.y[reb[go]] = dst[tunnel[go], 1]
-        moved |= go
+        # the tunnels at each rebel's cell are looked up before any of them goes through
+        tunnel = np.empty(reb.size, np.int64)
+        for k in range(reb.size):
+            tunnel[k] = lookup[x[reb[k]], y[reb[k]]]
+        for k in range(reb.size):
+            draw = rng.random()
+            if tunnel[k] >= 0 and not moved[k] and draw < chance:
+                x[reb[k]] = ends[tunnel[k], col_to]
+                y[reb[k]] = ends[tunnel[k], col_to + 1]
+                moved[k] = True
+    return ends
