@@ -41,9 +41,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from sim.runfiles import bench
+    from sim.bench import PEER_SCRIPT, bench, phase_profile
 
-    print(json.dumps(bench(args.scenario, args.set, args.seed, args.forces_scale)))
+    if args.phases:
+        print(json.dumps(phase_profile(args.scenario, args.set, args.seed)))
+        return 0
+    peer_script = (args.peer_script or PEER_SCRIPT) if args.peer else None
+    print(json.dumps(bench(args.scenario, args.set, args.seed, args.forces_scale, args.repeat, peer_script)))
     return 0
 
 
@@ -179,6 +183,15 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_agree(args: argparse.Namespace) -> int:
+    from sim.analysis.agreement import FLAG_P, agreement, agreement_markdown, identical_runs, read_runs
+
+    before, after = read_runs(args.before), read_runs(args.after)
+    table = agreement(before, after)
+    print(agreement_markdown(table, (args.before.name, args.after.name), identical_runs(before, after)), end="")
+    return 1 if (table["ks_p"] < FLAG_P).any() else 0
+
+
 def _cmd_viz(args: argparse.Namespace) -> int:
     import importlib.util
 
@@ -234,11 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default: results/<scenario>-seed<seed>)")
     run.set_defaults(handler=_cmd_run)
 
-    bench = commands.add_parser("bench", help="time one run; print fighters, steps, seconds, peak memory as JSON")
+    bench = commands.add_parser(
+        "bench", help="time a battle (a first run, then --repeat runs); print fighters, steps, seconds, memory as JSON"
+    )
     _add_scenario_arguments(bench)
     bench.add_argument(
         "--forces-scale", type=float, default=1.0, help="multiply every force by this (scaling checks; default 1)"
     )
+    bench.add_argument("--repeat", type=_count(1), default=3, help="timed runs after the first (default: 3)")
+    bench.add_argument(
+        "--peer", action="store_true", help="also run the per-agent Mesa peer on the same fighters; print the ratio"
+    )
+    bench.add_argument(
+        "--peer-script", type=Path, help="the peer (default: ../shared/bench/naive_mesa.py beside the repository)"
+    )
+    bench.add_argument("--phases", action="store_true", help="instead: microseconds per step of each phase")
     bench.set_defaults(handler=_cmd_bench)
 
     sweep = commands.add_parser("sweep", help="run every (point, replicate) of an experiment; resumable")
@@ -297,6 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_arguments(comp)
     comp.set_defaults(handler=_cmd_compare)
+
+    agree = commands.add_parser(
+        "agree", help="do two ensembles of a scenario agree? medians, KS p-values by outcome; exit 1 if any p < 0.01"
+    )
+    agree.add_argument("before", type=Path, help="an ensemble or sweep folder (its runs.parquet)")
+    agree.add_argument("after", type=Path, help="another, of the same scenario")
+    agree.set_defaults(handler=_cmd_agree)
 
     viz = commands.add_parser("viz", help="watch a run in a browser: Mesa's SolaraViz page on 127.0.0.1")
     viz.add_argument(

@@ -1,4 +1,4 @@
-"""Grid helpers the rules share: per-cell sums of squads, window (box) sums, cover, town coordinates, entry cells.
+"""Grid helpers the rules share: per-cell sums of squads, window (box) sums, town coordinates, entry cells.
 
 Grids are numpy arrays indexed ``[x (east), y (north)]``, the arrays of the Mesa grid's property
 layers (``sim.state.BattleState``).
@@ -69,13 +69,6 @@ def box_sums(stack: np.ndarray, radius: int) -> np.ndarray:
 def box_sum(field: np.ndarray, radius: int) -> np.ndarray:
     """Sum of one grid ``field`` over the (2r+1)^2 window around each cell (``box_sums`` of one grid)."""
     return box_sums(field.reshape((1, field.shape[0], field.shape[1])), radius)[0]
-
-
-def cover(state: BattleState, cover_max: float) -> np.ndarray:
-    """Cover per cell: ``cover_max * built_up * (1 - damage)`` (zero in a well-mixed space)."""
-    if state.well_mixed:
-        return np.zeros(state.shape)
-    return cover_max * state.built_up * (1.0 - state.damage)
 
 
 def town_xy(margin: int, town_side: int, col: int, row: int) -> tuple[int, int]:

@@ -5,8 +5,8 @@ The town is a Mesa ``OrthogonalMooreGrid`` (``model.grid``) with property layers
 ``prepared`` positions, ``mines`` and ``clearing_left``. The battle's run-time state
 (``model.state``, a ``sim.state.BattleState``) holds the layers' arrays, the squads (numpy
 arrays, see ``sim.state``), the outside places and routes, and the shared scalars; a step runs the
-phases of ``sim.rules.phases`` on it in order. ``model.datacollector`` collects the model-level
-series, one row per step.
+phases of ``sim.rules.phases`` on it in order. ``model.datacollector`` (``sim.series``) collects the
+model-level series, one row per step.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sim.rules import phases
 from sim.rules.arrivals import ROTATION_COHORTS, effectiveness_in_force, on_duty, policy_in_force
 from sim.rules.control import update_sectors
 from sim.scenario import BATTLE_START, TOWN_PLACE, Reinforcement, Scenario, load_scenario
+from sim.series import SeriesCollector
 from sim.state import (
     ACTIVE,
     ARMY,
@@ -89,24 +90,7 @@ class BattleModel(mesa.Model):
         self.phases = phases(
             self.config.rules, self.config.fire_plans, self.config.hezbollah_rotation, self.config.hezbollah_tactics
         )
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                "hour": lambda m: m.state.hour,
-                "gov_share": lambda m: m.state.gov_share,
-                "gov_sectors": lambda m: m.state.sectors_gov,
-                "rebels": lambda m: m.state.fighting(REBELS),
-                "army": lambda m: m.state.fighting(ARMY),
-                "hezbollah": lambda m: m.state.fighting(HEZBOLLAH),
-                "civilians": lambda m: int(m.state.civilians.sum()),
-                "rebels_wounded_waiting": lambda m: int(m.state.wounded_in_cell.sum() + m.state.wounded_at_node.sum()),
-                "rebels_killed": lambda m: int(m.state.tally.killed[REBELS]),
-                "attackers_killed": lambda m: int(m.state.tally.killed[ARMY] + m.state.tally.killed[HEZBOLLAH]),
-                "civilians_killed": lambda m: int(m.state.tally.killed[CIVILIANS]),
-                "cohesion": lambda m: m.state.cohesion,
-                "routes_open": lambda m: len(m.state.routes_open),
-                "mean_damage": lambda m: float(m.state.damage[m.state.in_town_mask].mean()),
-            }
-        )
+        self.datacollector = SeriesCollector()
         self.datacollector.collect(self)
 
     # --- generators ------------------------------------------------------------------------------

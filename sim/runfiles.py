@@ -1,24 +1,21 @@
-"""A run's files, and a run timed: what ``qusayr run`` and ``qusayr bench`` do.
+"""A run's files: what ``qusayr run`` does.
 
 ``run_into`` runs a scenario once and writes into one folder ``summary.json`` (the outcomes),
 ``manifest.json`` (what ran: the scenario's hash, the seed, the overrides, the code and packages),
 ``series.parquet`` (the per-step series) and ``control.png`` (control of the town against the
-record). ``bench`` times one run.
+record).
 """
 
 from __future__ import annotations
 
 import json
-import resource
-import time
 from pathlib import Path
 from typing import Any
 
 from sim.output import manifest, save_figure, write_bytes, write_text
 from sim.record import Record, load_record
 from sim.run import OUTCOME_EVENT_DAYS, RunResult, run
-from sim.scenario import Scenario, load_scenario, scale_forces
-from sim.state import FIGHTING_SIDE_NAMES
+from sim.scenario import Scenario, load_scenario
 
 FILES = "summary.json, series.parquet, manifest.json, control.png"
 
@@ -68,21 +65,3 @@ def run_lines(summary: dict[str, Any], out: Path) -> list[str]:
         lines.append(f"  {fate}: " + ", ".join(f"{k} {v}" for k, v in summary[fate].items()))
     lines.append(f"  written to {out}/ ({FILES})")
     return lines
-
-
-def bench(scenario_name: str | Path, overrides: list[str], seed: int, forces_scale: float = 1.0) -> dict[str, Any]:
-    """Time one run of the scenario with every force multiplied by ``forces_scale``.
-
-    Returns the scenario's name, its fighters (at the start and arriving), the steps, the seconds of
-    the run and the process's peak resident memory in MB.
-    """
-    scenario = scale_forces(load_scenario(scenario_name, overrides), forces_scale)
-    started = time.perf_counter()
-    result = run(scenario, seed)
-    seconds = time.perf_counter() - started
-    summary = result.summary
-    fighters = sum(summary["initial"][s] + summary["arrived"][s] for s in FIGHTING_SIDE_NAMES)
-    line = {"scenario": scenario.name, "fighters": fighters, "steps": len(result.series) - 1}
-    line["seconds"] = round(seconds, 3)
-    line["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
-    return line

@@ -10,6 +10,7 @@ and each rule (``sim.rules``) reads and updates it, taking its parameters separa
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,7 @@ class BattleState:
     civilian_rng: np.random.Generator  # the civilians' own stream (see BattleModel)
     well_mixed: bool  # no space: everyone in range of everyone (docking tests)
     _handles: dict = field(default_factory=dict, init=False, repr=False)  # generator name -> (generator, handle)
+    _held: dict = field(default_factory=dict, init=False, repr=False)  # rule -> what it computes once per model
 
     # --- the town grid: geometry and Mesa property layers -----------------------------------------
     shape: tuple[int, int]
@@ -168,6 +170,9 @@ class BattleState:
 
     # --- control of the town ----------------------------------------------------------------------
     sector_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # "gov" / "reb" / "contested"
+    sector_code: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int8)
+    )  # sector_owner as codes (rules.control)
     sectors_gov: int = 0
     gov_share: float = 0.0  # the attackers' share of the town's cells
 
@@ -210,6 +215,33 @@ class BattleState:
     def moment(self) -> dt.datetime:
         """The date and time at which the current step began (the start, before the first step)."""
         return self.start + dt.timedelta(hours=max(self.steps - 1, 0) * self.dt_h)
+
+    def first_step_at(self, when: dt.datetime) -> int:
+        """The first value of ``steps`` at which ``moment()`` is ``when`` or later, by ``moment``'s own arithmetic.
+
+        ``moment()`` never decreases with ``steps``, so ``moment() >= when`` exactly when
+        ``steps >= first_step_at(when)``. Steps 1 and below all begin at the start: when the start
+        is already ``when`` or later, every step is (``-sys.maxsize``); when ``when`` lies beyond
+        the dates a ``datetime`` holds, none is (``sys.maxsize``).
+        """
+
+        def begun(steps: int) -> bool:
+            try:
+                return self.start + dt.timedelta(hours=max(steps - 1, 0) * self.dt_h) >= when
+            except OverflowError:
+                return True
+
+        if begun(1):
+            return -sys.maxsize
+        low, high = 1, 2  # not begun at low; find a high that is
+        while not begun(high):
+            if high > sys.maxsize // 4:
+                return sys.maxsize
+            low, high = high, 2 * high
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if begun(middle) else (middle, high)
+        return high
 
     def fighting(self, side: int) -> int:
         """Fighters of ``side`` able to fight (arrived, not off duty)."""

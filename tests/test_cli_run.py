@@ -64,11 +64,43 @@ def test_overrides_change_the_run(tmp_path):
 
 
 def test_bench_prints_one_json_line(capsys):
-    assert main(["bench", *SHORT]) == 0
+    assert main(["bench", *SHORT, "--repeat", "2"]) == 0
     line = json.loads(capsys.readouterr().out.strip())
-    assert {"fighters", "steps", "seconds", "peak_rss_mb"} <= set(line)
+    assert {"fighters", "steps", "first_run_seconds", "seconds", "peak_rss_mb"} <= set(line)
+    assert len(line["runs_seconds"]) == 2
+    assert min(line["runs_seconds"]) <= line["seconds"] <= max(line["runs_seconds"])
     assert line["steps"] == 36 * 4
     assert line["fighters"] == 9250  # no reinforcement arrives in the first 36 hours
+
+
+def test_bench_runs_the_peer_on_the_same_fighters_and_scales_its_steps(tmp_path, capsys):
+    peer = tmp_path / "peer.py"  # a stand-in for naive_mesa.py: echoes its arguments, takes 2 s
+    peer.write_text(
+        "import json, sys\n"
+        "a, d, steps = map(int, sys.argv[1:4])\n"
+        "print(json.dumps({'attackers': a, 'defenders': d, 'steps': steps, 'seconds': 2.0}))\n"
+    )
+    assert main(["bench", *SHORT, "--repeat", "1", "--peer", "--peer-script", str(peer)]) == 0
+    line = json.loads(capsys.readouterr().out.strip())
+    assert line["peer"]["command"] == "python peer.py 7350 1900 14"  # a tenth of the 144 steps
+    assert line["peer"]["seconds_scaled"] == round(2.0 * 144 / 14, 3)
+    assert line["peer_ratio"] == round(line["peer"]["seconds_scaled"] / line["runs_seconds"][0], 1)
+
+
+def test_bench_without_its_peer_script_stops_with_status_2(tmp_path, capsys):
+    missing = tmp_path / "nowhere.py"
+    assert main(["bench", *SHORT, "--peer", "--peer-script", str(missing)]) == 2
+    assert "nowhere.py" in capsys.readouterr().err
+
+
+def test_bench_phases_times_every_phase(capsys):
+    from sim.model import BattleModel
+
+    assert main(["bench", *SHORT, "--phases"]) == 0
+    line = json.loads(capsys.readouterr().out.strip())
+    names = [phase.name for phase in BattleModel(rng=1).phases]
+    assert list(line) == [*names, "collect and Mesa", "step"]
+    assert line["step"] >= sum(line[name] for name in names)
 
 
 def test_a_bad_override_stops_run_with_status_2_before_any_file(tmp_path, capsys):

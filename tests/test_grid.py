@@ -10,7 +10,6 @@ from sim.grid import (
     box_sums,
     cell_sum,
     cell_sums,
-    cover,
     entry_cells,
     town_xy,
 )
@@ -99,14 +98,3 @@ def test_entry_cells_lie_in_the_outskirts_on_their_side(state, direction):
             assert (ys >= high - corner).all()
         else:
             assert (ys < low + corner).all()
-
-
-def test_cover_falls_with_damage_and_vanishes_without_space(state):
-    full = cover(state, 0.6)
-    np.testing.assert_allclose(full, 0.6 * state.built_up * (1.0 - state.damage))
-    state.damage[:] = 0.5
-    np.testing.assert_allclose(cover(state, 0.6), 0.3 * state.built_up)
-    state.damage[:] = 0.0
-    state.well_mixed = True
-    assert not cover(state, 0.6).any()
-    state.well_mixed = False

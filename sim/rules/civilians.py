@@ -12,8 +12,10 @@ the start, 15,000 trapped on 31 May, and 47 civilians killed and 500 wounded.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
+from sim.rng import generator
 from sim.rules.fire_support import Params as FireSupportParams
 from sim.rules.fire_support import harm_civilians
 from sim.state import CIVILIANS, GOV, BattleState
@@ -39,21 +41,69 @@ class Params(BaseModel):
 
 def step(state: BattleState, p: Params, fire_support_p: FireSupportParams) -> None:
     """Harm civilians in the crossfire and let those who can, leave."""
-    if state.well_mixed or not state.civilians.any():
+    if state.well_mixed:
         return
-    harm_civilians(
-        state,
-        1.0 - np.exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
+    tally = state.tally
+    civilians_kernel(
+        state.civilians,
+        state.fire_intensity,
+        state.control,
+        state.damage,
+        p.crossfire_per_shot,
+        state.dt_h,
         fire_support_p.killed_share_civilians,
-    )
-    people = state.civilians.ravel()  # a view of the layer
-    cells = np.flatnonzero(people)
-    rate = np.where(
-        state.control.ravel()[cells] == GOV,
         p.behind_lines_per_day,
         p.flee_per_day if state.routes_open else p.bribe_per_day,
+        p.fear_per_damage,
+        state.civilian_rng_handle,
+        tally.killed,
+        tally.wounded,
+        tally.withdrawn,
     )
-    fear = 1.0 + p.fear_per_damage * state.damage.ravel()[cells]
-    leaving = state.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * state.dt_h / 24.0 * fear))
-    people[cells] -= leaving
-    state.tally.withdrawn[CIVILIANS] += int(leaving.sum())
+
+
+@njit(cache=True)
+def civilians_kernel(
+    civilians: np.ndarray,
+    fire_intensity: np.ndarray,
+    control: np.ndarray,
+    damage: np.ndarray,
+    crossfire_per_shot: float,
+    dt_h: float,
+    killed_share: float,
+    behind_lines_per_day: float,
+    rate_elsewhere: float,
+    fear_per_damage: float,
+    civilian_rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    withdrawn: np.ndarray,
+) -> None:
+    """``step`` on the arrays (nothing when no civilian is left); draws from the civilians' generator.
+
+    The crossfire's hit chance is taken only where people are (``harm_civilians`` draws nothing
+    elsewhere); then the leaving of each cell with people, in grid order ~ Binomial(people, 1 -
+    exp(-rate * dt_h / 24 * fear)), ``rate_elsewhere`` being the flight's rate off the attackers' cells.
+    """
+    width, height = civilians.shape
+    anyone = False
+    p_hit = np.zeros((width, height))
+    for i in range(width):
+        for j in range(height):
+            if civilians[i, j] != 0:
+                anyone = True
+                p_hit[i, j] = 1.0 - np.exp(-crossfire_per_shot * fire_intensity[i, j] * dt_h)
+    if not anyone:
+        return
+    harm_civilians(civilians, p_hit, killed_share, civilian_rng_handle, killed, wounded)
+    rng = generator(civilian_rng_handle)
+    left = 0
+    for i in range(width):
+        for j in range(height):
+            if civilians[i, j] != 0:
+                rate = behind_lines_per_day if control[i, j] == GOV else rate_elsewhere
+                fear = 1.0 + fear_per_damage * damage[i, j]
+                leaving = rng.binomial(civilians[i, j], 1.0 - np.exp(-rate * dt_h / 24.0 * fear))
+                civilians[i, j] -= leaving
+                left += leaving
+    withdrawn[CIVILIANS] += left

@@ -28,12 +28,15 @@ all sectors (the record: "16 squares"). Taking a cell costs the rebels its prepa
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.grid import box_sum, cell_sum
-from sim.state import CONTESTED, GOV, REB, REBELS, BattleState
+from sim.numerics import power
+from sim.state import ACTIVE, CONTESTED, GOV, IN_TOWN, REB, REBELS, BattleState
 
 SECTOR_GOV, SECTOR_REB, SECTOR_CONTESTED = "gov", "reb", "contested"
+SECTOR_CODE_GOV, SECTOR_CODE_REB, SECTOR_CODE_CONTESTED = 0, 1, 2  # state.sector_code: sector_owner as codes
+_OWNER_NAMES = np.array([SECTOR_GOV, SECTOR_REB, SECTOR_CONTESTED], dtype=object)  # by code
 
 
 class Params(BaseModel):
@@ -97,43 +100,138 @@ def step(state: BattleState, p: Params) -> None:
     if state.well_mixed:
         return
     squads = state.squads
-    idx = np.flatnonzero(squads.in_town())
-    rebel = squads.side[idx] == REBELS
-    x, y = squads.x[idx], squads.y[idx]
-    rebels = cell_sum(state.shape, x[rebel], y[rebel], squads.strength[idx[rebel]])
-    reb_here = rebels > 0
-    attackers = cell_sum(state.shape, x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
-    gov_here = attackers > 0
-    control = state.control
-    alone = gov_here & ~reb_here
-    defenders = box_sum(rebels, p.opposed_within_cells)
-    if state.hour <= p.surprise_h:
-        defenders = defenders * p.surprised_defence
-    pace = 1.0 / (1.0 + (defenders / p.defenders_halving) ** p.defenders_steepness)
-    state.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * state.dt_h
-    cleared = alone & (state.clearing_left <= 0)
-    control[cleared] = GOV
-    control[alone & ~cleared] = CONTESTED
-    control[reb_here & ~gov_here] = REB
-    control[reb_here & gov_here] = CONTESTED
-    state.prepared[control == GOV] = 0.0
+    control_kernel(
+        squads.side,
+        squads.x,
+        squads.y,
+        squads.node,
+        squads.strength,
+        squads.status,
+        state.control,
+        state.clearing_left,
+        state.prepared,
+        state.hour <= p.surprise_h,
+        p.surprised_defence,
+        p.opposed_within_cells,
+        p.defenders_halving,
+        p.defenders_steepness,
+        p.clearing_capacity,
+        state.dt_h,
+    )
     update_sectors(state, p)
     if state.fall_hour is None and state.sectors_gov == state.n_sectors:
         state.fall_hour = state.hour
 
 
+@njit(cache=True, error_model="numpy")
+def control_kernel(
+    side: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    control: np.ndarray,
+    clearing_left: np.ndarray,
+    prepared: np.ndarray,
+    surprise: bool,
+    surprised_defence: float,
+    opposed_within_cells: int,
+    defenders_halving: float,
+    defenders_steepness: float,
+    clearing_capacity: float,
+    dt_h: float,
+) -> None:
+    """Cell control on the arrays (``step`` without the sectors), updating ``control``, ``clearing_left``, ``prepared``.
+
+    Rebels and attackers per cell are summed in squad order (as ``cell_sum``); the defenders near a
+    cell are the window sum of ``box_sum`` (along x, then along y, each in increasing order), taken
+    only for the cells the attackers hold alone, the only ones whose pace is used.
+    """
+    width, height = control.shape
+    rebels = np.zeros((width, height))
+    attackers = np.zeros((width, height))
+    for i in range(side.size):
+        if status[i] == ACTIVE and node[i] == IN_TOWN and strength[i] > 0:
+            if side[i] == REBELS:
+                rebels[x[i], y[i]] += strength[i]
+            else:
+                attackers[x[i], y[i]] += strength[i]
+    r = opposed_within_cells
+    for i in range(width):
+        for j in range(height):
+            reb_here = rebels[i, j] > 0
+            gov_here = attackers[i, j] > 0
+            if gov_here and not reb_here:
+                defenders = 0.0
+                for jj in range(max(j - r, 0), min(j + r + 1, height)):
+                    along_x = 0.0
+                    for ii in range(max(i - r, 0), min(i + r + 1, width)):
+                        along_x += rebels[ii, jj]
+                    defenders += along_x
+                if surprise:
+                    defenders = defenders * surprised_defence
+                pace = 1.0 / (1.0 + power(defenders / defenders_halving, defenders_steepness))
+                clearing_left[i, j] -= min(attackers[i, j], clearing_capacity) * pace * dt_h
+                control[i, j] = GOV if clearing_left[i, j] <= 0 else CONTESTED
+            elif reb_here:
+                control[i, j] = CONTESTED if gov_here else REB
+            if control[i, j] == GOV:
+                prepared[i, j] = 0.0
+
+
 def update_sectors(state: BattleState, p: Params) -> None:
-    """Sector holders and the attackers' share of the town, from cell control."""
-    hold = p.sector_hold_share
-    town = state.in_town_mask
-    sector = state.sector[town]
-    control = state.control[town]
-    cells = np.bincount(sector, minlength=state.n_sectors)
-    gov = np.bincount(sector, weights=control == GOV, minlength=state.n_sectors) / cells
-    reb = np.bincount(sector, weights=control == REB, minlength=state.n_sectors) / cells
-    owner = np.full(state.n_sectors, SECTOR_CONTESTED, dtype=object)
-    owner[gov >= hold] = SECTOR_GOV
-    owner[reb >= hold] = SECTOR_REB
-    state.sector_owner = owner
-    state.sectors_gov = int((owner == SECTOR_GOV).sum())
-    state.gov_share = float((control == GOV).mean())
+    """Sector holders and the attackers' share of the town, from cell control.
+
+    ``state.sector_owner`` is made again only when a sector changes hands.
+    """
+    if state.sector_code.size != state.n_sectors:
+        state.sector_code = np.full(state.n_sectors, -1, np.int8)
+    changed, state.sectors_gov, state.gov_share = sectors_kernel(
+        state.control, state.in_town_mask, state.sector, p.sector_hold_share, state.sector_code
+    )
+    if changed:
+        state.sector_owner = _OWNER_NAMES[state.sector_code]
+
+
+@njit(cache=True, error_model="numpy")
+def sectors_kernel(
+    control: np.ndarray, in_town: np.ndarray, sector: np.ndarray, hold: float, code: np.ndarray
+) -> tuple[bool, int, float]:
+    """Sector holders into ``code`` (``SECTOR_CODE_*``); whether any changed, the attackers' sectors and share of cells.
+
+    A sector's share of cells held is the count held / the count of its town cells (``nan`` for a
+    sector without cells, held by no one).
+    """
+    n = code.size
+    cells = np.zeros(n, np.int64)
+    gov = np.zeros(n, np.int64)
+    reb = np.zeros(n, np.int64)
+    town_cells = 0
+    gov_cells = 0
+    width, height = control.shape
+    for i in range(width):
+        for j in range(height):
+            if in_town[i, j]:
+                s = sector[i, j]
+                cells[s] += 1
+                town_cells += 1
+                if control[i, j] == GOV:
+                    gov[s] += 1
+                    gov_cells += 1
+                elif control[i, j] == REB:
+                    reb[s] += 1
+    changed = False
+    sectors_gov = 0
+    for s in range(n):
+        owner = SECTOR_CODE_CONTESTED
+        if gov[s] / cells[s] >= hold:
+            owner = SECTOR_CODE_GOV
+        if reb[s] / cells[s] >= hold:
+            owner = SECTOR_CODE_REB
+        if owner == SECTOR_CODE_GOV:
+            sectors_gov += 1
+        if code[s] != owner:
+            code[s] = owner
+            changed = True
+    return changed, sectors_gov, gov_cells / town_cells

@@ -21,12 +21,14 @@ import datetime as dt
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.grid import box_sum, cell_sum
+from sim.numerics import multinomial, pairwise_sum, poisson
+from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
-from sim.rules.casualties import inflict
-from sim.state import ACTIVE, CIVILIANS, REB, REBELS, BattleState
+from sim.rules.casualties import inflict_kernel
+from sim.state import ACTIVE, CIVILIANS, IN_TOWN, REB, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -83,9 +85,26 @@ class FirePlan(BaseModel):
         return self
 
 
-def active_plans(plans: list[FirePlan], now: dt.datetime) -> list[FirePlan]:
-    """The plans in force at ``now``."""
-    return [plan for plan in plans if plan.start <= now < plan.end]
+def plan_steps(state: BattleState, p: Params, plans: list[FirePlan]) -> tuple[np.ndarray, ...]:
+    """The plans as a kernel takes them, made once per model (held on the state).
+
+    Arrays, one entry per plan: the first step at which it is in force and the first after (a plan
+    is in force when ``start <= state.moment() < end``: from ``state.first_step_at(start)`` to
+    ``state.first_step_at(end)``), munitions per step (``per_hour * dt_h``), shell-equivalents per
+    munition, and the target (-1: the town, else the outside place's index).
+    """
+    held = state._held.get("fire_support")
+    if held is not None and held[0] is plans and held[1] is p:
+        return held[2]
+    made = (
+        np.array([state.first_step_at(plan.start) for plan in plans], np.int64),
+        np.array([state.first_step_at(plan.end) for plan in plans], np.int64),
+        np.array([plan.per_hour * state.dt_h for plan in plans], np.float64),
+        np.array([_equivalent(plan.kind, p) for plan in plans], np.float64),
+        np.array([-1 if plan.target == "town" else state.place_index[plan.target] for plan in plans], np.int64),
+    )
+    state._held["fire_support"] = (plans, p, made)
+    return made
 
 
 def step(state: BattleState, p: Params, casualties_p: CasualtiesParams, plans: list[FirePlan]) -> None:
@@ -94,76 +113,363 @@ def step(state: BattleState, p: Params, casualties_p: CasualtiesParams, plans: l
     squads.suppressed[:] = 0.0
     if state.ceasefire or state.well_mixed:
         return
-    for plan in active_plans(plans, state.moment()):
-        count = state.rng.poisson(plan.per_hour * state.dt_h)
+    first, after, per_step, equivalent, target = plan_steps(state, p, plans)
+    tally = state.tally
+    fire_support_kernel(
+        state.steps,
+        first,
+        after,
+        per_step,
+        equivalent,
+        target,
+        squads.side,
+        squads.x,
+        squads.y,
+        squads.node,
+        squads.strength,
+        squads.status,
+        squads.suppressed,
+        state.control,
+        state.in_town_mask,
+        state.built_up,
+        state.damage,
+        state.civilians,
+        state.cell_area_m2,
+        p.lethal_area_m2,
+        p.fighter_exposure,
+        p.civilian_exposure,
+        p.building_protection,
+        p.damage_per_shell,
+        p.suppression_per_shell,
+        p.danger_close_cells,
+        p.place_area_cells,
+        p.killed_share_civilians,
+        casualties_p.killed_share,
+        state.rng_handle,
+        state.civilian_rng_handle,
+        tally.killed,
+        tally.wounded,
+        tally.wounded_evacuated,
+        state.wounded_in_cell,
+        state.wounded_at_node,
+    )
+
+
+@njit(cache=True)
+def fire_support_kernel(
+    steps: int,
+    first: np.ndarray,
+    after: np.ndarray,
+    per_step: np.ndarray,
+    equivalent: np.ndarray,
+    target: np.ndarray,
+    side: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    suppressed: np.ndarray,
+    control: np.ndarray,
+    in_town: np.ndarray,
+    built_up: np.ndarray,
+    damage: np.ndarray,
+    civilians: np.ndarray,
+    cell_area_m2: float,
+    lethal_area_m2: float,
+    fighter_exposure: float,
+    civilian_exposure: float,
+    building_protection: float,
+    damage_per_shell: float,
+    suppression_per_shell: float,
+    danger_close_cells: int,
+    place_area_cells: float,
+    killed_share_civilians: float,
+    killed_share: float,
+    rng_handle: np.ndarray,
+    civilian_rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+) -> None:
+    """``step`` on the arrays: each plan in force at ``steps`` (``plan_steps``), in the plans' order.
+
+    A plan's munitions this step ~ Poisson(``per_step``), drawn from the model's generator
+    (``sim.numerics.poisson``: numpy's draws); none, and the plan is done for the step.
+    """
+    rng = generator(rng_handle)
+    for plan in range(first.size):
+        if not first[plan] <= steps < after[plan]:
+            continue
+        count = poisson(rng, per_step[plan])
         if count == 0:
             continue
-        shells = count * _equivalent(plan.kind, p)
-        if plan.target == "town":
-            _on_town(state, p, casualties_p, count, shells / count)
+        shells = count * equivalent[plan]
+        if target[plan] < 0:
+            _on_town(
+                count,
+                shells / count,
+                side,
+                x,
+                y,
+                node,
+                strength,
+                status,
+                suppressed,
+                control,
+                in_town,
+                built_up,
+                damage,
+                civilians,
+                lethal_area_m2 / cell_area_m2,
+                fighter_exposure,
+                civilian_exposure,
+                building_protection,
+                damage_per_shell,
+                suppression_per_shell,
+                danger_close_cells,
+                killed_share_civilians,
+                killed_share,
+                rng_handle,
+                civilian_rng_handle,
+                killed,
+                wounded,
+                wounded_evacuated,
+                wounded_in_cell,
+                wounded_at_node,
+            )
         else:
-            _on_place(state, p, casualties_p, state.place_index[plan.target], shells)
+            _on_place(
+                target[plan],
+                shells,
+                side,
+                x,
+                y,
+                node,
+                strength,
+                status,
+                cell_area_m2,
+                lethal_area_m2,
+                fighter_exposure,
+                building_protection,
+                place_area_cells,
+                killed_share,
+                rng_handle,
+                killed,
+                wounded,
+                wounded_evacuated,
+                wounded_in_cell,
+                wounded_at_node,
+            )
 
 
-def _on_town(state: BattleState, p: Params, casualties_p: CasualtiesParams, count: int, per_munition: float) -> None:
-    squads = state.squads
-    town = np.flatnonzero(squads.in_town())
-    rebel = squads.side[town] == REBELS
-    gov, reb = town[~rebel], town[rebel]
-    gov_here = cell_sum(state.shape, squads.x[gov], squads.y[gov], np.ones(gov.size))
-    near_gov = box_sum(gov_here, p.danger_close_cells) > 0
-    targets = np.flatnonzero(((state.control == REB) & ~near_gov & state.in_town_mask).ravel())
-    if targets.size == 0:
+@njit(cache=True)
+def _on_town(
+    count: int,
+    per_munition: float,
+    side: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    suppressed: np.ndarray,
+    control: np.ndarray,
+    in_town: np.ndarray,
+    built_up: np.ndarray,
+    damage: np.ndarray,
+    civilians: np.ndarray,
+    per_shell: float,
+    fighter_exposure: float,
+    civilian_exposure: float,
+    building_protection: float,
+    damage_per_shell: float,
+    suppression_per_shell: float,
+    danger_close_cells: int,
+    killed_share_civilians: float,
+    killed_share: float,
+    rng_handle: np.ndarray,
+    civilian_rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+) -> None:
+    """``count`` munitions on the town: on rebel-held town cells no attacker is within ``danger_close_cells`` of.
+
+    The cells are taken in grid order (``ravel``); the munitions land ~ Multinomial(count,
+    weights / sum(weights)) (``sim.numerics.multinomial``, the sum pairwise as numpy's).
+    """
+    width, height = control.shape
+    near_gov = np.zeros((width, height), np.bool_)
+    rebels_here = np.zeros((width, height))
+    r = danger_close_cells
+    reb = np.empty(side.size, np.int64)
+    n_reb = 0
+    for i in range(side.size):
+        if status[i] == ACTIVE and node[i] == IN_TOWN and strength[i] > 0:
+            if side[i] == REBELS:
+                reb[n_reb] = i
+                n_reb += 1
+                rebels_here[x[i], y[i]] += strength[i]
+            else:
+                for ii in range(max(x[i] - r, 0), min(x[i] + r + 1, width)):
+                    for jj in range(max(y[i] - r, 0), min(y[i] + r + 1, height)):
+                        near_gov[ii, jj] = True
+    targets = np.empty(width * height, np.int64)
+    n_targets = 0
+    for i in range(width):
+        for j in range(height):
+            if control[i, j] == REB and not near_gov[i, j] and in_town[i, j]:
+                targets[n_targets] = i * height + j
+                n_targets += 1
+    if n_targets == 0:
         return
-    rebels_here = cell_sum(state.shape, squads.x[reb], squads.y[reb], squads.strength[reb]).ravel()
-    weights = 1.0 + rebels_here[targets] / 10.0
-    landed = state.rng.multinomial(count, weights / weights.sum())
-    hit = targets[landed > 0]
-    shells_hit = landed[landed > 0] * per_munition
-    shells = np.zeros(state.shape)
-    shells.ravel()[hit] = shells_hit
-    shelter_hit = 1.0 - p.building_protection * state.built_up.ravel()[hit] * (1.0 - state.damage.ravel()[hit])
-    per_shell = p.lethal_area_m2 / state.cell_area_m2
+    weights = np.empty(n_targets)
+    for t in range(n_targets):
+        weights[t] = 1.0 + rebels_here.flat[targets[t]] / 10.0
+    landed = multinomial(generator(rng_handle), count, weights / pairwise_sum(weights))
+    shells = np.zeros((width, height))
+    for t in range(n_targets):
+        if landed[t] > 0:
+            shells.flat[targets[t]] = landed[t] * per_munition
     # fighters in the cells hit
-    m = shells[squads.x[reb], squads.y[reb]]
-    under_fire = m > 0
-    if under_fire.any():
-        hit_reb = reb[under_fire]
-        shelter_reb = 1.0 - p.building_protection * state.built_up[squads.x[hit_reb], squads.y[hit_reb]] * (
-            1.0 - state.damage[squads.x[hit_reb], squads.y[hit_reb]]
+    hit_reb = np.empty(n_reb, np.int64)
+    p_hit = np.empty(n_reb)
+    m = np.empty(n_reb)
+    n_hit = 0
+    for k in range(n_reb):
+        i = reb[k]
+        here = shells[x[i], y[i]]
+        if here > 0:
+            shelter = 1.0 - building_protection * built_up[x[i], y[i]] * (1.0 - damage[x[i], y[i]])
+            hit_reb[n_hit] = i
+            m[n_hit] = here
+            p_hit[n_hit] = 1.0 - np.exp(-here * per_shell * fighter_exposure * shelter)
+            n_hit += 1
+    if n_hit > 0:
+        inflict_kernel(
+            strength,
+            side,
+            node,
+            x,
+            y,
+            hit_reb[:n_hit],
+            p_hit[:n_hit],
+            killed_share,
+            rng_handle,
+            killed,
+            wounded,
+            wounded_evacuated,
+            wounded_in_cell,
+            wounded_at_node,
         )
-        m = m[under_fire]
-        inflict(state, casualties_p, hit_reb, 1.0 - np.exp(-m * per_shell * p.fighter_exposure * shelter_reb))
-        squads.suppressed[hit_reb] = np.maximum(squads.suppressed[hit_reb], 1.0 - np.exp(-m * p.suppression_per_shell))
+        for k in range(n_hit):
+            i = hit_reb[k]
+            before = np.float64(suppressed[i])
+            now = 1.0 - np.exp(-m[k] * suppression_per_shell)
+            suppressed[i] = now if now > before else before
     # civilians in the cells hit
-    p_civ = np.zeros(state.shape)
-    p_civ.ravel()[hit] = 1.0 - np.exp(-shells_hit * per_shell * p.civilian_exposure * shelter_hit)
-    harm_civilians(state, p_civ, p.killed_share_civilians)
+    p_civ = np.zeros((width, height))
+    for i in range(width):
+        for j in range(height):
+            if shells[i, j] > 0:
+                shelter = 1.0 - building_protection * built_up[i, j] * (1.0 - damage[i, j])
+                p_civ[i, j] = 1.0 - np.exp(-shells[i, j] * per_shell * civilian_exposure * shelter)
+    harm_civilians(civilians, p_civ, killed_share_civilians, civilian_rng_handle, killed, wounded)
     # buildings
-    damage = state.damage.ravel()  # a view of the layer
-    damage[hit] = 1.0 - (1.0 - damage[hit]) * np.exp(-shells_hit * p.damage_per_shell)
+    for i in range(width):
+        for j in range(height):
+            if shells[i, j] > 0:
+                damage[i, j] = 1.0 - (1.0 - damage[i, j]) * np.exp(-shells[i, j] * damage_per_shell)
 
 
-def harm_civilians(state: BattleState, p_hit: np.ndarray, killed_share: float) -> None:
-    """Hit each civilian of each cell with probability ``p_hit``: the killed leave, the wounded stay."""
-    cells = np.flatnonzero((p_hit > 0) & (state.civilians > 0))
-    if cells.size == 0:
+@njit(cache=True)
+def harm_civilians(
+    civilians: np.ndarray,
+    p_hit: np.ndarray,
+    killed_share: float,
+    civilian_rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+) -> None:
+    """Hit each civilian of each cell with probability ``p_hit``: the killed leave, the wounded stay.
+
+    Draws from the civilians' generator (``civilian_rng_handle``) in numpy's whole-array order: the
+    hits of every cell with ``p_hit > 0`` and people, in grid order (Binomial(people, min(p_hit,
+    1))), then the killed of each (Binomial(hits, killed_share)).
+    """
+    width, height = civilians.shape
+    cells = np.empty((width * height, 2), np.int64)
+    n = 0
+    for i in range(width):
+        for j in range(height):
+            if p_hit[i, j] > 0 and civilians[i, j] > 0:
+                cells[n, 0], cells[n, 1] = i, j
+                n += 1
+    if n == 0:
         return
-    people = state.civilians.ravel()  # a view: the layer itself
-    hits = state.civilian_rng.binomial(people[cells], np.minimum(p_hit.ravel()[cells], 1.0))
-    killed = state.civilian_rng.binomial(hits, killed_share)
-    people[cells] -= killed
-    state.tally.killed[CIVILIANS] += int(killed.sum())
-    state.tally.wounded[CIVILIANS] += int((hits - killed).sum())
+    rng = generator(civilian_rng_handle)
+    hits = np.empty(n, np.int64)
+    for k in range(n):
+        i, j = cells[k, 0], cells[k, 1]
+        hits[k] = rng.binomial(civilians[i, j], min(p_hit[i, j], 1.0))
+    dead_total = 0
+    hurt_total = 0
+    for k in range(n):
+        dead = rng.binomial(hits[k], killed_share)
+        civilians[cells[k, 0], cells[k, 1]] -= dead
+        dead_total += dead
+        hurt_total += hits[k] - dead
+    killed[CIVILIANS] += dead_total
+    wounded[CIVILIANS] += hurt_total
 
 
-def _on_place(state: BattleState, p: Params, casualties_p: CasualtiesParams, node: int, shells: float) -> None:
-    squads = state.squads
-    here = np.flatnonzero(
-        (squads.status == ACTIVE) & (squads.node == node) & (squads.side == REBELS) & (squads.strength > 0)
-    )
+@njit(cache=True)
+def _on_place(
+    node_index: int,
+    shells: float,
+    side: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    cell_area_m2: float,
+    lethal_area_m2: float,
+    fighter_exposure: float,
+    building_protection: float,
+    place_area_cells: float,
+    killed_share: float,
+    rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+) -> None:
+    """``shells`` on an outside place: on the rebels there, as if spread over ``place_area_cells``."""
+    here = np.flatnonzero((status == ACTIVE) & (node == node_index) & (side == REBELS) & (strength > 0))
     if here.size == 0:
         return
-    per_fighter = shells / p.place_area_cells * p.lethal_area_m2 / state.cell_area_m2 * p.fighter_exposure
-    p_hit = 1.0 - np.exp(-per_fighter * (1.0 - p.building_protection * 0.5))
-    inflict(state, casualties_p, here, np.full(here.size, p_hit))
+    per_fighter = shells / place_area_cells * lethal_area_m2 / cell_area_m2 * fighter_exposure
+    p_hit = 1.0 - np.exp(-per_fighter * (1.0 - building_protection * 0.5))
+    inflict_kernel(
+        strength,
+        side,
+        node,
+        x,
+        y,
+        here,
+        np.full(here.size, p_hit),
+        killed_share,
+        rng_handle,
+        killed,
+        wounded,
+        wounded_evacuated,
+        wounded_in_cell,
+        wounded_at_node,
+    )

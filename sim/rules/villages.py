@@ -15,13 +15,16 @@ when they cannot. Capture times are outcomes.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.grid import entry_cells
 from sim.rules.casualties import Params as CasualtiesParams
-from sim.rules.casualties import inflict
+from sim.rules.casualties import inflict_kernel
 from sim.rules.cohesion import Params as CohesionParams
 from sim.rules.cohesion import fire_factor
 from sim.rules.fire import Params as FireParams
@@ -58,6 +61,48 @@ class Params(BaseModel):
     )
 
 
+# where a call of ``_villages`` starts, and what it stopped for
+CHOOSE, CONTEST = -2, -1  # start: choose the objectives first; after the task force went into the town: the fights
+DONE, INTO_TOWN, HANDED_OVER = 0, 1, 2
+
+
+@dataclass
+class Campaign:
+    """What the rule reads of a model's inputs, worked out once per model (``campaign``), and its scratch arrays."""
+
+    key: tuple  # the inputs it was worked out from: the campaign's start, the plan, the number of squads
+    first_step: int  # the first step of the campaign (``BattleState.first_step_at(campaign_start)``)
+    plan: np.ndarray  # int64: the plan's places, in its order
+    neighbours: np.ndarray  # int64: each place's neighbours, place after place (``network_neighbours``)
+    neighbours_start: np.ndarray  # int64: where each place's neighbours begin in ``neighbours`` (one more entry)
+    kept: np.ndarray  # int64: the objectives chosen (``_villages`` writes them; room for the old ones and the plan)
+    places: np.ndarray  # int64 per place: the places fought for this step, in order
+    outside: np.ndarray  # bool per squad: the squads outside when this step's fights began
+    chosen: np.ndarray  # int64 per squad: the squads sent into the town, or the garrison of a place that fell
+
+
+def campaign(state: BattleState, p: Params) -> Campaign:
+    """The campaign's start as a step number and the plan and network as arrays, held on the state."""
+    key = (p.campaign_start, tuple(p.plan), len(state.squads))
+    held = state._held.get("villages")
+    if held is None or held.key != key:
+        first = -sys.maxsize if p.campaign_start is None else state.first_step_at(p.campaign_start)
+        counts = [len(n) for n in state.network_neighbours]
+        n_places, n_squads = len(state.place_names), len(state.squads)
+        held = state._held["villages"] = Campaign(
+            key=key,
+            first_step=first,
+            plan=np.array([state.place_index[name] for name in p.plan], np.int64),
+            neighbours=np.array([n for ns in state.network_neighbours for n in ns], np.int64),
+            neighbours_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            kept=np.zeros(n_places + len(p.plan), np.int64),
+            places=np.zeros(n_places, np.int64),
+            outside=np.zeros(n_squads, bool),
+            chosen=np.zeros(n_squads, np.int64),
+        )
+    return held
+
+
 def step(
     state: BattleState,
     p: Params,
@@ -68,55 +113,334 @@ def step(
     """Choose the task force's objective, fight at the places, and hand over places that fall."""
     if state.well_mixed:
         return
-    start = p.campaign_start
-    if start is not None and state.moment() < start:
+    held = campaign(state, p)
+    if state.steps < held.first_step:  # before the campaign's start
         return
-    squads = state.squads
-    _choose_objective(state, p)
-    outside = np.flatnonzero((squads.status == ACTIVE) & (squads.node >= 0) & (squads.strength > 0))
-    rebel_out = squads.side[outside] == REBELS
-    n_places = len(state.place_names)
-    rebels_at = np.bincount(squads.node[outside[rebel_out]], minlength=n_places)
-    attackers_at = np.bincount(squads.node[outside[~rebel_out]], minlength=n_places)
-    for node in np.flatnonzero((rebels_at > 0) & (attackers_at > 0)):
-        here = outside[squads.node[outside] == node]
-        rebel = squads.side[here] == REBELS
-        rebels = float(squads.strength[here[rebel]].sum())
-        attackers = float(squads.strength[here[~rebel]].sum())
-        if state.defenders_at_start[node] == 0:
-            state.defenders_at_start[node] = rebels
-        firing = min(attackers, p.engage_odds * rebels)
-        on_rebel = fire_p.attacker_lethality_per_h * state.dt_h * firing / rebels * (1.0 - p.place_cover)
-        rebel_fire = fire_factor(state.cohesion, cohesion_p)
-        on_attacker = fire_p.rebel_lethality_per_h * state.dt_h * rebels / attackers * rebel_fire
-        inflict(state, casualties_p, here, np.where(rebel, 1.0 - np.exp(-on_rebel), 1.0 - np.exp(-on_attacker)))
-        left = squads.strength[here[rebel]].sum()
-        if left <= (1.0 - p.break_share) * state.defenders_at_start[node]:
-            _hand_over(state, int(node), here[rebel])
+    squads, tally = state.squads, state.tally
+    objectives = np.array(state.objectives, np.int64)
+    if objectives.size + held.plan.size > held.kept.size:
+        held.kept = np.zeros(objectives.size + held.plan.size, np.int64)
+    resume, contested = CHOOSE, 0
+    while True:
+        event, n_kept, contested, at, count = _villages(
+            resume,
+            contested,
+            objectives,
+            held.plan,
+            held.neighbours,
+            held.neighbours_start,
+            held.kept,
+            held.places,
+            held.outside,
+            held.chosen,
+            state.node_holder,
+            state.town_node,
+            p.parallel_objectives,
+            state.task_force,
+            squads.status,
+            squads.strength,
+            squads.side,
+            squads.node,
+            squads.x,
+            squads.y,
+            state.defenders_at_start,
+            p.engage_odds,
+            p.place_cover,
+            p.break_share,
+            fire_p.attacker_lethality_per_h,
+            fire_p.rebel_lethality_per_h,
+            state.dt_h,
+            fire_factor(state.cohesion, cohesion_p),
+            casualties_p.killed_share,
+            state.rng_handle,
+            tally.killed,
+            tally.wounded,
+            tally.wounded_evacuated,
+            state.wounded_in_cell,
+            state.wounded_at_node,
+        )
+        if n_kept >= 0:  # the objectives changed
+            state.objectives = held.kept[:n_kept].tolist()
+        if event == DONE:
+            return
+        chosen = held.chosen[:count].copy()
+        if event == INTO_TOWN:  # nothing left outside: the task force joins the fight in the town from the north
+            squads.x[chosen], squads.y[chosen] = entry_cells(state, "north", count)
+            resume = CONTEST
+        else:
+            _hand_over(state, int(held.places[at]), chosen)
+            resume = at + 1
 
 
-def _choose_objective(state: BattleState, p: Params) -> None:
-    """Keep up to ``parallel_objectives`` objectives; split the task force evenly between them."""
-    squads = state.squads
-    kept = [node for node in state.objectives if state.node_holder[node] == REB]
-    if len(kept) == len(state.objectives) and (kept or not state.task_force.any()):
-        return  # nothing has changed, or the task force has already gone into the town
-    for name in p.plan:
-        if len(kept) >= p.parallel_objectives:
+@njit(cache=True)
+def _villages(
+    resume: int,
+    contested: int,
+    objectives: np.ndarray,
+    plan: np.ndarray,
+    neighbours: np.ndarray,
+    neighbours_start: np.ndarray,
+    kept: np.ndarray,
+    places: np.ndarray,
+    outside: np.ndarray,
+    chosen: np.ndarray,
+    node_holder: np.ndarray,
+    town_node: int,
+    parallel_objectives: int,
+    task_force: np.ndarray,
+    status: np.ndarray,
+    strength: np.ndarray,
+    side: np.ndarray,
+    node: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    defenders_at_start: np.ndarray,
+    engage_odds: float,
+    place_cover: float,
+    break_share: float,
+    attacker_lethality_per_h: float,
+    rebel_lethality_per_h: float,
+    dt_h: float,
+    rebel_fire: float,
+    killed_share: float,
+    rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+) -> tuple[int, int, int, int, int]:
+    """A step of the rule, up to the first thing the caller must do in Python; called again from there.
+
+    From ``CHOOSE``: the objectives (``_objectives``, into ``kept``); if the task force must go into
+    the town, stops (``INTO_TOWN``, the squads in ``chosen``: the caller draws their cells). From
+    ``CONTEST``: the squads outside now (``outside``) and the places where both sides have some
+    (``places``, ``contested`` of them). From a position ``resume`` >= 0 in ``places``: the fights
+    there in turn (``_fight``); when a garrison breaks, stops (``HANDED_OVER`` at that position, the
+    garrison in ``chosen``: the caller hands the place over and resumes after it). Returns the
+    event, the number of objectives if they changed (else -1), ``contested``, the position, and
+    the number of squads in ``chosen``.
+    """
+    n_kept = -1
+    if resume == CHOOSE:
+        changed, n_kept, count = _objectives(
+            objectives,
+            node_holder,
+            plan,
+            neighbours,
+            neighbours_start,
+            town_node,
+            parallel_objectives,
+            task_force,
+            status,
+            strength,
+            node,
+            kept,
+            chosen,
+        )
+        if not changed:
+            n_kept = -1
+        if count > 0:
+            return INTO_TOWN, n_kept, contested, -1, count
+    if resume < 0:
+        contested = _contested(status, node, strength, side, outside, places)
+        resume = 0
+    for k in range(resume, contested):
+        count = _fight(
+            places[k],
+            outside,
+            strength,
+            side,
+            node,
+            x,
+            y,
+            defenders_at_start,
+            engage_odds,
+            place_cover,
+            break_share,
+            attacker_lethality_per_h,
+            rebel_lethality_per_h,
+            dt_h,
+            rebel_fire,
+            killed_share,
+            rng_handle,
+            killed,
+            wounded,
+            wounded_evacuated,
+            wounded_in_cell,
+            wounded_at_node,
+            chosen,
+        )
+        if count >= 0:
+            return HANDED_OVER, n_kept, contested, k, count
+    return DONE, n_kept, contested, -1, 0
+
+
+@njit(cache=True)
+def _objectives(
+    objectives: np.ndarray,
+    node_holder: np.ndarray,
+    plan: np.ndarray,
+    neighbours: np.ndarray,
+    neighbours_start: np.ndarray,
+    town_node: int,
+    parallel_objectives: int,
+    task_force: np.ndarray,
+    status: np.ndarray,
+    strength: np.ndarray,
+    node: np.ndarray,
+    kept: np.ndarray,
+    into_town: np.ndarray,
+) -> tuple[bool, int, int]:
+    """Keep up to ``parallel_objectives`` objectives; split the task force evenly between them.
+
+    The objectives still held by the rebels are kept, and topped up from the plan: a place is taken
+    up when the rebels hold it and it borders a place the attackers hold or the town. The task
+    force's fighters (active, strength > 0) go to the objectives in turn; with none, they leave the
+    task force and go into the town (into ``into_town``: the caller draws their cells). Nothing
+    changes when every objective is still held and some squad is flagged task force, alive or not.
+    Returns whether anything changed, the number of objectives (in ``kept``) and of squads sent
+    into the town.
+    """
+    n = 0
+    for place in objectives:
+        if node_holder[place] == REB:
+            kept[n] = place
+            n += 1
+    if n == objectives.size and (n > 0 or not task_force.any()):
+        return False, n, 0  # nothing has changed, or the task force has already gone into the town
+    for place in plan:
+        if n >= parallel_objectives:
             break
-        node = state.place_index[name]
-        if state.node_holder[node] != REB or node in kept:
+        if node_holder[place] != REB or (kept[:n] == place).any():
             continue
-        if any(state.node_holder[n] == GOV or n == state.town_node for n in state.network_neighbours[node]):
-            kept.append(node)
-    state.objectives = kept
-    task_force = np.flatnonzero(state.task_force & (squads.status == ACTIVE) & (squads.strength > 0))
-    if kept:
-        squads.node[task_force] = np.array(kept)[np.arange(task_force.size) % len(kept)]
-    else:  # nothing left outside: the task force joins the fight in the town from the north
-        state.task_force[task_force] = False
-        squads.node[task_force] = IN_TOWN
-        squads.x[task_force], squads.y[task_force] = entry_cells(state, "north", task_force.size)
+        for j in range(neighbours_start[place], neighbours_start[place + 1]):
+            if node_holder[neighbours[j]] == GOV or neighbours[j] == town_node:
+                kept[n] = place
+                n += 1
+                break
+    members = np.flatnonzero(task_force & (status == ACTIVE) & (strength > 0))
+    if n > 0:
+        for i in range(members.size):
+            node[members[i]] = kept[i % n]
+        return True, n, 0
+    for i in range(members.size):
+        task_force[members[i]] = False
+        node[members[i]] = IN_TOWN
+        into_town[i] = members[i]
+    return True, 0, members.size
+
+
+@njit(cache=True)
+def _contested(
+    status: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    side: np.ndarray,
+    outside: np.ndarray,
+    places: np.ndarray,
+) -> int:
+    """The squads outside (active, at a place, strength > 0); the places where both sides have some, in order."""
+    rebels_at = np.zeros(places.size, np.int64)
+    attackers_at = np.zeros(places.size, np.int64)
+    for i in range(outside.size):
+        outside[i] = status[i] == ACTIVE and node[i] >= 0 and strength[i] > 0
+        if outside[i]:
+            if side[i] == REBELS:
+                rebels_at[node[i]] += 1
+            else:
+                attackers_at[node[i]] += 1
+    n = 0
+    for place in range(places.size):
+        if rebels_at[place] > 0 and attackers_at[place] > 0:
+            places[n] = place
+            n += 1
+    return n
+
+
+@njit(cache=True)
+def _fight(
+    place: int,
+    outside: np.ndarray,
+    strength: np.ndarray,
+    side: np.ndarray,
+    node: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    defenders_at_start: np.ndarray,
+    engage_odds: float,
+    place_cover: float,
+    break_share: float,
+    attacker_lethality_per_h: float,
+    rebel_lethality_per_h: float,
+    dt_h: float,
+    rebel_fire: float,
+    killed_share: float,
+    rng_handle: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    wounded_evacuated: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    wounded_at_node: np.ndarray,
+    garrison: np.ndarray,
+) -> int:
+    """The fight at ``place`` between the squads ``outside`` there now.
+
+    With ``R`` the rebels' and ``A`` the attackers' strength there: the attackers firing are
+    ``min(A, engage_odds * R)``; a rebel is hit with probability
+    ``1 - exp(-attacker_lethality_per_h * dt_h * firing / R * (1 - place_cover))``, an attacker with
+    ``1 - exp(-rebel_lethality_per_h * dt_h * R / A * rebel_fire)`` (casualties' ``inflict_kernel``,
+    squads in index order). The garrison breaks when what is left of it is at most
+    ``(1 - break_share)`` of its strength when its fight began. Returns -1, or, when it breaks,
+    the number of its rebel squads (into ``garrison``).
+    """
+    here = np.flatnonzero(outside & (node == place))
+    rebel = side[here] == REBELS
+    rebel_sum = 0
+    attacker_sum = 0
+    for i in range(here.size):
+        if rebel[i]:
+            rebel_sum += strength[here[i]]
+        else:
+            attacker_sum += strength[here[i]]
+    rebels = float(rebel_sum)
+    attackers = float(attacker_sum)
+    if defenders_at_start[place] == 0:
+        defenders_at_start[place] = rebels
+    firing = min(attackers, engage_odds * rebels)
+    on_rebel = attacker_lethality_per_h * dt_h * firing / rebels * (1.0 - place_cover)
+    on_attacker = rebel_lethality_per_h * dt_h * rebels / attackers * rebel_fire
+    p_rebel = 1.0 - np.exp(-on_rebel)
+    p_attacker = 1.0 - np.exp(-on_attacker)
+    p_hit = np.empty(here.size)
+    for i in range(here.size):
+        p_hit[i] = p_rebel if rebel[i] else p_attacker
+    inflict_kernel(
+        strength,
+        side,
+        node,
+        x,
+        y,
+        here,
+        p_hit,
+        killed_share,
+        rng_handle,
+        killed,
+        wounded,
+        wounded_evacuated,
+        wounded_in_cell,
+        wounded_at_node,
+    )
+    n = 0
+    left = 0
+    for i in range(here.size):
+        if rebel[i]:
+            garrison[n] = here[i]
+            n += 1
+            left += strength[here[i]]
+    if left <= (1.0 - break_share) * defenders_at_start[place]:
+        return n
+    return -1
 
 
 def _hand_over(state: BattleState, node: int, garrison: np.ndarray) -> None:

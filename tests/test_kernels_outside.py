@@ -1,0 +1,305 @@
+"""The compiled rules outside the town (villages, supply, arrivals) against the numpy code they replace.
+
+Each reference below is the rule's numpy code as it was before its kernels; the tests run it and
+the rule on twins of varied random states (squads anywhere in any status, zero strengths, no
+rebels left, no squads at all) and require the same state afterwards, to the last bit, and the
+same generator state (the same draws in the same order).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from sim.grid import entry_cells
+from sim.model import BattleModel
+from sim.rules import supply, villages
+from sim.rules.casualties import inflict
+from sim.rules.cohesion import fire_factor
+from sim.state import ACTIVE, GONE, GOV, IN_TOWN, OFF_DUTY, PENDING, REB, REBELS, BattleState, Squads
+from tests.conftest import small_scenario
+
+
+@pytest.fixture(scope="module")
+def model() -> BattleModel:
+    return BattleModel(small_scenario(hours=48), rng=0)
+
+
+def twins(state: BattleState) -> tuple[BattleState, BattleState]:
+    """Two independent copies of ``state``, each with its own generators (and handles made afresh)."""
+    made = []
+    for _ in range(2):
+        twin = copy.deepcopy(state)
+        twin._handles.clear()  # a copied handle would still draw from the original generator
+        twin._held.clear()
+        made.append(twin)
+    return made[0], made[1]
+
+
+def scramble(model: BattleModel, seed: int, squads_left: int | None = None) -> BattleState:
+    """A copy of the model's state with squads, places and objectives drawn at random."""
+    r = np.random.default_rng(seed)
+    state = copy.deepcopy(model.state)
+    state._handles.clear()
+    state._held.clear()
+    state.rng = np.random.default_rng(seed + 1000)
+    if squads_left is not None:
+        kept = np.sort(r.choice(len(state.squads), size=squads_left, replace=False))
+        s = state.squads
+        state.squads = Squads(**{name: getattr(s, name)[kept].copy() for name in s.__dataclass_fields__})
+        state.task_force = state.task_force[kept].copy()
+        state.en_route = state.en_route[kept].copy()
+    s = state.squads
+    n, n_places = len(s), len(state.place_names)
+    s.side[:] = r.choice(3, size=n, p=[0.4, 0.4, 0.2])
+    s.node[:] = np.where(r.random(n) < 0.5, r.integers(0, n_places, n), IN_TOWN)
+    s.status[:] = r.choice([ACTIVE, OFF_DUTY, PENDING, GONE], size=n, p=[0.7, 0.1, 0.1, 0.1])
+    s.strength[:] = np.where(r.random(n) < 0.15, 0, r.integers(1, 13, n))
+    s.x[:] = r.integers(0, state.shape[0], n)
+    s.y[:] = r.integers(0, state.shape[1], n)
+    s.ammo[:] = r.random(n).astype(np.float32)
+    s.unit[:] = r.integers(0, 4, n)
+    s.arrival_step[:] = r.integers(0, 40, n)
+    state.task_force[:] = r.random(n) < 0.3
+    state.en_route[:] = r.random(n) < 0.2
+    state.node_holder[:] = np.where(r.random(n_places) < 0.6, REB, GOV)
+    state.node_holder[state.town_node] = REB
+    state.objectives = [int(k) for k in r.choice(n_places, size=r.integers(0, 3), replace=False)]
+    state.defenders_at_start[:] = np.where(r.random(n_places) < 0.5, 0.0, r.integers(1, 100, n_places))
+    state.wounded_at_node[:] = r.integers(0, 5, n_places)
+    state.wounded_in_cell[:] = np.where(r.random(state.shape) < 0.05, r.integers(0, 9, state.shape), 0)
+    state.control[:] = r.choice([0, GOV, REB, 3], size=state.shape)
+    state.cohesion = float(r.random())
+    state.steps = int(r.integers(0, 30))
+    return state
+
+
+def assert_same(a: BattleState, b: BattleState) -> None:
+    """The two states' squads, tallies, layers, places, outcomes and generators agree to the last bit."""
+    for name in a.squads.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(a.squads, name), getattr(b.squads, name), err_msg=name)
+    for name in a.tally.__dataclass_fields__:
+        np.testing.assert_array_equal(getattr(a.tally, name), getattr(b.tally, name), err_msg=name)
+    for name in (
+        "task_force",
+        "en_route",
+        "node_holder",
+        "defenders_at_start",
+        "wounded_at_node",
+        "wounded_in_cell",
+        "control",
+        "civilians",
+    ):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for name in (
+        "objectives",
+        "routes_open",
+        "place_captured_hour",
+        "encirclement_hour",
+        "water_cut_hour",
+        "rebel_arrivals_step",
+        "hezbollah_effectiveness",
+    ):
+        assert getattr(a, name) == getattr(b, name), name
+    assert a.rng.bit_generator.state == b.rng.bit_generator.state
+
+
+# --- villages: the numpy code the kernels replace ---------------------------------------------------
+
+
+def villages_reference(state, p, fire_p, cohesion_p, casualties_p):
+    if state.well_mixed:
+        return
+    start = p.campaign_start
+    if start is not None and state.moment() < start:
+        return
+    squads = state.squads
+    _choose_objective_reference(state, p)
+    outside = np.flatnonzero((squads.status == ACTIVE) & (squads.node >= 0) & (squads.strength > 0))
+    rebel_out = squads.side[outside] == REBELS
+    n_places = len(state.place_names)
+    rebels_at = np.bincount(squads.node[outside[rebel_out]], minlength=n_places)
+    attackers_at = np.bincount(squads.node[outside[~rebel_out]], minlength=n_places)
+    for node in np.flatnonzero((rebels_at > 0) & (attackers_at > 0)):
+        here = outside[squads.node[outside] == node]
+        rebel = squads.side[here] == REBELS
+        rebels = float(squads.strength[here[rebel]].sum())
+        attackers = float(squads.strength[here[~rebel]].sum())
+        if state.defenders_at_start[node] == 0:
+            state.defenders_at_start[node] = rebels
+        firing = min(attackers, p.engage_odds * rebels)
+        on_rebel = fire_p.attacker_lethality_per_h * state.dt_h * firing / rebels * (1.0 - p.place_cover)
+        rebel_fire = fire_factor(state.cohesion, cohesion_p)
+        on_attacker = fire_p.rebel_lethality_per_h * state.dt_h * rebels / attackers * rebel_fire
+        inflict(state, casualties_p, here, np.where(rebel, 1.0 - np.exp(-on_rebel), 1.0 - np.exp(-on_attacker)))
+        left = squads.strength[here[rebel]].sum()
+        if left <= (1.0 - p.break_share) * state.defenders_at_start[node]:
+            villages._hand_over(state, int(node), here[rebel])
+
+
+def _choose_objective_reference(state, p):
+    squads = state.squads
+    kept = [node for node in state.objectives if state.node_holder[node] == REB]
+    if len(kept) == len(state.objectives) and (kept or not state.task_force.any()):
+        return
+    for name in p.plan:
+        if len(kept) >= p.parallel_objectives:
+            break
+        node = state.place_index[name]
+        if state.node_holder[node] != REB or node in kept:
+            continue
+        if any(state.node_holder[n] == GOV or n == state.town_node for n in state.network_neighbours[node]):
+            kept.append(node)
+    state.objectives = kept
+    task_force = np.flatnonzero(state.task_force & (squads.status == ACTIVE) & (squads.strength > 0))
+    if kept:
+        squads.node[task_force] = np.array(kept)[np.arange(task_force.size) % len(kept)]
+    else:
+        state.task_force[task_force] = False
+        squads.node[task_force] = IN_TOWN
+        squads.x[task_force], squads.y[task_force] = entry_cells(state, "north", task_force.size)
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_villages_kernels_fight_as_numpy_did(model, seed):
+    rules = model.config.rules
+    r = np.random.default_rng(seed)
+    campaign_start = [None, model.state.start, model.state.start + dt.timedelta(hours=int(r.integers(1, 20)))]
+    p = rules.villages.model_copy(
+        update={
+            "campaign_start": campaign_start[seed % 3],
+            "parallel_objectives": int(r.integers(1, 4)),
+            "break_share": float(r.choice([0.05, 0.5, 1.0])),
+        }
+    )
+    fire_p = rules.fire.model_copy(update={"attacker_lethality_per_h": float(r.choice([0.00179, 0.05, 0.5]))})
+    squads_left = [None, 0, 1, 5][seed % 4]
+    ref, new = twins(scramble(model, seed, squads_left))
+    for state in (ref, new):
+        if seed % 5 == 0:  # no rebels left
+            state.squads.strength[state.squads.side == REBELS] = 0
+        if seed % 6 == 1:  # every place already taken: the task force goes into the town
+            state.node_holder[:] = GOV
+            state.node_holder[state.town_node] = REB
+    for _ in range(12):
+        villages_reference(ref, p, fire_p, rules.cohesion, rules.casualties)
+        villages.step(new, p, fire_p, rules.cohesion, rules.casualties)
+        assert_same(ref, new)
+        ref.steps += 1
+        new.steps += 1
+
+
+def test_the_campaigns_first_step_is_where_the_dates_fall(model):
+    state = copy.deepcopy(model.state)
+    for minutes in (7, 15, 20, 60):
+        state.dt_h = minutes / 60.0
+        for offset_min in (-30, 0, 1, 59, 60, 61, 600, 601, 1440 * 3 + 7):
+            when = state.start + dt.timedelta(minutes=offset_min)
+            first = state.first_step_at(when)
+            for steps in range(-2, 200):
+                state.steps = steps
+                assert (state.moment() >= when) == (steps >= first), (minutes, offset_min, steps)
+
+
+# --- supply: the numpy code the kernels replace -------------------------------------------------------
+
+
+def open_routes_reference(state, p):
+    if not p.routes_can_be_cut:
+        return list(range(len(state.routes)))
+    passable = state.node_holder == REB
+    if p.fighting_blocks_route:
+        passable[state.objectives] = False
+    opened = []
+    for i, (nodes, (ex, ey)) in enumerate(state.routes):
+        if passable[nodes].all() and state.control[ex, ey] != GOV:
+            opened.append(i)
+    return opened
+
+
+def supply_reference(state, p, casualties_p):
+    if state.well_mixed:
+        return
+    squads = state.squads
+    opened = open_routes_reference(state, p)
+    state.routes_open = opened
+    if not opened and state.encirclement_hour is None:
+        state.encirclement_hour = state.hour
+    wx, wy = state.water_station
+    if state.control[wx, wy] == GOV and state.water_cut_hour is None:
+        state.water_cut_hour = state.hour
+    days = state.dt_h / 24.0
+    if opened:
+        share = len(opened) / len(state.routes)
+        rebels = np.flatnonzero(squads.in_town() & (squads.side == REBELS))
+        squads.ammo[rebels] = np.minimum(1.0, squads.ammo[rebels] + p.resupply_per_day * days * share)
+        waiting = state.wounded_in_cell.ravel()
+        cells = np.flatnonzero(waiting)
+        out = state.rng.binomial(waiting[cells], 1.0 - np.exp(-p.evacuation_per_day * days))
+        waiting[cells] -= out
+        state.tally.wounded_evacuated[REBELS] += int(out.sum())
+    held = state.node_holder == REB
+    out_nodes = state.rng.binomial(np.where(held, state.wounded_at_node, 0), 1.0 - np.exp(-p.evacuation_per_day * days))
+    state.wounded_at_node -= out_nodes
+    state.tally.wounded_evacuated[REBELS] += int(out_nodes.sum())
+    waiting = np.flatnonzero(state.en_route & (squads.status == ACTIVE) & (squads.strength > 0))
+    if waiting.size == 0 or state.withdrawal_hour is not None:
+        return
+    for source in np.unique(squads.node[waiting]):
+        group = waiting[squads.node[waiting] == source]
+        through = [i for i in opened if state.routes[i][0][-1] == source]
+        if through:
+            entrance = state.routes[through[0]][1]
+        else:
+            if state.rng.random() >= 1.0 - np.exp(-p.breakthrough_per_day * state.dt_h / 24.0):
+                continue
+            inflict(state, casualties_p, group, np.full(group.size, p.breakthrough_hit))
+            if state.rng.random() >= p.breakthrough_success:
+                continue
+            entrance = state.routes[_least_blocked_route_reference(state, int(source))][1]
+        squads.node[group] = IN_TOWN
+        squads.x[group], squads.y[group] = entrance
+        state.en_route[group] = False
+        state.rebel_arrivals_step += int(squads.strength[group].sum())
+
+
+def _least_blocked_route_reference(state, source):
+    candidates = [i for i, (nodes, _) in enumerate(state.routes) if nodes[-1] == source] or list(
+        range(len(state.routes))
+    )
+    return min(candidates, key=lambda i: sum(state.node_holder[n] == GOV for n in state.routes[i][0]))
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_supply_kernels_carry_as_numpy_did(model, seed):
+    rules = model.config.rules
+    r = np.random.default_rng(seed)
+    p = rules.supply.model_copy(
+        update={
+            "routes_can_be_cut": bool(seed % 7),
+            "fighting_blocks_route": bool(seed % 3),
+            "resupply_per_day": float(r.choice([0.0, 0.5, 0.37, 40.0])),
+            "evacuation_per_day": float(r.choice([0.0, 0.5, 3.0, 1000.0, 1e6])),
+            "breakthrough_per_day": float(r.choice([0.0, 1.0, 50.0])),
+        }
+    )
+    squads_left = [None, 0, 1, 5][seed % 4]
+    ref, new = twins(scramble(model, seed, squads_left))
+    for state in (ref, new):
+        if seed % 5 == 0:  # no rebels left
+            state.squads.strength[state.squads.side == REBELS] = 0
+        if seed % 6 == 1:  # every route open, or with an objective on it
+            state.node_holder[:] = REB
+        if seed % 8 == 2:
+            state.withdrawal_hour = 10.0
+    for _ in range(6):
+        assert supply.open_routes(new, p) == open_routes_reference(ref, p)
+        supply_reference(ref, p, rules.casualties)
+        supply.step(new, p, rules.casualties)
+        assert_same(ref, new)
+        np.testing.assert_array_equal(ref.squads.ammo, new.squads.ammo)
+        ref.steps += 1
+        new.steps += 1
