@@ -10,9 +10,10 @@ replaces in the last bits:
   half's length a multiple of 8), recursively. The reduction starts from ``0.0``. ``pairwise_sum``
   here does the same without recursion (numba's ``cache=True`` breaks on recursive functions,
   numba issue 6061): an explicit stack of the halves.
-- ``array ** y`` (and ``np.power``) with a scalar exponent takes shortcuts: ``y == 2`` is
-  ``x * x``, ``y == 0.5`` is ``sqrt(x)``, ``y == -1`` is ``1 / x``; any other exponent is the C
-  library's ``pow`` (which differs from the shortcuts in the last bit for some ``x``).
+- ``array ** y`` (and ``np.power``) with a scalar exponent takes shortcuts (numpy's
+  ``fast_scalar_power``): ``y == 2`` is ``x * x``, ``y == 0.5`` is ``sqrt(x)``, ``y == -1`` is
+  ``1 / x``, ``y == 1`` is ``x``, ``y == 0`` is one; any other exponent is the C library's ``pow``
+  (which differs from ``1 / x`` in the last bit for some ``x``).
   ``power`` here does the same.
 
 And two of numpy's draws as its C code makes them (``numpy/random/src/distributions/distributions.c``),
@@ -107,6 +108,10 @@ def power(x: float, y: float) -> float:
         return math.sqrt(x)
     if y == -1.0:
         return 1.0 / x
+    if y == 1.0:
+        return x
+    if y == 0.0:
+        return 1.0
     return x**y
 
 

@@ -16,6 +16,7 @@ from scipy.ndimage import distance_transform_edt
 
 from sim.grid import cell_sum
 from sim.model import BattleModel
+from sim.numerics import power
 from sim.rules import movement
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict
@@ -303,13 +304,13 @@ def test_steps_of_a_battle_as_numpy():
     assert len(checked) == model.n_steps
 
 
-def test_chance_and_power_as_numpy():
+def test_chance_and_the_odds_power_as_numpy():
     rng = np.random.default_rng(1)
     for per_h, dt_h in zip(rng.random(500) * 10, rng.choice([0.25, 1.0, 0.1], 500), strict=True):
         assert movement._chance(per_h, dt_h) == _reference_chance(per_h, dt_h)
     odds = np.concatenate([[0.0, 1.0, 1e6], rng.random(300) * 50])
     for exponent in (0.0, 0.5, 1.0, 2.0, 3.0, 1.7, 0.3, 2.5):
-        got = np.array([movement._power(value, exponent) for value in odds])
+        got = np.array([power(value, exponent) for value in odds])
         np.testing.assert_array_equal(got, odds**exponent)
 
 
@@ -321,7 +322,7 @@ def test_pace_as_numpy():
     built_up, mines = rng.random(n), np.where(rng.random(n) < 0.5, 0.0, rng.random(n))
     suppressed = np.where(rng.random(n) < 0.3, 0.0, rng.random(n)).astype(np.float32)
     local_ratio = rng.choice([np.inf, 1e7, 0.0, 2.0], n) * np.where(rng.random(n) < 0.3, 1.0, rng.random(n) * 5)
-    for base, slowing_coeff, road_share, river_factor, assault_ratio, power, dt_h in [
+    for base, slowing_coeff, road_share, river_factor, assault_ratio, odds_power, dt_h in [
         (4.82, 4.0, 0.25, 0.05, 2.0, 1.0, 0.25),
         (0.3, 7.1, 0.5, 0.3, 1.3, 1.7, 1.0),
         (19.0, 0.0, 1.0, 1.0, 0.0, 0.5, 0.25),
@@ -333,7 +334,7 @@ def test_pace_as_numpy():
         pace *= np.where(river, river_factor, 1.0) * (1.0 - suppressed)
         push = local_ratio >= assault_ratio
         odds = np.where(engaged & push, np.minimum(local_ratio, 1e6) / max(assault_ratio, 1e-9), 0.0)
-        push_cells = assault_per_h * odds**power * dt_h
+        push_cells = assault_per_h * odds**odds_power * dt_h
         expected = np.where(engaged, np.where(push, np.minimum(pace, push_cells), 0.0), pace)
         got = np.array(
             [
@@ -351,7 +352,7 @@ def test_pace_as_numpy():
                     local_ratio[i],
                     assault_ratio,
                     assault_per_h,
-                    power,
+                    odds_power,
                     dt_h,
                 )
                 for i in range(n)

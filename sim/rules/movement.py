@@ -35,6 +35,7 @@ from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 from sim.distance import nearest_in_rows, row_nearest
+from sim.numerics import power
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
@@ -153,20 +154,6 @@ def step(state: BattleState, p: Params, control_p: ControlParams, casualties_p: 
 def _chance(per_h: float, dt_h: float) -> float:
     """Probability of an event with rate ``per_h`` per hour happening within a step."""
     return 1.0 - np.exp(-per_h * dt_h)
-
-
-@njit(cache=True)
-def _power(x: float, exponent: float) -> float:
-    """``x ** exponent`` as numpy's ``array ** scalar`` gives it: its shortcuts for 0, 0.5, 1 and 2, else pow."""
-    if exponent == 1.0:
-        return x
-    if exponent == 2.0:
-        return x * x
-    if exponent == 0.5:
-        return np.sqrt(x)
-    if exponent == 0.0:
-        return 1.0
-    return x**exponent
 
 
 @njit(cache=True)
@@ -522,7 +509,7 @@ def _pace(
     if local_ratio < assault_ratio:
         return 0.0
     odds = _minimum(local_ratio, 1e6) / max(assault_ratio, 1e-9)
-    return _minimum(pace, assault_per_h * _power(odds, assault_odds_power) * dt_h)
+    return _minimum(pace, assault_per_h * power(odds, assault_odds_power) * dt_h)
 
 
 @njit(cache=True)
