@@ -14,7 +14,6 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from conftest import small_scenario
 
 from sim.grid import box_sum, cell_sum
 from sim.model import BattleModel
@@ -36,6 +35,7 @@ from sim.state import (
     BattleState,
     Squads,
 )
+from tests.conftest import small_scenario
 
 TRIALS = 40
 KINDS = ("varied", "varied", "varied", "empty", "no rebels", "zero strengths", "no attackers")
