@@ -84,34 +84,68 @@ def _column(
 
 
 @njit(cache=True)
-def nearest_features(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The x and y (int64) of the nearest ``True`` cell of the 2-D ``targets``, for every cell (scipy's features)."""
+def row_nearest(targets: np.ndarray, row_x: np.ndarray) -> bool:
+    """Scipy's first pass into ``row_x``: the x of the nearest target in each cell's row (-1: none); whether any.
+
+    Of two equally near targets, the lower x. Found by a sweep from each side.
+    """
     width, height = targets.shape
-    near_x = np.empty((width, height), np.int64)
-    near_y = np.empty((width, height), np.int64)
-    # first pass: the nearest target at or before x in each row, then at or after it
     before = np.full(height, -1, np.int64)
     for x in range(width):
         for y in range(height):
             if targets[x, y]:
                 before[y] = x
-            near_x[x, y] = before[y]  # -1: no target in the row (scipy's marker of no feature)
-            near_y[x, y] = y
+            row_x[x, y] = before[y]
     after = np.full(height, -1, np.int64)
     for x in range(width - 1, -1, -1):
         for y in range(height):
             if targets[x, y]:
                 after[y] = x
             if after[y] >= 0:
-                left = near_x[x, y]
+                left = row_x[x, y]
                 if left < 0 or (after[y] - x) * (after[y] - x) < (x - left) * (x - left):
-                    near_x[x, y] = after[y]
+                    row_x[x, y] = after[y]
     any_target = False
     for y in range(height):
         any_target = any_target or before[y] >= 0
-    if not any_target:
+    return any_target
+
+
+@njit(cache=True)
+def nearest_in_rows(row_x: np.ndarray, x: int, y: int) -> tuple[int, int]:
+    """Scipy's feature of the one cell (x, y), from the first pass ``row_x`` (``row_nearest``), without the second.
+
+    The rows' nearest targets nearest to the cell, the lowest y of equally near ones: the feature the
+    second pass gives (see the module), found by searching the rows outwards from y until they are
+    too far. With no target at all, scipy's (-1, 0).
+    """
+    height = row_x.shape[1]
+    best, best_x, best_y = -1, -1, 0
+    for d in range(height):
+        if best >= 0 and d * d > best:
+            break
+        for row in (y - d, y + d):
+            if row < 0 or row >= height or (d == 0 and row != y) or row_x[x, row] < 0:
+                continue
+            dx = row_x[x, row] - x
+            dist = dx * dx + d * d
+            if best < 0 or dist < best or (dist == best and row < best_y):
+                best, best_x, best_y = dist, row_x[x, row], row
+    return best_x, best_y
+
+
+@njit(cache=True)
+def nearest_features(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y (int64) of the nearest ``True`` cell of the 2-D ``targets``, for every cell (scipy's features)."""
+    width, height = targets.shape
+    near_x = np.empty((width, height), np.int64)
+    near_y = np.empty((width, height), np.int64)
+    if not row_nearest(targets, near_x):
         near_y[:] = 0  # scipy's features with no target at all: x = -1, y = 0
         return near_x, near_y
+    for x in range(width):
+        for y in range(height):
+            near_y[x, y] = y
     # second pass: along y in each column
     g = np.empty(height, np.int64)
     env_x = np.empty(height, np.int64)

@@ -109,8 +109,6 @@ class BattleState:
     civilian_rng: np.random.Generator  # the civilians' own stream (see BattleModel)
     well_mixed: bool  # no space: everyone in range of everyone (docking tests)
     _handles: dict = field(default_factory=dict, init=False, repr=False)  # generator name -> (generator, handle)
-    # rules.fire_support: (plans, params, the plans' step ranges and rates), made once per model
-    fire_plan_steps: tuple | None = field(default=None, init=False, repr=False)
     _held: dict = field(default_factory=dict, init=False, repr=False)  # rule -> what it computes once per model
 
     # --- the town grid: geometry and Mesa property layers -----------------------------------------
@@ -166,9 +164,9 @@ class BattleState:
     hezbollah_effectiveness: float = 1.0
     routes_open: list[int] = field(default_factory=list)
     objectives: list[int] = field(default_factory=list)  # outside places the task force is attacking
-    # movement's last nearest targets, reused while the targets stay the same: [attackers', rebels'] x
-    # [targets (-1: none yet), nearest x, nearest y] per cell (sim.rules.movement._features)
-    nearest_targets: np.ndarray = field(default_factory=lambda: np.zeros((2, 3, 0, 0), np.int64))
+    # movement's nearest targets, kept while the targets stay the same: [attackers', rebels'] x [targets
+    # (-1: none yet), nearest in the row, nearest x, nearest y, found] per cell (sim.rules.movement._near)
+    nearest_targets: np.ndarray = field(default_factory=lambda: np.zeros((2, 5, 0, 0), np.int64))
 
     # --- control of the town ----------------------------------------------------------------------
     sector_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, object))  # "gov" / "reb" / "contested"

@@ -1,10 +1,20 @@
-"""``sim.distance.nearest_target`` gives scipy's exact Euclidean distances and features to the last bit."""
+"""``sim.distance`` gives scipy's exact Euclidean distances and features to the last bit (whole grids, single cells)."""
 
 import numpy as np
 import pytest
+from numba import njit
 from scipy.ndimage import distance_transform_edt
 
-from sim.distance import nearest_target
+from sim.distance import nearest_in_rows, nearest_target, row_nearest
+
+
+@njit(cache=True)
+def _each_cell(row_x: np.ndarray) -> np.ndarray:
+    cells = np.empty((*row_x.shape, 2), np.int64)
+    for x in range(row_x.shape[0]):
+        for y in range(row_x.shape[1]):
+            cells[x, y, 0], cells[x, y, 1] = nearest_in_rows(row_x, x, y)
+    return cells
 
 
 def _assert_as_scipy(targets: np.ndarray) -> None:
@@ -15,6 +25,12 @@ def _assert_as_scipy(targets: np.ndarray) -> None:
     np.testing.assert_array_equal(got_distance, distance)
     np.testing.assert_array_equal(got_x, near_x)
     np.testing.assert_array_equal(got_y, near_y)
+    # one cell at a time, from the first pass only
+    row_x = np.empty(targets.shape, np.int64)
+    assert row_nearest(targets, row_x) == targets.any()
+    cells = _each_cell(row_x)
+    np.testing.assert_array_equal(cells[..., 0], near_x)
+    np.testing.assert_array_equal(cells[..., 1], near_y)
 
 
 @pytest.mark.parametrize("shape", [(36, 36), (1, 1), (1, 17), (17, 1), (5, 40), (40, 5), (23, 31), (64, 64)])

@@ -15,9 +15,11 @@ and the corridor. The weights are assumptions (each parameter's description says
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import REBELS, BattleState
+from sim.numerics import pairwise_sum
+from sim.state import ACTIVE, IN_TOWN, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -49,24 +51,93 @@ def step(state: BattleState, p: Params) -> None:
     """Update the rebels' cohesion from this step's losses, arrivals and hardships."""
     if state.well_mixed:
         return
-    squads = state.squads
-    rebels = squads.in_town() & (squads.side == REBELS)
-    fighters = float(squads.strength[rebels].sum())
-    tally = state.tally
-    lost_total = int(tally.killed[REBELS] + tally.wounded[REBELS]) + state.rebels_surrendered
-    lost = lost_total - state.rebel_losses_seen
-    state.rebel_losses_seen = lost_total
-    waiting = float(state.wounded_in_cell.sum())
-    base = max(fighters, 1.0)
-    ammo = float(np.average(squads.ammo[rebels], weights=squads.strength[rebels])) if fighters else 0.0
-    days = state.dt_h / 24.0
-    change = -p.loss_weight * lost / (base + lost)
-    change -= days * (
-        p.encircled_per_day * (not state.routes_open)
-        + p.ammo_per_day * (1.0 - ammo)
-        + p.water_per_day * (state.water_cut_hour is not None)
-        + p.wounded_per_day * waiting / (waiting + base)
+    squads, tally = state.squads, state.tally
+    state.cohesion, state.rebel_losses_seen = cohesion_kernel(
+        squads.side,
+        squads.node,
+        squads.strength,
+        squads.status,
+        squads.ammo,
+        state.wounded_in_cell,
+        tally.killed,
+        tally.wounded,
+        state.rebels_surrendered,
+        state.rebel_losses_seen,
+        state.rebel_arrivals_step,
+        not state.routes_open,
+        state.water_cut_hour is not None,
+        state.cohesion,
+        state.dt_h,
+        p.loss_weight,
+        p.encircled_per_day,
+        p.ammo_per_day,
+        p.water_per_day,
+        p.wounded_per_day,
+        p.reinforcement_weight,
     )
-    change += p.reinforcement_weight * state.rebel_arrivals_step / base
     state.rebel_arrivals_step = 0
-    state.cohesion = float(np.clip(state.cohesion + change, 0.0, 1.0))
+
+
+@njit(cache=True)
+def cohesion_kernel(
+    side: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    ammo: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    killed: np.ndarray,
+    wounded: np.ndarray,
+    rebels_surrendered: int,
+    rebel_losses_seen: int,
+    rebel_arrivals_step: int,
+    encircled: bool,
+    water_cut: bool,
+    cohesion: float,
+    dt_h: float,
+    loss_weight: float,
+    encircled_per_day: float,
+    ammo_per_day: float,
+    water_per_day: float,
+    wounded_per_day: float,
+    reinforcement_weight: float,
+) -> tuple[float, int]:
+    """The new cohesion and the rebels' losses so far (``step`` on the arrays).
+
+    The mean ammunition is weighted by strength as ``np.average`` weighs it: the float64 products
+    summed pairwise (``sim.numerics.pairwise_sum``) over the sum of the weights. Clipped to 0-1 as
+    ``np.clip`` clips (a NaN stays NaN).
+    """
+    fighters_n = 0
+    rebels = np.empty(side.size, np.int64)
+    n = 0
+    for i in range(side.size):
+        if status[i] == ACTIVE and node[i] == IN_TOWN and strength[i] > 0 and side[i] == REBELS:
+            rebels[n] = i
+            n += 1
+            fighters_n += strength[i]
+    fighters = float(fighters_n)
+    lost_total = killed[REBELS] + wounded[REBELS] + rebels_surrendered
+    lost = lost_total - rebel_losses_seen
+    waiting = float(wounded_in_cell.sum())
+    base = max(fighters, 1.0)
+    ammo_mean = 0.0
+    if fighters:
+        products = np.empty(n)
+        for k in range(n):
+            products[k] = np.float64(ammo[rebels[k]]) * np.float64(strength[rebels[k]])
+        ammo_mean = pairwise_sum(products) / fighters
+    days = dt_h / 24.0
+    change = -loss_weight * lost / (base + lost)
+    change -= days * (
+        encircled_per_day * encircled
+        + ammo_per_day * (1.0 - ammo_mean)
+        + water_per_day * water_cut
+        + wounded_per_day * waiting / (waiting + base)
+    )
+    change += reinforcement_weight * rebel_arrivals_step / base
+    clipped = cohesion + change
+    if not np.isnan(clipped):
+        clipped = clipped if clipped > 0.0 else 0.0
+        clipped = clipped if clipped < 1.0 else 1.0
+    return clipped, lost_total

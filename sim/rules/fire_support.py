@@ -17,7 +17,6 @@ is calibrated to the civilians' dead.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from typing import Literal
 
@@ -90,31 +89,21 @@ def plan_steps(state: BattleState, p: Params, plans: list[FirePlan]) -> tuple[np
     """The plans as a kernel takes them, made once per model (held on the state).
 
     Arrays, one entry per plan: the first step at which it is in force and the first after (a plan
-    is in force at step ``k`` when ``start <= state.moment() < end``, ``moment`` growing with ``k``),
-    munitions per step (``per_hour * dt_h``), shell-equivalents per munition, and the target (-1:
-    the town, else the outside place's index).
+    is in force when ``start <= state.moment() < end``: from ``state.first_step_at(start)`` to
+    ``state.first_step_at(end)``), munitions per step (``per_hour * dt_h``), shell-equivalents per
+    munition, and the target (-1: the town, else the outside place's index).
     """
-    held = state.fire_plan_steps
+    held = state._held.get("fire_support")
     if held is not None and held[0] is plans and held[1] is p:
         return held[2]
-
-    def moment(k: int) -> dt.datetime:  # BattleState.moment at steps == k
-        return state.start + dt.timedelta(hours=max(k - 1, 0) * state.dt_h)
-
-    def first_step_at(when: dt.datetime) -> int:
-        last = max(int((when - state.start) / dt.timedelta(hours=state.dt_h)) + 2, 1)
-        while moment(last) < when:
-            last *= 2
-        return bisect.bisect_left(range(last + 1), when, key=moment)
-
     made = (
-        np.array([first_step_at(plan.start) for plan in plans], np.int64),
-        np.array([first_step_at(plan.end) for plan in plans], np.int64),
+        np.array([state.first_step_at(plan.start) for plan in plans], np.int64),
+        np.array([state.first_step_at(plan.end) for plan in plans], np.int64),
         np.array([plan.per_hour * state.dt_h for plan in plans], np.float64),
         np.array([_equivalent(plan.kind, p) for plan in plans], np.float64),
         np.array([-1 if plan.target == "town" else state.place_index[plan.target] for plan in plans], np.int64),
     )
-    state.fire_plan_steps = (plans, p, made)
+    state._held["fire_support"] = (plans, p, made)
     return made
 
 

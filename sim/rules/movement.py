@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.distance import distance_to, nearest_features
+from sim.distance import nearest_in_rows, row_nearest
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
@@ -101,7 +101,7 @@ def step(state: BattleState, p: Params, control_p: ControlParams, casualties_p: 
         return
     squads, tally = state.squads, state.tally
     if state.nearest_targets.shape[2:] != state.shape:
-        state.nearest_targets = np.full((2, 3, *state.shape), -1, np.int64)
+        state.nearest_targets = np.full((2, 5, *state.shape), -1, np.int64)
     state.tunnels = _move(
         squads.side,
         squads.x,
@@ -182,20 +182,40 @@ def _sign(value: int) -> int:
 
 
 @njit(cache=True)
-def _features(targets: np.ndarray, nearest: np.ndarray, site: int) -> tuple[np.ndarray, np.ndarray]:
-    """``nearest_features(targets)``, from ``nearest[site]`` when it holds these very targets, else kept there."""
+def _use_targets(targets: np.ndarray, nearest: np.ndarray, site: int) -> None:
+    """Make ``nearest[site]`` answer for ``targets``: kept as it is while they stay the same, else started again.
+
+    ``nearest[site]`` holds the targets, scipy's first pass (``row_nearest``), the cells' nearest
+    targets found so far and whether each cell's is found (``_near``).
+    """
     width, height = targets.shape
     for i in range(width):
         for j in range(height):
             if nearest[site, 0, i, j] != targets[i, j]:
-                near_x, near_y = nearest_features(targets)
                 for k in range(width):
                     for m in range(height):
                         nearest[site, 0, k, m] = targets[k, m]
-                        nearest[site, 1, k, m] = near_x[k, m]
-                        nearest[site, 2, k, m] = near_y[k, m]
-                return nearest[site, 1], nearest[site, 2]
-    return nearest[site, 1], nearest[site, 2]
+                        nearest[site, 4, k, m] = 0
+                row_nearest(targets, nearest[site, 1])
+                return
+
+
+@njit(cache=True)
+def _near(nearest: np.ndarray, site: int, x: int, y: int) -> tuple[int, int]:
+    """The nearest target of cell (x, y) (scipy's feature: ``sim.distance``), found once per cell and set of targets."""
+    if nearest[site, 4, x, y] == 0:
+        nearest[site, 2, x, y], nearest[site, 3, x, y] = nearest_in_rows(nearest[site, 1], x, y)
+        nearest[site, 4, x, y] = 1
+    return nearest[site, 2, x, y], nearest[site, 3, x, y]
+
+
+@njit(cache=True)
+def _depth(nearest: np.ndarray, site: int, x: int, y: int) -> float:
+    """Distance from cell (x, y) to its nearest target, as scipy gives it: ``sqrt(dx * dx + dy * dy)``."""
+    near_x, near_y = _near(nearest, site, x, y)
+    dx = float(near_x - x)
+    dy = float(near_y - y)
+    return np.sqrt(dx * dx + dy * dy)
 
 
 @njit(cache=True)
@@ -251,8 +271,8 @@ def _move(
     come from the model's generator (``rng_handle``) in the order and number of the whole-array form:
     one per attacker (staying on a target), one per attacker (pace), one per rebel (moves), one per
     rebel for each direction of the tunnels that has a usable end. The nearest targets (scipy's exact
-    Euclidean feature transform, ``sim.distance``) are kept in ``nearest`` (``BattleState.nearest_targets``)
-    and computed again only when the targets change.
+    Euclidean feature transform, ``sim.distance``) are found only for the cells that need them, and kept
+    in ``nearest`` (``BattleState.nearest_targets``) while the targets stay the same.
     """
     gov_count = reb_count = 0
     for i in range(side.size):
@@ -393,7 +413,7 @@ def _advance_attackers(
             if not_held[i, j] and load[i, j] < capacity:
                 open_targets[i, j] = True
                 any_open = True
-    near_x, near_y = _features(open_targets if any_open else not_held, nearest, 0)
+    _use_targets(open_targets if any_open else not_held, nearest, 0)
     rng = generator(rng_handle)
     at_target = np.empty(gov.size, np.bool_)
     for k in range(gov.size):
@@ -405,8 +425,9 @@ def _advance_attackers(
     for k in range(gov.size):
         squad = gov[k]
         sx, sy = np.int64(x[squad]), np.int64(y[squad])
-        nx = sx + _sign(near_x[sx, sy] - sx)
-        ny = sy + _sign(near_y[sx, sy] - sy)
+        near_x, near_y = _near(nearest, 0, sx, sy)
+        nx = sx + _sign(near_x - sx)
+        ny = sy + _sign(near_y - sy)
         cells[k] = _pace(
             base,
             built_up_slowing,
@@ -438,7 +459,8 @@ def _advance_attackers(
             continue
         squad = gov[k]
         sx, sy = np.int64(x[squad]), np.int64(y[squad])
-        dx, dy = near_x[sx, sy] - sx, near_y[sx, sy] - sy
+        near_x, near_y = _near(nearest, 0, sx, sy)
+        dx, dy = near_x - sx, near_y - sy
         reach = np.int64(cells[k])
         mx = sx + _sign(dx) * min(reach, abs(dx))
         my = sy + _sign(dy) * min(reach, abs(dy))
@@ -535,7 +557,7 @@ def _move_rebels(
                 any_held = True
     if not any_held:
         return
-    near_x, near_y = _features(held, nearest, 1)
+    _use_targets(held, nearest, 1)
     rng = generator(rng_handle)
     for k in range(reb.size):
         squad = reb[k]
@@ -547,20 +569,21 @@ def _move_rebels(
         reposition = (
             reacting
             and not engaged[squad]
-            and distance_to(near_x, near_y, sx, sy) > reserve_depth_cells
+            and _depth(nearest, 1, sx, sy) > reserve_depth_cells
             and draw < reposition_chance
         )
         new_x, new_y = sx, sy
         if counter or reposition:
-            new_x = sx + _sign(near_x[sx, sy] - sx)
-            new_y = sy + _sign(near_y[sx, sy] - sy)
+            near_x, near_y = _near(nearest, 1, sx, sy)
+            new_x = sx + _sign(near_x - sx)
+            new_y = sy + _sign(near_y - sy)
         if fall_back:
             # to the neighbouring cell (or its own) farthest from the attackers, the first of equals
             best = -np.inf
             for o in range(OFFSETS.shape[0]):
                 cx = min(max(sx + OFFSETS[o, 0], 0), width - 1)
                 cy = min(max(sy + OFFSETS[o, 1], 0), height - 1)
-                score = distance_to(near_x, near_y, cx, cy) if in_town_mask[cx, cy] and not held[cx, cy] else -1.0
+                score = _depth(nearest, 1, cx, cy) if in_town_mask[cx, cy] and not held[cx, cy] else -1.0
                 if score > best:
                     best, new_x, new_y = score, cx, cy
         # rebels stay in the town: a move out of it is cancelled

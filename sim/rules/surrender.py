@@ -9,9 +9,11 @@ has the government's claim of 1,000 captured).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
-from sim.state import GOV, REBELS, BattleState
+from sim.rng import generator
+from sim.state import ACTIVE, GOV, IN_TOWN, REBELS, BattleState
 
 
 class Params(BaseModel):
@@ -32,16 +34,66 @@ def step(state: BattleState, p: Params) -> None:
     if state.well_mixed:
         return
     squads = state.squads
-    idx = np.flatnonzero(squads.in_town() & (squads.side == REBELS) & state.engaged)
-    cornered = idx[state.local_ratio[idx] * p.surrender_odds < 1.0]
-    if cornered.size:
-        chance = 1.0 - np.exp(-p.surrender_per_h * (1.0 - state.cohesion) * state.dt_h)
-        gave_up = state.rng.binomial(squads.strength[cornered], chance)
-        squads.strength[cornered] -= gave_up.astype(np.int32)
-        state.tally.captured[REBELS] += int(gave_up.sum())
-        state.rebels_surrendered += int(gave_up.sum())
-    left_behind = state.control == GOV
-    taken = state.wounded_in_cell[left_behind]
-    if taken.any():
-        state.tally.captured[REBELS] += int(taken.sum())
-        state.wounded_in_cell[left_behind] = 0
+    state.rebels_surrendered += surrender_kernel(
+        squads.side,
+        squads.node,
+        squads.strength,
+        squads.status,
+        state.engaged,
+        state.local_ratio,
+        p.surrender_odds,
+        p.surrender_per_h,
+        state.cohesion,
+        state.dt_h,
+        state.control,
+        state.wounded_in_cell,
+        state.tally.captured,
+        state.rng_handle,
+    )
+
+
+@njit(cache=True)
+def surrender_kernel(
+    side: np.ndarray,
+    node: np.ndarray,
+    strength: np.ndarray,
+    status: np.ndarray,
+    engaged: np.ndarray,
+    local_ratio: np.ndarray,
+    surrender_odds: float,
+    surrender_per_h: float,
+    cohesion: float,
+    dt_h: float,
+    control: np.ndarray,
+    wounded_in_cell: np.ndarray,
+    captured: np.ndarray,
+    rng_handle: np.ndarray,
+) -> int:
+    """``step`` on the arrays; returns the rebels who surrendered.
+
+    Each cornered squad (rebels in the town, engaged, ``local_ratio * surrender_odds < 1``), in squad
+    order, loses Binomial(strength, chance) fighters, drawn from the model's generator.
+    """
+    rng = generator(rng_handle)
+    chance = 1.0 - np.exp(-surrender_per_h * (1.0 - cohesion) * dt_h)
+    gave_up = 0
+    for i in range(side.size):
+        if (
+            status[i] == ACTIVE
+            and node[i] == IN_TOWN
+            and strength[i] > 0
+            and side[i] == REBELS
+            and engaged[i]
+            and local_ratio[i] * surrender_odds < 1.0
+        ):
+            surrendered = rng.binomial(strength[i], chance)
+            strength[i] -= surrendered
+            gave_up += surrendered
+    captured[REBELS] += gave_up
+    width, height = control.shape
+    for i in range(width):
+        for j in range(height):
+            if control[i, j] == GOV and wounded_in_cell[i, j] != 0:
+                captured[REBELS] += wounded_in_cell[i, j]
+                wounded_in_cell[i, j] = 0
+    return gave_up
