@@ -14,12 +14,12 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim.grid import entry_cells
+from sim.grid import DIRECTIONS, entry_cells
 from sim.model import BattleModel
-from sim.rules import supply, villages
+from sim.rules import arrivals, supply, villages
 from sim.rules.casualties import inflict
 from sim.rules.cohesion import fire_factor
-from sim.state import ACTIVE, GONE, GOV, IN_TOWN, OFF_DUTY, PENDING, REB, REBELS, BattleState, Squads
+from sim.state import ACTIVE, GONE, GOV, HEZBOLLAH, IN_TOWN, OFF_DUTY, PENDING, REB, REBELS, BattleState, Squads
 from tests.conftest import small_scenario
 
 
@@ -303,3 +303,129 @@ def test_supply_kernels_carry_as_numpy_did(model, seed):
         np.testing.assert_array_equal(ref.squads.ammo, new.squads.ammo)
         ref.steps += 1
         new.steps += 1
+
+
+# --- arrivals: the numpy code the kernels replace -----------------------------------------------------
+
+
+def arrivals_reference(state, rotation, tactics):
+    squads = state.squads
+    due = np.flatnonzero((squads.status == PENDING) & (squads.arrival_step <= state.steps))
+    if due.size:
+        squads.status[due] = ACTIVE
+        state.tally.arrived[:3] += np.bincount(squads.side[due], weights=squads.strength[due], minlength=3).astype(
+            np.int64
+        )
+        if state.well_mixed:
+            squads.node[due] = IN_TOWN
+            squads.x[due], squads.y[due] = 0, 0
+            due = due[:0]
+        rebel = squads.side[due] == REBELS
+        state.en_route[due[rebel]] = True
+        squads.node[due[rebel]] = squads.entry[due[rebel]]
+        for code in np.unique(squads.entry[due[~rebel]]):
+            group = due[~rebel][squads.entry[due[~rebel]] == code]
+            squads.node[group] = IN_TOWN
+            squads.x[group], squads.y[group] = entry_cells(state, DIRECTIONS[code], group.size)
+    policy = arrivals.policy_in_force(rotation, state.moment())
+    if policy is not None:
+        hez = np.flatnonzero((squads.side == HEZBOLLAH) & (squads.status <= OFF_DUTY) & (squads.strength > 0))
+        if hez.size:
+            on = arrivals.on_duty(policy, state.moment(), squads.unit[hez])
+            leaving = hez[~on & (squads.status[hez] == ACTIVE)]
+            returning = hez[on & (squads.status[hez] == OFF_DUTY)]
+            squads.status[leaving] = OFF_DUTY
+            squads.status[returning] = ACTIVE
+            if returning.size:
+                squads.x[returning], squads.y[returning] = entry_cells(state, "west", returning.size)
+    state.hezbollah_effectiveness = arrivals.effectiveness_in_force(tactics, state.moment())
+
+
+def random_inputs(r, start):
+    """A rotation and a tactics list with starts around ``start``, in no particular order."""
+
+    def when():
+        return start + dt.timedelta(minutes=int(r.integers(-600, 3000)), microseconds=int(r.integers(0, 3)))
+
+    rotation = [
+        arrivals.RotationPolicy(
+            start=when(),
+            days_on=float(r.choice([0.5, 7.0, 20.0, 0.3, 1 / 3])),
+            days_off=float(r.choice([0.0, 0.25, 7.0, 0.1])),
+            cite="test",
+        )
+        for _ in range(r.integers(0, 4))
+    ]
+    tactics = [
+        arrivals.TacticsChange(start=when(), effectiveness=float(r.uniform(0.5, 2)), cite="test")
+        for _ in range(r.integers(0, 3))
+    ]
+    return rotation, tactics
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_arrivals_kernel_rotates_as_numpy_did(model, seed):
+    r = np.random.default_rng(seed)
+    rotation, tactics = random_inputs(r, model.state.start)
+    squads_left = [None, 0, 1, 5][seed % 4]
+    ref, new = twins(scramble(model, seed, squads_left))
+    dt_h = float(r.choice([1.0, 0.25, 7 / 60, 20 / 60, 1.5]))
+    entry = r.integers(0, len(DIRECTIONS), len(ref.squads))
+    unit = np.where(r.random(len(ref.squads)) < 0.1, r.integers(0, 9, len(ref.squads)), ref.squads.unit)
+    steps = int(r.integers(-2, 3))
+    for state in (ref, new):
+        state.dt_h = dt_h
+        state.well_mixed = seed % 9 == 4
+        state.squads.entry[:] = entry
+        state.squads.unit[:] = unit
+        state.steps = steps
+    for _ in range(60):
+        arrivals_reference(ref, rotation, tactics)
+        arrivals.step(new, rotation, tactics)
+        assert_same(ref, new)
+        jump = int(r.choice([1, 1, 1, 7, 40]))
+        ref.steps += jump
+        new.steps += jump
+
+
+def test_the_rotations_float_remainder_is_numpys():
+    r = np.random.default_rng(5)
+    days = np.concatenate([r.uniform(-30, 30, 300), np.arange(-1, 2, 1 / 96), [0.0, -0.0, 7.0, 14.0, -7.0]])
+    for days_on, days_off in ((7.0, 7.0), (20.0, 7.0), (0.5, 0.25), (1 / 3, 0.1), (0.3, 0.0)):
+        policy = arrivals.RotationPolicy(start=dt.datetime(2013, 5, 19), days_on=days_on, days_off=days_off, cite="t")
+        cycle = np.array([days_on + days_off])
+        for cohort in range(6):
+            unit = np.full(1, cohort, np.int16)
+            status = np.zeros(1, np.int8)
+            for d in days:
+                now = policy.start + dt.timedelta(days=float(d))
+                expected = arrivals.on_duty(policy, now, unit)[0]
+                kernel_days = (now - policy.start).total_seconds() / 86400.0
+                status[0] = ACTIVE
+                arrivals._arrive_and_rotate(
+                    True,
+                    0,
+                    0,
+                    kernel_days,
+                    cycle,
+                    np.array([days_on]),
+                    status,
+                    np.zeros(1, np.int32),
+                    np.full(1, HEZBOLLAH, np.int8),
+                    np.ones(1, np.int32),
+                    unit,
+                    np.zeros(1, np.int64),
+                )
+                assert (status[0] == ACTIVE) == expected, (days_on, days_off, cohort, d)
+
+
+@pytest.mark.parametrize("minutes", [15, 60, 20, 7, 30, 45, 90, 1])
+def test_the_schedule_counts_the_days_as_datetime_does(model, minutes):
+    state = copy.deepcopy(model.state)
+    state.dt_h = minutes / 60.0
+    entries = np.arange(0, 6000)
+    for start in (state.start, state.start + dt.timedelta(days=2, seconds=7, microseconds=3), dt.datetime(2013, 1, 1)):
+        expected = [
+            (state.start + dt.timedelta(hours=int(k) * state.dt_h) - start).total_seconds() / 86400.0 for k in entries
+        ]
+        np.testing.assert_array_equal(arrivals._days_since(state, start, entries), expected)

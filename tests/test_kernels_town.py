@@ -559,3 +559,15 @@ def test_surrender_is_the_numpy_code(base: BattleState, trial: int) -> None:
         surrender.step(kernel, p)
         reference_surrender_step(numpy_, p)
         assert_same(kernel, numpy_)
+
+
+def test_mismatched_arrays_are_refused(base: BattleState) -> None:
+    """Arrays of the wrong size raise (numpy's broadcasting did) rather than reading past their end."""
+    state = fresh(base)
+    state.fire_intensity = np.zeros((0, 0))
+    with pytest.raises(ValueError, match="shape"):
+        civilians.step(state, civilians.Params(), fire_support.Params())
+    state = fresh(base)
+    state.engaged = np.zeros(0, bool)
+    with pytest.raises(ValueError, match="one entry per squad"):
+        surrender.step(state, surrender.Params())

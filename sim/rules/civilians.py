@@ -85,6 +85,8 @@ def civilians_kernel(
     elsewhere); then the leaving of each cell with people, in grid order ~ Binomial(people, 1 -
     exp(-rate * dt_h / 24 * fear)), ``rate_elsewhere`` being the flight's rate off the attackers' cells.
     """
+    if fire_intensity.shape != civilians.shape:
+        raise ValueError("fire_intensity and civilians differ in shape")  # as numpy's broadcasting would
     width, height = civilians.shape
     anyone = False
     p_hit = np.zeros((width, height))

@@ -74,6 +74,8 @@ def surrender_kernel(
     Each cornered squad (rebels in the town, engaged, ``local_ratio * surrender_odds < 1``), in squad
     order, loses Binomial(strength, chance) fighters, drawn from the model's generator.
     """
+    if engaged.size != side.size or local_ratio.size != side.size:
+        raise ValueError("engaged and local_ratio must have one entry per squad")  # as numpy's broadcasting would
     rng = generator(rng_handle)
     chance = 1.0 - np.exp(-surrender_per_h * (1.0 - cohesion) * dt_h)
     gave_up = 0
