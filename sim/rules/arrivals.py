@@ -79,6 +79,7 @@ class Schedule:
 
     rotation: list  # the inputs it was worked out from
     tactics: list
+    clock: tuple  # and the state's clock: start and dt_h
     policy: list[int] = field(default_factory=list)  # the rotation policy in force (``policy_in_force``), or -1
     days: list[float] = field(default_factory=list)  # days since that policy began (``on_duty``'s days), or 0
     effectiveness: list[float] = field(default_factory=list)  # Hezbollah's (``effectiveness_in_force``)
@@ -97,10 +98,12 @@ def schedule(state: BattleState, rotation: list[RotationPolicy], tactics: list[T
     and ``effectiveness_in_force`` choose); the days since the policy began are ``on_duty``'s.
     """
     held = state._held.get("arrivals")
-    if held is None or held.rotation is not rotation or held.tactics is not tactics:
+    clock = (state.start, state.dt_h)
+    if held is None or held.rotation is not rotation or held.tactics is not tactics or held.clock != clock:
         held = state._held["arrivals"] = Schedule(
             rotation=rotation,
             tactics=tactics,
+            clock=clock,
             cycle=np.array([policy.days_on + policy.days_off for policy in rotation], dtype=float),
             days_on=np.array([policy.days_on for policy in rotation], dtype=float),
             policy_from=[state.first_step_at(policy.start) - 1 for policy in rotation],

@@ -70,7 +70,7 @@ DONE, INTO_TOWN, HANDED_OVER = 0, 1, 2
 class Campaign:
     """What the rule reads of a model's inputs, worked out once per model (``campaign``), and its scratch arrays."""
 
-    key: tuple  # the inputs it was worked out from: the campaign's start, the plan, the number of squads
+    key: tuple  # what it was worked out from: the campaign's start, the plan, the number of squads, the clock
     first_step: int  # the first step of the campaign (``BattleState.first_step_at(campaign_start)``)
     plan: np.ndarray  # int64: the plan's places, in its order
     neighbours: np.ndarray  # int64: each place's neighbours, place after place (``network_neighbours``)
@@ -83,7 +83,7 @@ class Campaign:
 
 def campaign(state: BattleState, p: Params) -> Campaign:
     """The campaign's start as a step number and the plan and network as arrays, held on the state."""
-    key = (p.campaign_start, tuple(p.plan), len(state.squads))
+    key = (p.campaign_start, tuple(p.plan), len(state.squads), state.start, state.dt_h)
     held = state._held.get("villages")
     if held is None or held.key != key:
         first = -sys.maxsize if p.campaign_start is None else state.first_step_at(p.campaign_start)
