@@ -1,4 +1,4 @@
-"""Grid helpers the rules share: per-cell sums of squads, window (box) sums, town coordinates, entry cells.
+"""Grid helpers: per-cell sums of squads (the page's picture), town coordinates, entry cells.
 
 Grids are numpy arrays indexed ``[x (east), y (north)]``, the arrays of the Mesa grid's property
 layers (``sim.state.BattleState``).
@@ -27,48 +27,6 @@ def cell_sums(
     for i in range(x.size):
         sums[layer[i], x[i], y[i]] += weights[i]
     return sums
-
-
-@njit(cache=True)
-def cell_sum(shape: tuple[int, int], x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Sum of ``weights`` per grid cell, from the squads' coordinates (in squad order, float64)."""
-    sums = np.zeros(shape)
-    for i in range(x.size):
-        sums[x[i], y[i]] += weights[i]
-    return sums
-
-
-@njit(cache=True)
-def box_sums(stack: np.ndarray, radius: int) -> np.ndarray:
-    """Sum of each grid of ``stack`` (grids along the first axis) over the (2r+1)^2 window around each cell.
-
-    Cells outside the grid count zero. Summed along x, then along y, each in increasing order: the
-    order of the shifted slices of a zero-padded copy, so the sums are those of numpy to the last bit.
-    """
-    layers, width, height = stack.shape
-    along_x = np.zeros(stack.shape)
-    for k in range(layers):
-        for i in range(width):
-            for j in range(height):
-                total = 0.0
-                for ii in range(max(i - radius, 0), min(i + radius + 1, width)):
-                    total += stack[k, ii, j]
-                along_x[k, i, j] = total
-    sums = np.zeros(stack.shape)
-    for k in range(layers):
-        for i in range(width):
-            for j in range(height):
-                total = 0.0
-                for jj in range(max(j - radius, 0), min(j + radius + 1, height)):
-                    total += along_x[k, i, jj]
-                sums[k, i, j] = total
-    return sums
-
-
-@njit(cache=True)
-def box_sum(field: np.ndarray, radius: int) -> np.ndarray:
-    """Sum of one grid ``field`` over the (2r+1)^2 window around each cell (``box_sums`` of one grid)."""
-    return box_sums(field.reshape((1, field.shape[0], field.shape[1])), radius)[0]
 
 
 def town_xy(margin: int, town_side: int, col: int, row: int) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -76,3 +77,23 @@ def small_scenario(
     raw["hezbollah_tactics"] = [{"start": at[1], "effectiveness": 1.5, "cite": "test"}]
     raw["rules"]["villages"]["campaign_start"] = at[hours // 3]
     return Scenario.model_validate(apply_overrides(raw, extra or []))
+
+
+def numpy_cell_sum(shape, x, y, weights):
+    """Sum of ``weights`` per grid cell, as the numpy rules summed them (``np.bincount``, in squad order)."""
+    flat = np.ravel_multi_index((x, y), shape)
+    return np.bincount(flat, weights=weights, minlength=shape[0] * shape[1]).reshape(shape).astype(float)
+
+
+def numpy_box_sum(field, radius):
+    """Sum over each cell's (2r+1)^2 window, as the numpy rules summed it: shifted slices of a zero-padded copy."""
+    width, height = field.shape
+    padded = np.zeros((width + 2 * radius, height + 2 * radius))
+    padded[radius : radius + width, radius : radius + height] = field
+    along_x = padded[0:width, :].copy()
+    for d in range(1, 2 * radius + 1):
+        along_x += padded[d : d + width, :]
+    total = along_x[:, 0:height].copy()
+    for d in range(1, 2 * radius + 1):
+        total += along_x[:, d : d + height]
+    return total

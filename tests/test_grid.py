@@ -1,54 +1,15 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from sim.grid import (
     DIRECTIONS,
     ENTRY_BAND_CELLS,
-    box_sum,
-    box_sums,
-    cell_sum,
     cell_sums,
     entry_cells,
     town_xy,
 )
 from sim.model import BattleModel
 from tests.conftest import small_scenario
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    width=st.integers(1, 9),
-    height=st.integers(1, 9),
-    radius=st.integers(0, 3),
-    seed=st.integers(0, 2**31),
-)
-def test_box_sum_is_the_sum_over_each_cells_window(width, height, radius, seed):
-    field = np.random.default_rng(seed).random((width, height))
-    expected = np.zeros_like(field)
-    for x in range(width):
-        for y in range(height):
-            window = field[max(x - radius, 0) : x + radius + 1, max(y - radius, 0) : y + radius + 1]
-            expected[x, y] = window.sum()
-    np.testing.assert_allclose(box_sum(field, radius), expected)
-    stacked = box_sums(np.stack([field, 2 * field]), radius)  # grids along the first axis
-    np.testing.assert_allclose(stacked[1], 2 * expected)
-    # to the last bit as the shifted slices of a zero-padded copy (the numpy form the kernel replaced)
-    np.testing.assert_array_equal(box_sum(field, radius), _padded_slices_sum(field, radius))
-
-
-def _padded_slices_sum(field, radius):
-    width, height = field.shape
-    padded = np.zeros((width + 2 * radius, height + 2 * radius))
-    padded[radius : radius + width, radius : radius + height] = field
-    along_x = padded[0:width, :].copy()
-    for d in range(1, 2 * radius + 1):
-        along_x += padded[d : d + width, :]
-    total = along_x[:, 0:height].copy()
-    for d in range(1, 2 * radius + 1):
-        total += along_x[:, d : d + height]
-    return total
 
 
 def test_cell_sums_add_each_squads_weight_to_its_cell_and_grid():
@@ -58,7 +19,6 @@ def test_cell_sums_add_each_squads_weight_to_its_cell_and_grid():
     expected = np.zeros((2, 3, 2))
     expected[0, 0, 1], expected[1, 2, 0], expected[0, 1, 1] = 1.0, 5.0, 4.0
     np.testing.assert_array_equal(sums, expected)
-    np.testing.assert_array_equal(cell_sum((3, 2), x, y, weights), expected.sum(axis=0))
     flat = layer * 6 + x * 2 + y  # the same sums as numpy's bincount, in the same order
     np.testing.assert_array_equal(sums.ravel(), np.bincount(flat, weights=weights, minlength=12))
 

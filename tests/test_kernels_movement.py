@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from scipy.ndimage import distance_transform_edt
 
-from sim.grid import cell_sum
 from sim.model import BattleModel
 from sim.numerics import power
 from sim.rules import movement
@@ -22,7 +21,7 @@ from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict
 from sim.rules.control import Params as ControlParams
 from sim.state import ACTIVE, CONTESTED, GONE, GOV, IN_TOWN, NONE, PENDING, REB, REBELS, BattleState, Squads
-from tests.conftest import small_scenario
+from tests.conftest import numpy_cell_sum, small_scenario
 
 _REFERENCE_OFFSETS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int16)
 
@@ -62,7 +61,7 @@ def _reference_advance_attackers(
     x, y = squads.x[gov].astype(np.int64), squads.y[gov].astype(np.int64)
     # squads spread over the cells to take: a cell already holding as many attackers as can
     # work in it is no target, and the surplus in a crowded cell moves on
-    load = cell_sum(state.shape, x, y, squads.strength[gov])
+    load = numpy_cell_sum(state.shape, x, y, squads.strength[gov])
     open_targets = not_held & (load < capacity)
     if not open_targets.any():
         open_targets = not_held

@@ -15,7 +15,6 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from sim.grid import box_sum, cell_sum
 from sim.model import BattleModel
 from sim.rules import casualties, civilians, cohesion, control, fire_support, surrender
 from sim.rules.casualties import inflict
@@ -35,7 +34,7 @@ from sim.state import (
     BattleState,
     Squads,
 )
-from tests.conftest import small_scenario
+from tests.conftest import numpy_box_sum, numpy_cell_sum, small_scenario
 
 TRIALS = 40
 KINDS = ("varied", "varied", "varied", "empty", "no rebels", "zero strengths", "no attackers")
@@ -131,13 +130,13 @@ def reference_control_step(state: BattleState, p: control.Params) -> None:
     idx = np.flatnonzero(squads.in_town())
     rebel = squads.side[idx] == REBELS
     x, y = squads.x[idx], squads.y[idx]
-    rebels = cell_sum(state.shape, x[rebel], y[rebel], squads.strength[idx[rebel]])
+    rebels = numpy_cell_sum(state.shape, x[rebel], y[rebel], squads.strength[idx[rebel]])
     reb_here = rebels > 0
-    attackers = cell_sum(state.shape, x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
+    attackers = numpy_cell_sum(state.shape, x[~rebel], y[~rebel], squads.strength[idx[~rebel]])
     gov_here = attackers > 0
     control_ = state.control
     alone = gov_here & ~reb_here
-    defenders = box_sum(rebels, p.opposed_within_cells)
+    defenders = numpy_box_sum(rebels, p.opposed_within_cells)
     if state.hour <= p.surprise_h:
         defenders = defenders * p.surprised_defence
     pace = 1.0 / (1.0 + (defenders / p.defenders_halving) ** p.defenders_steepness)
@@ -247,12 +246,12 @@ def reference_on_town(
     town = np.flatnonzero(squads.in_town())
     rebel = squads.side[town] == REBELS
     gov, reb = town[~rebel], town[rebel]
-    gov_here = cell_sum(state.shape, squads.x[gov], squads.y[gov], np.ones(gov.size))
-    near_gov = box_sum(gov_here, p.danger_close_cells) > 0
+    gov_here = numpy_cell_sum(state.shape, squads.x[gov], squads.y[gov], np.ones(gov.size))
+    near_gov = numpy_box_sum(gov_here, p.danger_close_cells) > 0
     targets = np.flatnonzero(((state.control == REB) & ~near_gov & state.in_town_mask).ravel())
     if targets.size == 0:
         return
-    rebels_here = cell_sum(state.shape, squads.x[reb], squads.y[reb], squads.strength[reb]).ravel()
+    rebels_here = numpy_cell_sum(state.shape, squads.x[reb], squads.y[reb], squads.strength[reb]).ravel()
     weights = 1.0 + rebels_here[targets] / 10.0
     landed = state.rng.multinomial(count, weights / weights.sum())
     hit = targets[landed > 0]

@@ -144,8 +144,9 @@ def control_kernel(
 ) -> None:
     """Cell control on the arrays (``step`` without the sectors), updating ``control``, ``clearing_left``, ``prepared``.
 
-    Rebels and attackers per cell are summed in squad order (as ``cell_sum``); the defenders near a
-    cell are the window sum of ``box_sum`` (along x, then along y, each in increasing order), taken
+    Rebels and attackers per cell are summed in squad order (as ``np.bincount``); the defenders near a
+    cell are a window sum (along x, then along y, each in increasing order, as numpy's shifted slices
+    of a zero-padded grid), taken
     only for the cells the attackers hold alone, the only ones whose pace is used.
     """
     width, height = control.shape

@@ -247,7 +247,7 @@ def aim(
 
     Per-cell sums go in squad order (as ``np.bincount``'s). Sums within range, the odds and the
     probabilities of a hit are worked out once per cell with squads (and side), in numpy's order
-    of operations (window sums in ``sim.grid.box_sums``'s): elsewhere nobody is hit and the fire
+    of operations (window sums in the order of numpy's shifted slices): elsewhere nobody is hit and the fire
     intensity is zero. Suppression and ammunition are float32 arithmetic, as numpy's on float32
     arrays and Python floats.
     """
@@ -347,8 +347,8 @@ def _within_range4(
 ) -> tuple[float, float, float, float]:
     """Sums of the 4 grids of ``stack`` (along its last axis) over the cells within ``radius`` of cell (a, b).
 
-    Summed along x, then along y, each in increasing order from zero: ``sim.grid.box_sums``'s order,
-    so the same sums to the last bit. In a well-mixed space, the cell's own values.
+    Summed along x, then along y, each in increasing order from zero: the order of numpy's shifted
+    slices of a zero-padded grid, so the same sums to the last bit. In a well-mixed space, the cell's own values.
     """
     if well_mixed:
         return stack[a, b, 0], stack[a, b, 1], stack[a, b, 2], stack[a, b, 3]
