@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +40,7 @@ from PIL import Image as PILImage
 
 from sim.analysis import targets
 from sim.grid import cell_sums
+from sim.loading import LoadError
 from sim.model import BattleModel
 from sim.output import REPO_ROOT
 from sim.plots import draw_control_claims
@@ -57,6 +60,8 @@ CELL_PX = 12  # pixels per 100 m cell on the town map
 # where in its cell a side's disc is drawn (fractions of the cell from its south-west corner)
 UNIT_OFFSETS = {REBELS: (0.3, 0.5), ARMY: (0.7, 0.7), HEZBOLLAH: (0.7, 0.3)}
 PLACE_CLIP_KM = 9.0  # outside places further than this are drawn at this distance, named with theirs
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # passed on to the page's server, which then stops
+STOP_GRACE_S = 15  # a stopped server still running after this is killed (its own shutdown takes 5 s at most)
 
 
 # --- the model behind the page ---------------------------------------------------------------
@@ -501,26 +506,105 @@ def bench_page(scenario: str | Path, *, redraws: int, steps_per_redraw: int) -> 
     return bench(LiveBattle(variant=str(scenario)), load_record(), redraws=redraws, steps_per_redraw=steps_per_redraw)
 
 
-def viz_command(scenario: str | Path, port: int) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that serve ``app.py`` for ``scenario`` on 127.0.0.1:``port``.
+class PortUnavailableError(LoadError):
+    """``--port`` names a port the page cannot listen on (in use, out of range, not permitted)."""
 
-    Solara in production mode (no reloader), with its version check and telemetry off: the page
-    reaches nothing off the machine.
+
+def listen(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port`` for the page's server (0: any free port).
+
+    Bound here, before the server starts, so that a port in use is one line and exit 2, and the
+    server cannot lose it to another program meanwhile.
     """
-    command = [sys.executable, "-m", "solara", "run", str(REPO_ROOT / "app.py"), "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--no-check-version", "--no-open", "--production"]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a port left in TIME_WAIT is free
+    try:
+        listener.bind(("127.0.0.1", port))
+        listener.listen(2048)
+    except OverflowError:
+        listener.close()
+        raise PortUnavailableError(f"--port {port}: not a port (0 to 65535)") from None
+    except OSError as exc:
+        listener.close()
+        raise PortUnavailableError(f"--port {port}: cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    return listener
+
+
+def viz_command(scenario: str | Path, listener: socket.socket) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that serve ``app.py`` for ``scenario`` on ``listener``.
+
+    ``sim.viz_server`` runs Solara's server (production mode, no reloader) on the inherited socket,
+    as a child that does not outlive this process; telemetry is off: the page reaches nothing off
+    the machine. Start it with ``page_server``, which passes the socket on.
+    """
+    command = [sys.executable, "-m", "sim.viz_server", str(REPO_ROOT / "app.py")]
+    command += ["--fd", str(listener.fileno()), "--parent", str(os.getpid())]
     env = {**os.environ, SCENARIO_VARIABLE: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     return command, env
 
 
-def serve(scenario: str | Path, port: int) -> int:
-    """Serve the page for ``scenario`` until Ctrl-C (``qusayr viz``); the server's exit status, 2 without app.py."""
-    command, env = viz_command(scenario, port)
-    if not Path(command[4]).is_file():
-        print(f"qusayr: {command[4]}: the page's app.py is missing (run from a checkout)", file=sys.stderr)
-        return 2
-    print(f"qusayr: the battle ({scenario}) at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
+def page_server(scenario: str | Path, listener: socket.socket, **popen: Any) -> subprocess.Popen:
+    """Start the page's server for ``scenario`` on ``listener`` (``popen``: more of ``subprocess.Popen``'s arguments).
+
+    The server runs in its own process group, so that a Ctrl-C at the terminal reaches it once,
+    through ``serve``, rather than twice (a second SIGINT cuts its shutdown short).
+    """
+    command, env = viz_command(scenario, listener)
+    return subprocess.Popen(command, env=env, pass_fds=[listener.fileno()], process_group=0, **popen)
+
+
+class _StopRequestError(Exception):
+    """A signal asking ``qusayr viz`` to stop, raised out of the wait for the server (not an error)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum: int, _frame: Any) -> None:
+    raise _StopRequestError(signum)
+
+
+def _serve_until_stopped(server: subprocess.Popen) -> int:
+    """Wait for the server; on SIGTERM, SIGHUP or SIGINT pass the signal on and wait for it to end.
+
+    A server that has not ended ``STOP_GRACE_S`` seconds after the signal is killed. Returns 0 when
+    stopped, else the server's own exit status.
+    """
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
     try:
-        return subprocess.run(command, env=env, check=False).returncode
-    except KeyboardInterrupt:
+        status = server.wait()
+        return status if status >= 0 else 128 - status
+    except _StopRequestError as stop:
+        for signum in STOP_SIGNALS:  # a second signal changes nothing: the server is stopping
+            signal.signal(signum, signal.SIG_IGN)
+        server.send_signal(stop.signum)
+        try:
+            server.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
         return 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def serve(scenario: str | Path, port: int) -> int:
+    """Serve the page for ``scenario`` on 127.0.0.1:``port`` until stopped (``qusayr viz``).
+
+    The server is a child process that ends with this one however this one ends (see
+    ``sim.viz_server``). Returns 0 once stopped by a signal (Ctrl-C), else the server's exit status;
+    2 without app.py. A port that cannot be had raises ``PortUnavailableError`` before anything starts.
+    """
+    app = REPO_ROOT / "app.py"
+    if not app.is_file():
+        print(f"qusayr: {app}: the page's app.py is missing (run from a checkout)", file=sys.stderr)
+        return 2
+    with listen(port) as listener:
+        server = page_server(scenario, listener)
+        port = listener.getsockname()[1]
+    print(f"qusayr: the battle ({scenario}) at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
+    return _serve_until_stopped(server)

@@ -13,7 +13,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -23,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sim.viz import viz_command
+from sim.viz import listen, page_server
 from tests.conftest import REPO_ROOT
 
 CHROMIUM = os.environ.get("QUSAYR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,17 +38,11 @@ def _unavailable(reason: str):
     pytest.skip(f"browser test skipped: {reason}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """A chromium page on a fresh server, with every problem it meets listed in ``page.problems``.
 
-    The server is what `qusayr viz` runs (``sim.viz.viz_command``), started directly to save the
+    The server is what `qusayr viz` runs (``sim.viz.page_server``), started directly to save the
     CLI's own start-up; the browser starts while the server does.
     """
     if not Path(CHROMIUM).is_file():
@@ -58,11 +51,10 @@ def page(tmp_path_factory):
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed (the 'viz' extra: pip install -e '.[viz]')")
-    port = _free_port()
-    command, env = viz_command("al-qusayr-2013", port)
     log = tmp_path_factory.mktemp("viz") / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+    with log.open("wb") as out, listen(0) as listener:
+        port = listener.getsockname()[1]
+        server = page_server("al-qusayr-2013", listener, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
