@@ -1,11 +1,14 @@
-"""Bad inputs and faults of the web page (`qusayr viz`): ports it cannot have, a killed parent.
+"""Bad inputs and faults of the web page (`qusayr viz`): ports it cannot have, requests from elsewhere, a killed parent.
 
 The table of refusals runs the CLI through the corpus's harness. The other tests serve the page for
-real (`qusayr viz --port 0` in a child process) and send it each signal that ends `qusayr viz`.
+real (``sim.viz.page_server`` on a free port, or `qusayr viz --port 0` in a child process) and
+send it what a hostile page or a user's ``kill`` would: a forged Host header (DNS rebinding), a
+websocket handshake from another site, and each signal that ends `qusayr viz`.
 """
 
 from __future__ import annotations
 
+import http.client
 import os
 import select
 import signal
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.viz import listen, page_server
 from tests.bad_inputs.conftest import REPO_ROOT, assert_refused, qusayr
 
 SERVER_START_S = 90  # the page's server imports app.py and builds the model before it answers
@@ -54,7 +58,7 @@ def test_viz_refuses(case, tmp_path):
     assert_refused(result, *fragments)
 
 
-# --- the server ends with `qusayr viz` -----------------------------------------------------------
+# --- a served page, and requests from elsewhere -------------------------------------------------
 
 
 def _wait_until_served(url: str, server: subprocess.Popen) -> None:
@@ -67,6 +71,71 @@ def _wait_until_served(url: str, server: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"the page's server did not answer at {url} (exit status {server.poll()})")
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The page served on a free port; yields (port, None)."""
+    with listen(0) as listener:
+        port = listener.getsockname()[1]
+        server = page_server("al-qusayr-2013", listener, cwd=REPO_ROOT)
+    try:
+        _wait_until_served(f"http://127.0.0.1:{port}/", server)
+        yield port, None
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _status(port: int, path: str, headers: dict[str, str]) -> int:
+    """The status of a GET of ``path`` with exactly these headers (Host included)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _websocket_handshake(port: int, origin: str | None) -> int:
+    """The status answering a websocket handshake on the page's kernel channel (101: accepted)."""
+    headers = {
+        "Host": f"127.0.0.1:{port}",
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    if origin is not None:
+        headers["Origin"] = origin
+    return _status(port, "/jupyter/api/kernels/k1/channels?session_id=s1", headers)
+
+
+def test_only_the_local_host_names_are_served(served):
+    port, _ = served
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"LocalHost:{port}"):
+        assert _status(port, "/", {"Host": host}) == 200, host
+    for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1:{port + 1}", "127.0.0.1", ""):
+        assert _status(port, "/", {"Host": host}) in (400, 403), host
+
+
+def test_requests_from_another_site_are_refused(served):
+    port, _ = served
+    local = {"Host": f"127.0.0.1:{port}"}
+    assert _status(port, "/", {**local, "Origin": f"http://localhost:{port}"}) == 200
+    for origin in ("http://attacker.example", "null", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}"):
+        assert _status(port, "/", {**local, "Origin": origin}) == 403, origin
+
+
+def test_a_websocket_from_another_site_is_refused(served):
+    port, _ = served
+    assert _websocket_handshake(port, f"http://127.0.0.1:{port}") == 101
+    assert _websocket_handshake(port, None) == 101  # a client that is not a browser sends no Origin
+    assert _websocket_handshake(port, "http://attacker.example") == 403
+    assert _websocket_handshake(port, f"http://attacker.example:{port}") == 403
+
+
+# --- the server ends with `qusayr viz` -----------------------------------------------------------
 
 
 def _children(pid: int) -> list[int]:
