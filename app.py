@@ -1,7 +1,9 @@
 """The battle in a browser: Mesa's SolaraViz page for the al-Qusayr model.
 
-Start it with ``qusayr viz [SCENARIO] [--port N]`` (loopback only), or ``solara run app.py``; the
-scenario comes from ``$QUSAYR_SCENARIO`` (default: the baseline). The page shows the town map
+Start it with ``qusayr viz [SCENARIO] [--port N]``: loopback only, local Host and Origin only, no
+asset fetched off the machine, the server ending with the command (``sim.viz_server``). ``solara
+run app.py`` serves the same page without those guards; the scenario comes from
+``$QUSAYR_SCENARIO`` (default: the baseline). The page shows the town map
 (who holds each cell, the 16 sectors; units, civilians and damage as layers to switch), the
 outside places and routes, a clock, the share of the town held against the record's claims and
 the killed by side. Its controls rebuild the model (``sim.viz.LiveBattle``) on Reset; Step runs

@@ -8,7 +8,11 @@ refused with one line before anything starts, and runs this module as its child 
   by SIGKILL (``end_with_parent``); the parent forwards the signals that stop it;
 - only requests addressed to this machine are served (``LocalOnly``): a Host header naming another
   host (DNS rebinding) or an Origin header of another site (a page elsewhere opening the websocket)
-  is refused.
+  is refused;
+- the page reaches nothing off the machine: Solara serves its browser assets from the installed
+  solara-assets package at ``/_solara/cdn/`` and would fetch one it lacks from a CDN
+  (jsdelivr); here a missing asset is a 404 (``refuse_cdn_fetch``), so the page works offline or
+  not at all, never half online.
 """
 
 from __future__ import annotations
@@ -88,6 +92,11 @@ def end_with_parent(parent_pid: int) -> None:
         sys.exit(1)
 
 
+def refuse_cdn_fetch(url: str) -> bytes:
+    """Solara's fetch of a browser asset missing from solara-assets: refused, so the asset is a 404."""
+    raise LookupError(f"{url}: not among the installed browser assets, and the page fetches nothing off the machine")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve ``app`` on the listening socket ``--fd`` until stopped, as a child of ``--parent``."""
     parser = argparse.ArgumentParser(prog="python -m sim.viz_server", description=__doc__.splitlines()[0])
@@ -101,9 +110,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
     from solara.__main__ import LOGGING_CONFIG
-    from solara.server import settings
+    from solara.server import cdn_helper, settings
 
     settings.main.mode = "production"  # no reloader, no development tools: as `solara run --production`
+    cdn_helper.fetch_from_cdn = refuse_cdn_fetch
     import solara.server.starlette as solara_server
 
     config = uvicorn.Config(

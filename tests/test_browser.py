@@ -2,9 +2,10 @@
 
 One server (what `qusayr viz` runs, on a free loopback port) and one browser page for the module.
 Without a browser the module is skipped, saying how to install one; under CI (``CI=true``) a
-missing browser is a failure. Every request that is not to 127.0.0.1 is aborted and counted: the
-page must work offline. A screenshot is left in ``results/test-artifacts/`` (or
-``$QUSAYR_TEST_ARTIFACTS``).
+missing browser is a failure. The page must work offline: every request it makes is recorded, one
+to anywhere but its server is aborted and fails the test, and so does one for a browser asset
+(``/_solara/cdn/...``) that is not installed, which Solara would otherwise fetch from a CDN. A
+screenshot is left in ``results/test-artifacts/`` (or ``$QUSAYR_TEST_ARTIFACTS``).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def page(tmp_path_factory):
     """A chromium page on a fresh server, with every problem it meets listed in ``page.problems``.
 
     The server is what `qusayr viz` runs (``sim.viz.page_server``), started directly to save the
-    CLI's own start-up; the browser starts while the server does.
+    CLI's own start-up; the browser starts while the server does. ``page.requested`` lists the URL
+    of every request the page made.
     """
     if not Path(CHROMIUM).is_file():
         _unavailable(f"no chromium at {CHROMIUM}: {INSTALL_HINT}")
@@ -55,27 +57,29 @@ def page(tmp_path_factory):
     with log.open("wb") as out, listen(0) as listener:
         port = listener.getsockname()[1]
         server = page_server("al-qusayr-2013", listener, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+    origin = f"http://127.0.0.1:{port}/"
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
             problems: list[str] = []
+            requested: list[str] = []
 
             def offline_only(route) -> None:
-                if route.request.url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
+                if route.request.url.startswith(origin):
                     route.continue_()
                 else:
-                    problems.append(f"request off the machine: {route.request.url}")
-                    route.abort()
+                    route.abort()  # the page must work without it; counted by ``off_the_machine``
 
             page.route("**/*", offline_only)
+            page.on("request", lambda request: requested.append(request.url))
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.on("console", lambda m: problems.append(f"console error: {m.text}") if m.type == "error" else None)
             page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
             page.set_default_timeout(TIMEOUT_MS)
-            page.problems = problems
-            _wait_for_server(f"http://127.0.0.1:{port}/", server, log)
-            page.goto(f"http://127.0.0.1:{port}/")
+            page.problems, page.requested, page.origin = problems, requested, origin
+            _wait_for_server(origin, server, log)
+            page.goto(origin)
             yield page
             browser.close()
     finally:
@@ -99,6 +103,27 @@ def _wait_for_server(url: str, server: subprocess.Popen, log: Path) -> None:
         if server.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"the page's server did not start; its log:\n{log.read_text()[-3000:]}", pytrace=False)
         time.sleep(0.2)
+
+
+def off_the_machine(requested: list[str], origin: str) -> list[str]:
+    """The requests that left the page's server, or made it fetch from a CDN: every such URL.
+
+    A URL not under ``origin`` (nor its websocket twin) goes elsewhere; one under
+    ``/_solara/cdn/`` that names no installed asset is one Solara's proxy would fetch.
+    """
+    from solara.server.settings import assets  # where solara-assets put the browser assets
+
+    websocket = "ws" + origin.removeprefix("http")
+    found = []
+    for url in requested:
+        path = url.removeprefix(origin).removeprefix(websocket)
+        if path == url:
+            found.append(f"request off the machine: {url}")
+        elif path.startswith("_solara/cdn/"):
+            asset = path.removeprefix("_solara/cdn/").split("?")[0]
+            if not (assets.proxy_cache_dir / asset).is_file():
+                found.append(f"asset not installed, fetched from a CDN: {url}")
+    return found
 
 
 def _picture(page, selector: str) -> np.ndarray:
@@ -161,3 +186,18 @@ def test_the_page_runs_the_battle_in_a_browser(page):
     (ARTIFACTS / "viz-timing.json").write_text(json.dumps(timing) + "\n")
     print(f"browser: Step to new clock {timing['step_to_clock_s']} s; screenshot {ARTIFACTS / 'viz-page.png'}")
     assert page.problems == [], "\n".join(page.problems)
+    assert any("/_solara/cdn/" in url for url in page.requested)  # the page's front end: installed assets
+    assert off_the_machine(page.requested, page.origin) == []
+
+
+def test_requests_off_the_machine_are_found():
+    origin = "http://127.0.0.1:8765/"
+    local = [origin, origin + "_solara/cdn/requirejs@2.3.6/require.js", "ws://127.0.0.1:8765/jupyter/api/kernels/k"]
+    assert off_the_machine(local, origin) == []
+    for url in (
+        "https://cdn.jsdelivr.net/npm/requirejs@2.3.6/require.js",
+        "http://127.0.0.1:8766/",
+        origin + "_solara/cdn/left-pad@1.3.0/index.js",
+        origin + "_solara/cdn/requirejs@2.3.6",
+    ):
+        assert len(off_the_machine([*local, url], origin)) == 1, url

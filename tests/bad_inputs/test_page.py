@@ -3,22 +3,27 @@
 The table of refusals runs the CLI through the corpus's harness. The other tests serve the page for
 real (``sim.viz.page_server`` on a free port, or `qusayr viz --port 0` in a child process) and
 send it what a hostile page or a user's ``kill`` would: a forged Host header (DNS rebinding), a
-websocket handshake from another site, and each signal that ends `qusayr viz`.
+websocket handshake from another site, a request for a browser asset that is not installed (which
+Solara would fetch from a CDN), and each signal that ends `qusayr viz`.
 """
 
 from __future__ import annotations
 
 import http.client
+import http.server
 import os
 import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
+from typing import ClassVar
+from unittest import mock
 
 import pytest
 
@@ -61,6 +66,23 @@ def test_viz_refuses(case, tmp_path):
 # --- a served page, and requests from elsewhere -------------------------------------------------
 
 
+class _RecordingCdn(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the CDN Solara fetches missing assets from: it answers, and records the path."""
+
+    fetched: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        self.fetched.append(self.path)
+        body = b"// fetched from the CDN\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def _wait_until_served(url: str, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline and server.poll() is None:
@@ -75,16 +97,20 @@ def _wait_until_served(url: str, server: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="module")
 def served():
-    """The page served on a free port; yields (port, None)."""
-    with listen(0) as listener:
-        port = listener.getsockname()[1]
-        server = page_server("al-qusayr-2013", listener, cwd=REPO_ROOT)
-    try:
-        _wait_until_served(f"http://127.0.0.1:{port}/", server)
-        yield port, None
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    """The page served on a free port, its CDN replaced by a recorder; yields (port, the recorded fetches)."""
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingCdn) as cdn:
+        threading.Thread(target=cdn.serve_forever, daemon=True).start()
+        cdn_url = f"http://127.0.0.1:{cdn.server_address[1]}/"
+        with listen(0) as listener, mock.patch.dict(os.environ, {"SOLARA_ASSETS_CDN": cdn_url}):
+            port = listener.getsockname()[1]
+            server = page_server("al-qusayr-2013", listener, cwd=REPO_ROOT)
+        try:
+            _wait_until_served(f"http://127.0.0.1:{port}/", server)
+            yield port, _RecordingCdn.fetched
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            cdn.shutdown()
 
 
 def _status(port: int, path: str, headers: dict[str, str]) -> int:
@@ -133,6 +159,15 @@ def test_a_websocket_from_another_site_is_refused(served):
     assert _websocket_handshake(port, None) == 101  # a client that is not a browser sends no Origin
     assert _websocket_handshake(port, "http://attacker.example") == 403
     assert _websocket_handshake(port, f"http://attacker.example:{port}") == 403
+
+
+def test_a_browser_asset_not_installed_is_not_fetched(served):
+    port, fetched = served
+    local = {"Host": f"127.0.0.1:{port}"}
+    assert _status(port, "/_solara/cdn/requirejs@2.3.6/require.js", local) == 200  # installed: served
+    assert _status(port, "/_solara/cdn/left-pad@1.3.0/index.js", local) == 404
+    assert _status(port, "/_solara/cdn/left-pad", local) == 404
+    assert fetched == []
 
 
 # --- the server ends with `qusayr viz` -----------------------------------------------------------
