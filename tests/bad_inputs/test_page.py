@@ -1,7 +1,7 @@
 """Bad inputs and faults of the web page (`qusayr viz`): ports it cannot have, requests from elsewhere, a killed parent.
 
 The table of refusals runs the CLI through the corpus's harness. The other tests serve the page for
-real (``sim.viz.page_server`` on a free port, or `qusayr viz --port 0` in a child process) and
+real (``sim.viz.page_server``, or `qusayr viz` in a child process, on a free port) and
 send it what a hostile page or a user's ``kill`` would: a forged Host header (DNS rebinding), a
 websocket handshake from another site, a request for a browser asset that is not installed (which
 Solara would fetch from a CDN), and each signal that ends `qusayr viz`.
@@ -213,13 +213,15 @@ def _first_line(proc: subprocess.Popen, seconds: float) -> str:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_the_server_ends_with_qusayr_viz(signum, tmp_path):
+    with socket.socket() as probe:  # a free port (--port 0 would do, but the CLI may refuse it)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "sim.cli", "viz", "--port", "0"]
+    command = [sys.executable, "-m", "sim.cli", "viz", "--port", str(port)]
     with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE) as viz:
         servers: list[int] = []
         try:
-            line = _first_line(viz, SERVER_START_S)
-            port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+            assert f"http://127.0.0.1:{port}/" in _first_line(viz, SERVER_START_S)
             _wait_until_served(f"http://127.0.0.1:{port}/", viz)
             servers += _children(viz.pid)
             assert servers, "qusayr viz started no server"
