@@ -98,8 +98,10 @@ def folder_as_unit(folder: Path) -> Iterator[Path]:
 
     A reader sees the earlier folder or the new one, never a mix of the two; after an error the
     earlier folder is as it was and the temporary one is gone. Two writers at once end with one
-    writer's complete folder.
+    writer's complete folder. A link to a folder stays: the folder it points to is the one replaced.
     """
+    if folder.is_symlink():
+        folder = folder.resolve()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(folder)
     staging.mkdir()

@@ -170,3 +170,15 @@ def test_a_name_that_leaves_its_base_is_refused(tmp_path, name):
 @pytest.mark.parametrize("name", ["al-qusayr-2013-seed1", "..-seed1", "a/b", "a/../b"])
 def test_a_name_inside_its_base_is_kept(tmp_path, name):
     assert path_under(tmp_path / "results", name, "x") == tmp_path / "results" / name
+
+
+def test_a_folder_written_as_a_unit_through_a_link_replaces_the_folder_it_points_to(tmp_path):
+    target = tmp_path / "elsewhere"
+    with folder_as_unit(target) as folder:
+        (folder / "a").write_text("earlier")
+    (tmp_path / "run").symlink_to(target)
+    with folder_as_unit(tmp_path / "run") as folder:
+        (folder / "a").write_text("new")
+    assert (tmp_path / "run").readlink() == target
+    assert (target / "a").read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere", "run"]
