@@ -144,7 +144,8 @@ def check_out_folder(folder: Path, flag: str = "--out", *, whole: bool = False) 
     """``folder`` if it can be written, checked before any work; else ``OutputPathError`` naming ``flag``.
 
     Refused: a file, a path inside a file, a folder whose nearest existing ancestor cannot be written
-    (tried by making and removing a folder there, which also holds for root and read-only mounts).
+    or cannot take the folder's name (tried by making and removing a folder there, named as the first
+    one to be made, which also holds for root, read-only mounts and names too long).
     ``whole``: the folder is replaced whole (``folder_as_unit``), so it is written beside itself, in
     its parent, and must not be the current folder or hold it.
     """
@@ -152,17 +153,18 @@ def check_out_folder(folder: Path, flag: str = "--out", *, whole: bool = False) 
         raise OutputPathError(f"{flag}: {folder}: is a file, not a folder")
     if whole and Path.cwd().resolve().is_relative_to(folder.resolve()):
         raise OutputPathError(f"{flag}: {folder}: is the current folder or holds it, and would be replaced whole")
-    nearest = folder.parent if whole else folder
+    # ``made``: the first folder to be made, in ``nearest``, the nearest folder that exists
+    made, nearest = (folder, folder.parent) if whole else (folder / "probe", folder)
     while not nearest.exists() and nearest != nearest.parent:
-        nearest = nearest.parent
+        made, nearest = nearest, nearest.parent
     if not nearest.is_dir():
         raise OutputPathError(f"{flag}: {folder}: lies inside the file {nearest}")
-    probe = _sibling(nearest / "probe")
+    probe = _sibling(made)
     try:
         probe.mkdir()
         probe.rmdir()
     except OSError as exc:
-        raise OutputPathError(f"{flag}: {folder}: cannot write in {nearest}: {exc.strerror}") from None
+        raise OutputPathError(f"{flag}: {folder}: cannot make a folder in {nearest}: {exc.strerror}") from None
     return folder
 
 

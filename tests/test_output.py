@@ -147,9 +147,9 @@ def test_an_out_folder_in_a_folder_that_cannot_be_written_is_refused(tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
     try:
-        with pytest.raises(OutputPathError, match=r"cannot write in .*locked"):
+        with pytest.raises(OutputPathError, match=r"cannot make a folder in .*locked"):
             check_out_folder(locked / "out")
-        with pytest.raises(OutputPathError, match=r"cannot write in .*locked"):
+        with pytest.raises(OutputPathError, match=r"cannot make a folder in .*locked"):
             check_out_folder(locked / "run", whole=True)
     finally:
         locked.chmod(0o700)
@@ -157,8 +157,15 @@ def test_an_out_folder_in_a_folder_that_cannot_be_written_is_refused(tmp_path):
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no sysfs, where nobody makes folders")
 def test_an_out_folder_where_not_even_root_can_write_is_refused():
-    with pytest.raises(OutputPathError, match="cannot write in /sys"):
+    with pytest.raises(OutputPathError, match="cannot make a folder in /sys"):
         check_out_folder(Path("/sys/qusayr-out"))
+
+
+def test_an_out_folder_whose_name_is_too_long_is_refused(tmp_path):
+    for whole in (False, True):
+        with pytest.raises(OutputPathError, match="File name too long"):
+            check_out_folder(tmp_path / ("x" * 250), whole=whole)
+    check_out_folder(tmp_path / ("x" * 200), whole=True)
 
 
 @pytest.mark.parametrize("name", ["../x", "../../x", "a/../../x", "/tmp/x", "", "."])

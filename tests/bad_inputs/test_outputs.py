@@ -128,14 +128,19 @@ CASES = [
         id="run-out-inside-a-file",
     ),
     pytest.param(
-        Case(["run", "--out", "locked/run", *SHORT], ("run", "--out", "cannot write in locked"), a_locked_folder),
+        Case(
+            ["run", "--out", "locked/run", *SHORT], ("run", "--out", "cannot make a folder in locked"), a_locked_folder
+        ),
         id="run-out-unwritable",
         marks=NOT_AS_ROOT,
     ),
     pytest.param(
-        Case(["run", "--out", "/sys/qusayr-run", *SHORT], ("run", "--out", "cannot write in /sys")),
+        Case(["run", "--out", "/sys/qusayr-run", *SHORT], ("run", "--out", "cannot make a folder in /sys")),
         id="run-out-where-not-even-root-writes",
         marks=NO_SYSFS,
+    ),
+    pytest.param(
+        Case(["run", "--out", "x" * 250, *SHORT], ("run", "--out", "File name too long")), id="run-out-name-too-long"
     ),
     pytest.param(
         Case(["run", "--out", "notes", *SHORT], ("run", "--out", "notes", "thesis.tex"), a_folder_of_notes),
@@ -169,7 +174,7 @@ CASES = [
         id="compare-ensembles-inside-a-file",
     ),
     pytest.param(
-        Case(["plot", "sweep"], ("plot", "folder", "cannot write in sweep"), a_locked_sweep_folder),
+        Case(["plot", "sweep"], ("plot", "folder", "cannot make a folder in sweep"), a_locked_sweep_folder),
         id="plot-folder-unwritable",
         marks=NOT_AS_ROOT,
     ),
