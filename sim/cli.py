@@ -2,25 +2,45 @@
 
 Each handler parses its arguments, calls one library function (``sim.runfiles`` for a run's files,
 ``sim.analysis.reports`` for the analyses and a sweep's figures, ``sim.sweeps`` for sweeps) and
-prints what it returns. Bad input (a record, a scenario, an override, an experiment) ends with one
-message on stderr and exit status 2.
+prints what it returns. Bad input (a record, a scenario, an override, an experiment, a flag, an
+output folder that cannot be written) ends with one message on stderr and exit status 2, before
+any run. Every count a flag takes is bounded, so that a typo cannot exhaust the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sim.loading import LoadError
-from sim.record import DEFAULT_RECORD_PATH, load_record, record_lines
-from sim.scenario import DEFAULT_SCENARIO, load_scenario
+from sim.output import OutputPathError, check_out_folder
+from sim.record import DAY0, DEFAULT_RECORD_PATH, load_record, record_lines
+from sim.scenario import BATTLE_START, DEFAULT_SCENARIO, RUN_LAST_DAY, load_scenario
 from sim.sweeps.runner import RunFailedError
 
 EXIT_BAD_INPUT = 2
+
+# The bounds of the flags' numbers: each beyond what any use needs, each far below what would
+# exhaust the machine (a typo's extra zeros must be refused at once, not after hours or gigabytes).
+MAX_SEED = 2**63 - 1  # seeds are stored in 64-bit integer columns (runs.parquet, the ledger); numpy takes any >= 0
+MAX_FORCES_SCALE = 20.0  # twice the scaling target (scale 10, 113,500 fighters); scale 20 measured 4.6 s, 284 MB
+MAX_REPEAT = 100  # timed battles of bench: their median is steady long before; 100 at scale 20 is 8 minutes
+MAX_RUNS = 10_000  # seeds of an ensemble (validate, compare): quantiles settle far sooner; ~2 hours on one core
+MAX_SIZE = 8_192  # Morris trajectories or Sobol base samples (2**13): already 49,152 points for two parameters
+MAX_REPLICATES = 1_000  # seeds per parameter set: a mean to ~3 % of its spread; beyond, points are the better use
+MAX_TRAIN_UNTIL = (RUN_LAST_DAY - DAY0).days  # the last day a run can reach: no target of the record lies after it
+MAX_REDRAWS = 1_000  # viz --bench cycles (a few tenths of a second each): their median and slowest are steady
+# the longest run there can be (to the last day, one-minute steps): past it every step is a no-op
+MAX_STEPS_PER_REDRAW = int((dt.datetime.combine(RUN_LAST_DAY, dt.time()) - BATTLE_START) / dt.timedelta(minutes=1))
+MAX_PORT = 65_535
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
@@ -81,13 +101,14 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     if not (args.folder / RUNS_TABLE).is_file() or not (args.folder / LEDGER_NAME).is_file():
         print(f"qusayr: {args.folder}: no finished sweep here (no {RUNS_TABLE})", file=sys.stderr)
         return EXIT_BAD_INPUT
+    check_out_folder(args.folder / "plots", "folder")
     written = write_sweep_figures(args.folder)
     print(f"{len(written)} figures written to {args.folder / 'plots'}/")
     return 0
 
 
-def _count(minimum: int):
-    """An argparse type: a whole number at least ``minimum``."""
+def _count(minimum: int, maximum: int | None = None):
+    """An argparse type: a whole number from ``minimum`` to ``maximum`` (when given)."""
 
     def parse(text: str) -> int:
         try:
@@ -96,9 +117,22 @@ def _count(minimum: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
         return value
 
     return parse
+
+
+def _forces_scale(text: str) -> float:
+    """An argparse type: a factor of the forces, finite, more than 0 and at most ``MAX_FORCES_SCALE``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_FORCES_SCALE):
+        raise argparse.ArgumentTypeError(f"must be a number more than 0 and at most {MAX_FORCES_SCALE:g}, got {text}")
+    return value
 
 
 def _command_line() -> str:
@@ -108,7 +142,7 @@ def _command_line() -> str:
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.analysis.reports.validation import validation_lines, write_validation
 
-    out = args.out or Path("results") / "validate" / Path(args.scenario).stem
+    out = check_out_folder(args.out or Path("results") / "validate" / Path(args.scenario).stem)
     result = write_validation(
         args.scenario,
         args.set,
@@ -129,7 +163,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.reports.calibration import calibration_lines, write_calibration
 
     name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
-    out = args.out or Path("results") / "calibrate" / name
+    out = check_out_folder(args.out or Path("results") / "calibrate" / name)
     result = write_calibration(
         args.experiment,
         out,
@@ -147,7 +181,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis.reports.sensitivity import sensitivity_lines, write_sensitivity
 
-    out = args.out or Path("results") / "sensitivity" / f"{Path(args.experiment).stem}-{args.method}"
+    out = check_out_folder(args.out or Path("results") / "sensitivity" / f"{Path(args.experiment).stem}-{args.method}")
     result = write_sensitivity(
         args.experiment,
         out,
@@ -165,7 +199,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from sim.analysis.reports.counterfactual import comparison_lines, write_comparison
 
     stems = f"{Path(args.scenario_b).stem}-vs-{Path(args.scenario_a).stem}"
-    out = args.out or Path("results") / "compare" / stems
+    out = check_out_folder(args.out or Path("results") / "compare" / stems)
+    check_out_folder(args.ensembles, "--ensembles")
     result = write_comparison(
         args.scenario_a,
         args.scenario_b,
@@ -219,7 +254,7 @@ def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
     )
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    parser.add_argument("--seed", type=_count(0, MAX_SEED), default=1, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--set",
         action="append",
@@ -229,13 +264,28 @@ def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, telling a bad flag in one line ``qusayr: <command>: <flag>: <message>`` (exit 2).
+
+    argparse prints the usage and ``prog: error: argument --flag: message``; the usage buries the
+    one line that matters, and the project tells every bad input the same way.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("qusayr").strip()
+        flag = re.fullmatch(r"argument (\S+): (.*)", message, flags=re.DOTALL)
+        if flag:
+            message = f"{flag[1]}: {flag[2]}"
+        self.exit(EXIT_BAD_INPUT, f"qusayr: {command + ': ' if command else ''}{message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``qusayr`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qusayr",
         description="Agent-based model of the second battle of al-Qusayr (19 May - 5 June 2013).",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     record = commands.add_parser("record", help="print the historical record (claims, events, forces, casualties)")
     record.add_argument("--json", action="store_true", help="print the record as JSON")
@@ -252,9 +302,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_scenario_arguments(bench)
     bench.add_argument(
-        "--forces-scale", type=float, default=1.0, help="multiply every force by this (scaling checks; default 1)"
+        "--forces-scale",
+        type=_forces_scale,
+        default=1.0,
+        help=f"multiply every force by this, at most {MAX_FORCES_SCALE:g} (scaling checks; default 1)",
     )
-    bench.add_argument("--repeat", type=_count(1), default=3, help="timed runs after the first (default: 3)")
+    bench.add_argument(
+        "--repeat", type=_count(1, MAX_REPEAT), default=3, help="timed runs after the first (default: 3)"
+    )
     bench.add_argument(
         "--peer", action="store_true", help="also run the per-agent Mesa peer on the same fighters; print the ratio"
     )
@@ -274,10 +329,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument(
         "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
     )
-    validate.add_argument("--runs", type=_count(2), default=50, help="seeds in the ensemble (default: %(default)s)")
+    validate.add_argument(
+        "--runs", type=_count(2, MAX_RUNS), default=50, help="seeds in the ensemble (default: %(default)s)"
+    )
     validate.add_argument("--out", type=Path, help="output folder (default: results/validate/<scenario>)")
     validate.add_argument(
-        "--master-seed", type=_count(0), default=1, help="seeds come from this (default: %(default)s)"
+        "--master-seed", type=_count(0, MAX_SEED), default=1, help="seeds come from this (default: %(default)s)"
     )
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
     _add_engine_arguments(validate)
@@ -287,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("experiment", help="experiment name or file (parameters with bounds, calibration:)")
     calibrate.add_argument("--out", type=Path, help="output folder (default: results/calibrate/<experiment>)")
     calibrate.add_argument(
-        "--train-until", type=_count(0), metavar="DAY", help="fit only to the record up to this day; predict the rest"
+        "--train-until",
+        type=_count(0, MAX_TRAIN_UNTIL),
+        metavar="DAY",
+        help="fit only to the record up to this day; predict the rest",
     )
     _add_engine_arguments(calibrate)
     calibrate.set_defaults(handler=_cmd_calibrate)
@@ -296,9 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("experiment", help="experiment name or file (two or more bounded parameters)")
     sens.add_argument("--method", choices=("morris", "sobol"), default="morris", help="default: %(default)s")
     sens.add_argument(
-        "--size", type=_count(2), help="Morris trajectories (default 10) or Sobol base samples (default 32)"
+        "--size", type=_count(2, MAX_SIZE), help="Morris trajectories (default 10) or Sobol base samples (default 32)"
     )
-    sens.add_argument("--replicates", type=_count(1), help="seeds per parameter set (default: the experiment's)")
+    sens.add_argument(
+        "--replicates", type=_count(1, MAX_REPLICATES), help="seeds per parameter set (default: the experiment's)"
+    )
     sens.add_argument("--out", type=Path, help="output folder (default: results/sensitivity/<experiment>-<method>)")
     sens.add_argument(
         "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
@@ -309,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     comp = commands.add_parser("compare", help="two scenarios on common seeds: paired differences with CIs")
     comp.add_argument("scenario_a", help="scenario A (e.g. the baseline)")
     comp.add_argument("scenario_b", help="scenario B (e.g. a counterfactual)")
-    comp.add_argument("--runs", type=_count(2), default=30, help="common seeds (default: %(default)s)")
-    comp.add_argument("--master-seed", type=_count(0), default=1, help="seeds come from this (default: %(default)s)")
+    comp.add_argument("--runs", type=_count(2, MAX_RUNS), default=30, help="common seeds (default: %(default)s)")
+    comp.add_argument(
+        "--master-seed", type=_count(0, MAX_SEED), default=1, help="seeds come from this (default: %(default)s)"
+    )
     comp.add_argument("--out", type=Path, help="output folder (default: results/compare/<B>-vs-<A>)")
     comp.add_argument(
         "--ensembles",
@@ -332,15 +396,18 @@ def build_parser() -> argparse.ArgumentParser:
     viz.add_argument(
         "scenario", nargs="?", default=DEFAULT_SCENARIO, help="scenario name or file (default: %(default)s)"
     )
-    viz.add_argument("--port", type=_count(0), default=8765, help="port on 127.0.0.1 (default: %(default)s)")
+    viz.add_argument("--port", type=_count(1, MAX_PORT), default=8765, help="port on 127.0.0.1 (default: %(default)s)")
     viz.add_argument(
         "--bench",
-        type=_count(1),
+        type=_count(1, MAX_REDRAWS),
         metavar="REDRAWS",
         help="no server: time REDRAWS step + redraw cycles of the page's pictures and print them as JSON",
     )
     viz.add_argument(
-        "--steps-per-redraw", type=_count(1), default=1, help="model steps per redraw with --bench (default: 1)"
+        "--steps-per-redraw",
+        type=_count(1, MAX_STEPS_PER_REDRAW),
+        default=1,
+        help="model steps per redraw with --bench (default: 1)",
     )
     viz.set_defaults(handler=_cmd_viz)
 
@@ -362,6 +429,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (e.g. `qusayr record | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OutputPathError as exc:  # named by a flag or a field, not a file: the command says where
+        print(f"qusayr: {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except LoadError as exc:  # a scenario, record or experiment that cannot be used
         print(f"qusayr: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

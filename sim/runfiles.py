@@ -3,7 +3,8 @@
 ``run_into`` runs a scenario once and writes into one folder ``summary.json`` (the outcomes),
 ``manifest.json`` (what ran: the scenario's hash, the seed, the overrides, the code and packages),
 ``series.parquet`` (the per-step series) and ``control.png`` (control of the town against the
-record).
+record). The folder is written as a unit (``sim.output.folder_as_unit``): it holds one run's four
+files, never a mix of two runs', so it is replaced whole and may hold nothing else.
 """
 
 from __future__ import annotations
@@ -12,40 +13,72 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sim.output import manifest, save_figure, write_bytes, write_text
+from sim.output import (
+    OutputPathError,
+    check_out_folder,
+    folder_as_unit,
+    manifest,
+    path_under,
+    save_figure,
+    write_bytes,
+    write_text,
+)
 from sim.record import Record, load_record
 from sim.run import OUTCOME_EVENT_DAYS, RunResult, run
 from sim.scenario import Scenario, load_scenario
 
-FILES = "summary.json, series.parquet, manifest.json, control.png"
+RUN_FILES = ("summary.json", "series.parquet", "manifest.json", "control.png")
+FILES = ", ".join(RUN_FILES)
+RESULTS = Path("results")  # where runs go without --out
+
+
+def check_run_folder(out: Path) -> Path:
+    """``out`` if a run's files can replace it (``OutputPathError`` otherwise), checked before the run.
+
+    It must be writable beside itself (``check_out_folder``) and, if it exists, hold no more than an
+    earlier run's files: a run replaces its folder whole, and must not remove anything else.
+    """
+    check_out_folder(out, whole=True)
+    if out.is_dir():
+        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
+        if others:
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            raise OutputPathError(
+                f"--out: {out}: holds other files than a run's ({shown}); a run replaces its folder whole: "
+                "give a new folder, an empty one or an earlier run's"
+            )
+    return out
 
 
 def write_run(result: RunResult, out: Path, *, scenario: Scenario, overrides: list[str], record: Record) -> list[Path]:
-    """Write a run's summary, manifest, series and control figure into ``out`` (made when missing)."""
+    """Write a run's summary, manifest, series and control figure as the folder ``out``, replacing it whole."""
     import matplotlib
 
     matplotlib.use("Agg")
 
     from sim.plots import plot_control
 
-    out.mkdir(parents=True, exist_ok=True)
     summary = result.summary
-    written = [
-        write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n"),
-        write_text(out / "manifest.json", json.dumps(manifest(scenario, summary["seed"], overrides), indent=1) + "\n"),
-        write_bytes(out / "series.parquet", result.series.to_parquet(index=False)),
-    ]
-    written += save_figure(plot_control(summary, record=record).figure, out, "control", formats=("png",))
-    return written
+    with folder_as_unit(out) as folder:
+        write_text(folder / "summary.json", json.dumps(summary, indent=1) + "\n")
+        write_text(
+            folder / "manifest.json", json.dumps(manifest(scenario, summary["seed"], overrides), indent=1) + "\n"
+        )
+        write_bytes(folder / "series.parquet", result.series.to_parquet(index=False))
+        save_figure(plot_control(summary, record=record).figure, folder, "control", formats=("png",))
+    return [out / name for name in RUN_FILES]
 
 
 def run_into(
     scenario_name: str | Path, overrides: list[str], seed: int, out: Path | None = None
 ) -> tuple[RunResult, Path]:
-    """Run a scenario once and write its files into ``out`` (default ``results/<scenario>-seed<seed>``)."""
+    """Run a scenario once and write its files into ``out`` (default ``results/<scenario>-seed<seed>``).
+
+    Bad input, and an ``out`` that cannot take the run's files, stop it before the run.
+    """
     scenario = load_scenario(scenario_name, overrides)
     record = load_record()
-    out = out or Path("results") / f"{scenario.name}-seed{seed}"
+    out = check_run_folder(out or path_under(RESULTS, f"{scenario.name}-seed{seed}", f"{scenario_name}: name"))
     result = run(scenario, seed)
     write_run(result, out, scenario=scenario, overrides=overrides, record=record)
     return result, out

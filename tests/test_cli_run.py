@@ -1,9 +1,17 @@
+import errno
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from sim.cli import main
 from sim.run import EVENT_DAYS, OUTCOME_EVENT_DAYS
+from sim.runfiles import RUN_FILES, write_run
 
 SHORT = ["--set", "time.end=2013-05-20T12:00:00"]
 SUMMARY_KEYS = {
@@ -108,3 +116,96 @@ def test_a_bad_override_stops_run_with_status_2_before_any_file(tmp_path, capsys
     assert main(["run", "--out", str(out), "--set", "forces.army.fighters=lots"]) == 2
     assert "forces.army.fighters" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_run_failing_midway_keeps_the_earlier_runs_folder_whole(tmp_path, monkeypatch):
+    import sim.runfiles
+
+    out = tmp_path / "run"
+    assert main(["run", "--seed", "1", "--out", str(out), *SHORT]) == 0
+    earlier = _files(out)
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(sim.runfiles, "write_bytes", disk_full)  # the series: after the summary and manifest
+    with pytest.raises(OSError, match="No space"):
+        main(["run", "--seed", "2", "--out", str(out), *SHORT])
+    assert _files(out) == earlier
+    assert os.listdir(tmp_path) == ["run"]  # no temporary file or folder left
+
+
+def _short_runs(*seeds):
+    from sim.run import run
+    from sim.scenario import DEFAULT_SCENARIO, load_scenario
+
+    scenario = load_scenario(DEFAULT_SCENARIO, SHORT[1:])
+    return scenario, {seed: run(scenario, seed) for seed in seeds}
+
+
+def _assert_one_run(out, results):
+    """``out`` holds one run's four files: summary, manifest, series and figure of the same seed."""
+    from PIL import Image
+
+    assert sorted(os.listdir(out)) == sorted(RUN_FILES)
+    seed = json.loads((out / "summary.json").read_text())["seed"]
+    assert json.loads((out / "manifest.json").read_text())["seed"] == seed
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "series.parquet"), results[seed].series)
+    with Image.open(out / "control.png") as png:
+        png.verify()
+
+
+def test_a_run_written_while_another_writes_the_same_folder_leaves_one_runs_files(tmp_path, monkeypatch):
+    """Run 2 writes its whole folder while run 1 is between its summary and its manifest."""
+    import sim.runfiles
+    from sim.record import load_record
+
+    scenario, results = _short_runs(1, 2)
+    out, record = tmp_path / "run", load_record()
+    real = sim.runfiles.write_text
+    calls = []
+
+    def second_run_meanwhile(path, text):
+        calls.append(path)
+        written = real(path, text)
+        if len(calls) == 1:
+            write_run(results[2], out, scenario=scenario, overrides=SHORT[1:], record=record)
+        return written
+
+    monkeypatch.setattr(sim.runfiles, "write_text", second_run_meanwhile)
+    write_run(results[1], out, scenario=scenario, overrides=SHORT[1:], record=record)
+    _assert_one_run(out, results)
+    assert json.loads((out / "summary.json").read_text())["seed"] == 1  # the last to finish
+    assert os.listdir(tmp_path) == ["run"]
+
+
+def test_two_runs_at_once_into_one_out_leave_one_complete_run(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sim.cli", "run", "--seed", str(seed), "--out", str(out), *SHORT],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for seed in (1, 2)
+    ]
+    for process in runs:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr.decode()
+    _assert_one_run(out, _short_runs(1, 2)[1])
+    assert os.listdir(tmp_path) == ["run"]
+
+
+def test_run_refuses_an_out_folder_holding_other_files_before_running(tmp_path, capsys):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "thesis.tex").write_text("mine")
+    assert main(["run", "--out", str(out), *SHORT]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert os.listdir(out) == ["thesis.tex"]

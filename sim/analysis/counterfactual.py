@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis.targets import event_days, outcome_values
+from sim.output import path_under
 from sim.run import OUTCOME_EVENT_DAYS
 from sim.scenario import load_scenario
 from sim.sweeps.ensemble import run_ensemble
@@ -96,13 +97,19 @@ def compare(
     cluster: str | None = None,
     quiet: bool = False,
 ) -> ComparisonResult:
-    """Run both ensembles (or reuse those kept in ``ensembles``) and their paired differences."""
+    """Run both ensembles (or reuse those kept in ``ensembles``) and their paired differences.
+
+    Each ensemble's folder is named after its scenario and must lie inside ``ensembles``.
+    """
     pair = (scenario_a, scenario_b)
     loaded = [load_scenario(scenario) for scenario in pair]  # bad input: before any run
+    # keyed by the scenario's content too: an edited scenario gets a new ensemble
+    folders = [
+        path_under(ensembles, f"{spec.name}-{spec.sha256()[:8]}-m{master_seed}-n{runs}", f"{scenario}: name")
+        for scenario, spec in zip(pair, loaded, strict=True)
+    ]
     tables = []
-    for scenario, spec in zip(pair, loaded, strict=True):
-        # keyed by the scenario's content too: an edited scenario gets a new ensemble
-        folder = ensembles / f"{spec.name}-{spec.sha256()[:8]}-m{master_seed}-n{runs}"
+    for scenario, folder in zip(pair, folders, strict=True):
         table, _ = run_ensemble(
             scenario, [], runs, folder, master_seed=master_seed, workers=workers, cluster=cluster, quiet=quiet
         )
