@@ -2,18 +2,22 @@
 
 A refusal is: exit status 2, one line on stderr that starts ``qusayr: `` and names the file (or
 flag) and the field, no traceback, nothing on stdout, and no file created, changed or left
-half-written in the folders the case watches. Cases run in a child process with a time limit and a
-memory limit, so that an input that would hang or exhaust the machine fails its test instead of
-the suite. One test file per area (inputs, sweeps, outputs, the page), each a table of cases.
+half-written in the folders the case watches. Each case runs in a child process with a time limit
+and a memory limit, so that an input that would hang or exhaust the machine fails its test instead
+of the suite; the children are forked from one process that imported the command line once
+(``zygote.py``), which makes a case cost milliseconds instead of a second of imports.
+One test file per area (inputs, sweeps, outputs, the page), each a table of cases.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import json
 import os
-import resource
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,37 +50,51 @@ def snapshot(folders: list[Path]) -> dict[str, str]:
     return found
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (CASE_MEMORY_BYTES, CASE_MEMORY_BYTES))
+class _Runner:
+    """The zygote (tests/bad_inputs/zygote.py), started on first use and ended with the session."""
+
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def ask(cls, request: dict) -> dict:
+        if cls.process is None or cls.process.poll() is not None:
+            cls.process = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("zygote.py"))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                # one BLAS thread: a process forked while other threads run may deadlock in its child
+                env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+                text=True,
+            )
+            atexit.register(cls.process.kill)
+        cls.process.stdin.write(json.dumps(request) + "\n")
+        cls.process.stdin.flush()
+        return json.loads(cls.process.stdout.readline())
 
 
 def qusayr(args: list[str], *, cwd: Path, watch: list[Path] = (), stdin: str | bytes | None = None) -> Refusal:
     """Run ``qusayr args`` in ``cwd`` (a child process, bounded in time and memory); see what changed."""
     before = snapshot([*watch, cwd])
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    data = stdin.encode() if isinstance(stdin, str) else stdin
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "sim.cli", *args],
-            cwd=cwd,
-            env=env,
-            input=data,
-            capture_output=True,
-            timeout=CASE_SECONDS,
-            preexec_fn=_limit_memory,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"qusayr {' '.join(args)}: still running after {CASE_SECONDS} s")
+    with tempfile.TemporaryDirectory() as capture:
+        streams = Path(capture)
+        (streams / "stdin").write_bytes(stdin.encode() if isinstance(stdin, str) else (stdin or b""))
+        (streams / "stdout").touch()
+        (streams / "stderr").touch()
+        request = {
+            "args": [str(a) for a in args],
+            "cwd": str(cwd),
+            "capture": capture,
+            "seconds": CASE_SECONDS,
+            "memory_bytes": CASE_MEMORY_BYTES,
+        }
+        answer = _Runner.ask(request)
+        if answer["timed_out"]:
+            pytest.fail(f"qusayr {' '.join(map(str, args))}: still running after {CASE_SECONDS} s")
+        stdout = (streams / "stdout").read_bytes().decode(errors="replace")
+        stderr = (streams / "stderr").read_bytes().decode(errors="replace")
     after = snapshot([*watch, cwd])
     changes = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-    return Refusal(
-        proc.returncode,
-        proc.stdout.decode(errors="replace"),
-        proc.stderr.decode(errors="replace"),
-        not changes,
-        changes,
-    )
+    return Refusal(answer["status"], stdout, stderr, not changes, changes)
 
 
 def assert_refused(result: Refusal, *fragments: str) -> None:
