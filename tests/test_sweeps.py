@@ -10,9 +10,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from sim.cli import main
-from sim.scenario import ScenarioError, load_scenario
+from sim.run import run
+from sim.scenario import load_scenario
+from sim.sweeps import runner
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
 from sim.sweeps.ledger import LEDGER_NAME, Ledger
 from sim.sweeps.runner import IN_FLIGHT_PER_WORKER, RUNS_TABLE, SERIES_DIR, InlineExecutor, in_window, sweep
@@ -52,7 +55,7 @@ def test_shipped_experiments_load():
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
-        ({"parameters": [{"path": "forces.army.colour", "low": 1, "high": 2}]}, "parameters.0.path"),
+        ({"parameters": [{"path": "forces.army.colour", "low": 1, "high": 2}]}, "forces.army.colour: Extra inputs"),
         ({"parameters": [{"path": "forces.army.fighters", "low": 6000, "high": 4000}]}, "bounds reversed"),
         ({"design": "nolh", "points": 5}, "at least 17 points"),
         ({"replicates": 0}, "replicates"),
@@ -91,16 +94,16 @@ def test_a_missing_or_unreadable_experiment_file_is_refused(tmp_path, text, frag
 
 def test_the_executor_loop_keeps_its_window_and_hands_back_every_job_once(tmp_path):
     events = []
-    missing = str(tmp_path / "no-such-scenario.yaml")  # each run fails at once, in this process
-    jobs = [(i, {"run_id": str(i), "scenario": missing, "overrides": [], "seed": i}) for i in range(11)]
-    for key, future in in_window(
+    broken = {"run_id": "", "scenario": {}, "scenario_sha256": "", "seed": 1}  # each run fails at once, here
+    jobs = [(i, {**broken, "run_id": str(i)}) for i in range(11)]
+    for key, _, future in in_window(
         InlineExecutor(),
         1,
         jobs,
         submitted=lambda key: events.append(("submitted", key)),
         waiting=lambda: events.append(("waiting", None)),
     ):
-        assert isinstance(future.exception(), ScenarioError)
+        assert isinstance(future.exception(), ValidationError)
         events.append(("ended", key))
     assert [key for kind, key in events if kind == "submitted"] == list(range(11))
     assert sorted(key for kind, key in events if kind == "ended") == list(range(11))
@@ -148,23 +151,30 @@ def test_a_local_sweep_records_every_run_and_writes_the_tidy_table(whole, capsys
     assert len(list((out / "plots").glob("fall_day-vs-*.png"))) == 2
 
 
-def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
-    path = smoke(
-        tmp_path,
-        parameters=[{"path": "forces.army.fighters", "values": [4500, -1]}],
-        design="lhs",
-        points=1,
-    )
+def test_a_failing_run_stays_failed_until_retried_on_request(whole, tmp_path, capsys, monkeypatch):
+    unlucky = sorted(pd.read_parquet(whole / RUNS_TABLE)["seed"])[:2]
+
+    def run_failing_for_two_seeds(scenario, seed):
+        if seed in unlucky:
+            raise RuntimeError(f"the model broke on seed {seed}")
+        return run(scenario, seed)
+
     out = tmp_path / "sweep"
-    assert main(["sweep", str(path), "--out", str(out), "--workers", "0", "--quiet"]) == 1
-    counts = Ledger(out, read_only=True).counts()
-    assert counts == {"pending": 0, "running": 0, "done": 2, "failed": 2}
-    assert len(pd.read_parquet(out / RUNS_TABLE)) == 2
+    monkeypatch.setattr(runner, "run", run_failing_for_two_seeds)
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet"]) == 1
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 6, "failed": 2}
+    assert len(pd.read_parquet(out / RUNS_TABLE)) == 6
     capsys.readouterr()
     assert main(["status", str(out)]) == 0
     report = capsys.readouterr().out
     assert report.count("failed: ") == 2
-    assert "greater than or equal to 0" in report
+    assert "RuntimeError: the model broke on seed" in report
+    monkeypatch.setattr(runner, "run", run)  # the cause is gone; a plain resume still leaves the failures alone
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet"]) == 1
+    assert Ledger(out, read_only=True).counts()["failed"] == 2
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet", "--retry-failed"]) == 0
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
 
 
 def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path):
