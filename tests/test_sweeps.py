@@ -1,5 +1,7 @@
+import concurrent.futures as cf
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,11 +16,24 @@ from pydantic import ValidationError
 
 from sim.cli import main
 from sim.run import run
-from sim.scenario import load_scenario
+from sim.scenario import Scenario, list_scenarios, load_scenario
 from sim.sweeps import runner
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
-from sim.sweeps.ledger import LEDGER_NAME, Ledger
-from sim.sweeps.runner import IN_FLIGHT_PER_WORKER, RUNS_TABLE, SERIES_DIR, InlineExecutor, in_window, sweep
+from sim.sweeps.ledger import LEDGER_NAME, Ledger, LedgerError
+from sim.sweeps.runner import (
+    IN_FLIGHT_PER_WORKER,
+    RUNS_TABLE,
+    SERIES_DIR,
+    InlineExecutor,
+    ScenarioMismatchError,
+    WorkerDiedError,
+    execute,
+    in_window,
+    make_executor,
+    outcome,
+    sweep,
+    usable_cores,
+)
 
 
 def smoke(tmp_path: Path, **changes) -> Path:
@@ -283,3 +298,148 @@ def test_a_folder_whose_scenario_has_changed_is_refused(tmp_path):
     scenario.write_text(f"base: {base}\nname: mine\nforces:\n  rebels:\n    fighters: 2000\n")
     with pytest.raises(ExperimentError, match="has changed since this sweep began"):
         sweep(experiment, folder, workers=0, quiet=True)
+
+
+def wait_for_done(folder: Path, runs: int, deadline_s: float = 120) -> int:
+    """Poll a live sweep's ledger until at least ``runs`` are done; how many are."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        if (folder / LEDGER_NAME).exists():
+            try:
+                done = Ledger(folder, read_only=True).counts()["done"]
+            except (sqlite3.Error, LedgerError):  # the driver is making it
+                done = 0
+            if done >= runs:
+                return done
+        time.sleep(0.05)
+    pytest.fail(f"{folder}: fewer than {runs} runs done after {deadline_s} s")
+
+
+def sweep_process(experiment: str, out: Path, workers: int) -> subprocess.Popen:
+    """``qusayr sweep`` in a child process."""
+    command = [sys.executable, "-m", "sim.cli", "sweep", experiment, "--out", str(out), "--workers", str(workers)]
+    return subprocess.Popen([*command, "--quiet"], stderr=subprocess.PIPE, text=True)
+
+
+def test_a_killed_pool_worker_loses_no_run(whole, tmp_path):
+    out = tmp_path / "killed-worker"
+    proc = sweep_process("smoke", out, 2)
+    assert wait_for_done(out, 1) < 8, "the worker should be killed mid-sweep"
+    db = sqlite3.connect(out / LEDGER_NAME)
+    worker = db.execute("SELECT worker FROM runs WHERE status = 'done' LIMIT 1").fetchone()[0]
+    db.close()
+    os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)  # as the out-of-memory killer would
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
+    assert ledger_rows(out) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def kill_when_asked(spec: dict) -> int:
+    """A task for ``in_window`` that kills its own worker process when its spec says so."""
+    if spec["kill"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return spec["n"]
+
+
+def test_a_run_that_kills_its_worker_is_failed_once_it_killed_it_alone():
+    pool, slots, shutdown = make_executor(2, None)
+    try:
+        jobs = [(n, {"n": n, "kill": n == 3}) for n in range(6)]  # all six in flight at once
+        ended = {key: future for key, _, future in in_window(pool, slots, jobs, task=kill_when_asked)}
+    finally:
+        shutdown()
+    assert sorted(ended) == list(range(6))
+    assert isinstance(ended[3].exception(), WorkerDiedError)
+    assert "died all 3 times" in str(ended[3].exception())
+    assert all(ended[n].result() == n for n in ended if n != 3), "the runs beside it are not blamed"
+
+
+def test_runs_an_older_driver_failed_because_their_worker_died_run_again(whole, tmp_path):
+    out = tmp_path / "old"
+    shutil.copytree(whole, out)
+    db = sqlite3.connect(out / LEDGER_NAME)
+    lost = [r for (r,) in db.execute("SELECT run_id FROM runs ORDER BY run_id LIMIT 3")]
+    db.executemany(
+        "UPDATE runs SET status = 'failed', outcomes = NULL, error = ? WHERE run_id = ?",
+        [("BrokenProcessPool: A process in the process pool was terminated abruptly", r) for r in lost],
+    )
+    db.commit()
+    db.close()
+    for run_id in lost:
+        (out / SERIES_DIR / f"{run_id}.parquet").unlink()
+    assert sweep("smoke", out, workers=1, quiet=True) == 0
+    assert ledger_rows(out) == ledger_rows(whole)
+    assert all((out / SERIES_DIR / f"{run_id}.parquet").is_file() for run_id in lost)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def test_a_scenario_edited_mid_sweep_changes_no_run(whole, tmp_path):
+    shipped = experiment_path("smoke").parent.parent / "scenarios" / "al-qusayr-2013.yaml"
+    scenario = tmp_path / "al-qusayr-2013.yaml"
+    scenario.write_text(shipped.read_text())
+    experiment = smoke(tmp_path, scenario=str(scenario))
+    out = tmp_path / "edited"
+    proc = sweep_process(str(experiment), out, 1)
+    assert wait_for_done(out, 1) < 8, "the scenario should be edited mid-sweep"
+    edited = scenario.read_text().replace("fighters: 1900", "fighters: 2600")
+    assert edited != scenario.read_text()
+    scenario.write_text(edited)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert ledger_rows(out) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+@pytest.mark.parametrize("name", list_scenarios())
+def test_a_scenario_sent_whole_hashes_as_it_did(name):
+    scenario = load_scenario(name)
+    assert Scenario.model_validate(scenario.model_dump()).sha256() == scenario.sha256()
+
+
+def test_a_worker_refuses_a_scenario_that_does_not_hash_as_sent():
+    scenario = load_scenario("al-qusayr-2013")
+    spec = {"run_id": "x", "scenario": scenario.model_dump(), "scenario_sha256": "0" * 64, "seed": 1}
+    with pytest.raises(ScenarioMismatchError, match="hashes to"):
+        execute(spec)
+    ran = cf.Future()
+    ran.set_result({"scenario_sha256": "1" * 64})
+    result, error = outcome(spec, ran)
+    assert result is None
+    assert isinstance(error, ScenarioMismatchError)
+
+
+def test_status_reads_a_read_only_copy_of_a_sweep(whole, tmp_path):
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no user and mount namespaces here to make a read-only folder")
+    live = tmp_path / "live"
+    shutil.copytree(whole, live)
+    db = sqlite3.connect(live / LEDGER_NAME)  # a commit still in the log (-wal), as a copy may catch it
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    db.execute("UPDATE runs SET status = 'failed', error = 'planted' WHERE run_id = (SELECT MIN(run_id) FROM runs)")
+    db.commit()
+    copy = tmp_path / "copy"
+    shutil.copytree(live, copy, ignore=shutil.ignore_patterns("*-shm"))
+    db.close()
+    assert (copy / f"{LEDGER_NAME}-wal").is_file()
+    status = [sys.executable, "-m", "sim.cli", "status", str(copy)]
+    script = f'mount --bind "{copy}" "{copy}" && mount -o remount,bind,ro "{copy}" && exec "$@"'
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", *status], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "7 done, 1 failed, 0 pending" in proc.stdout
+    assert "planted" in proc.stdout
+
+
+def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys):
+    _, slots, shutdown = make_executor(1000, None, 500)
+    shutdown()
+    assert slots == min(usable_cores(), 500)
+    warning = capsys.readouterr().err.splitlines()
+    assert len(warning) == 1
+    assert "--workers 1000" in warning[0]
+    _, slots, shutdown = make_executor(None, None, 1)
+    shutdown()
+    assert slots == 1
+    assert capsys.readouterr().err == ""

@@ -71,7 +71,11 @@ class WorkerDiedError(Exception):
     """The worker running a run died each time it ran it."""
 
 
-class FolderInUseError(LoadError):
+class FolderError(LoadError):
+    """A sweep folder that cannot be used (not a folder, not writable)."""
+
+
+class FolderInUseError(FolderError):
     """A sweep folder that another live driver holds."""
 
 
@@ -326,11 +330,16 @@ def sweep(
     runs = plan(experiment, scenario_sha256)
     if (folder / LEDGER_NAME).exists():
         Ledger(folder, read_only=True).close()  # a damaged ledger is refused before the lock file is made
+    if folder.exists() and not folder.is_dir():
+        raise FolderError(f"{folder}: not a folder (a sweep needs one of its own)")
     executor, slots, shutdown = make_executor(workers, cluster, len(runs))
     lock = ledger = None
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = lock_folder(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = lock_folder(folder)
+        except OSError as exc:
+            raise FolderError(f"{folder}: cannot write the sweep folder: {exc.strerror}") from None
         ledger = Ledger(folder)
         known = ledger.meta()
         described = experiment.model_dump(mode="json")
@@ -436,8 +445,9 @@ def in_window[K](
     *,
     submitted: Callable[[K], None] = lambda key: None,
     waiting: Callable[[], None] = lambda: None,
+    task: Callable[[dict[str, Any]], Any] = execute,
 ) -> Iterator[tuple[K, dict[str, Any], cf.Future]]:
-    """The one executor loop: ``execute`` each job's spec, at most ``slots * IN_FLIGHT_PER_WORKER`` at a time.
+    """The one executor loop: ``task`` (``execute``) each spec, at most ``slots * IN_FLIGHT_PER_WORKER`` at a time.
 
     Jobs are taken in their order (lazily); each ``(key, spec, future)`` is yielded once, as its run ends
     (in the order they end). A run whose worker was lost is not yielded but run again: after a
@@ -453,7 +463,7 @@ def in_window[K](
     in_flight: dict[cf.Future, tuple[K, dict[str, Any], int]] = {}
 
     def submit(job: tuple[K, dict[str, Any], int]) -> None:
-        in_flight[executor.submit(execute, job[1])] = job
+        in_flight[executor.submit(task, job[1])] = job
         submitted(job[0])
 
     while True:
@@ -486,16 +496,11 @@ def in_window[K](
             elif deaths + 1 < MAX_WORKER_DEATHS:
                 alone.append((key, spec, deaths + 1))
             else:
-                yield (
-                    key,
-                    spec,
-                    _failed(
-                        WorkerDiedError(
-                            f"its worker process died each of the {MAX_WORKER_DEATHS} times it ran it "
-                            "(killed: out of memory?)"
-                        )
-                    ),
+                died = WorkerDiedError(
+                    f"its worker process died all {MAX_WORKER_DEATHS} times it ran, the last "
+                    f"{MAX_WORKER_DEATHS - 1} alone (killed: out of memory?)"
                 )
+                yield key, spec, _failed(died)
 
 
 def _failed(error: Exception) -> cf.Future:
