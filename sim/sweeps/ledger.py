@@ -77,24 +77,27 @@ class Ledger:
             self.db.commit()
 
     def _connect_read_only(self) -> sqlite3.Connection:
-        """A read-only connection; in a folder no one can write, one to a private copy of the ledger.
+        """A read-only connection that leaves the folder as it was (and works where no one may write).
 
-        SQLite reads a WAL database through an index file beside it, which it cannot make in a read-only
-        folder when a copy brought the log (``-wal``) without the index; ``immutable=1`` would skip the
-        log's commits, so the copy is read instead.
+        Without a log (``-wal``) the database is whole in its file and no driver has it open: it is read
+        as it is (``immutable``), since SQLite would otherwise leave its side files behind. With a log,
+        SQLite reads it through an index it must be able to make: in a folder no one can write (a
+        read-only copy that brought the log without its index), a private copy is read instead.
         """
-        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        uri = self.path.resolve().as_uri()
+        if not self.path.with_name(LEDGER_NAME + "-wal").exists():
+            return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True)
         try:
             db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             return db
         except sqlite3.OperationalError:
             db.close()
-            if not self.path.is_file() or os.access(self.path.parent, os.W_OK):  # a driver could be writing it
+            if os.access(self.path.parent, os.W_OK):  # not the read-only case: a real error
                 raise
         self.copy = Path(tempfile.mkdtemp(prefix="qusayr-ledger-"))
-        for suffix in ("", "-wal"):
-            if self.path.with_name(LEDGER_NAME + suffix).is_file():
-                shutil.copyfile(self.path.with_name(LEDGER_NAME + suffix), self.copy / (LEDGER_NAME + suffix))
+        for name in (LEDGER_NAME, LEDGER_NAME + "-wal"):
+            shutil.copyfile(self.path.with_name(name), self.copy / name)
         return sqlite3.connect(self.copy / LEDGER_NAME)
 
     def _check(self) -> None:
