@@ -449,16 +449,16 @@ def in_window[K](
 ) -> Iterator[tuple[K, dict[str, Any], cf.Future]]:
     """The one executor loop: ``task`` (``execute``) each spec, at most ``slots * IN_FLIGHT_PER_WORKER`` at a time.
 
-    Jobs are taken in their order (lazily); each ``(key, spec, future)`` is yielded once, as its run ends
-    (in the order they end). A run whose worker was lost is not yielded but run again: after a
+    Jobs are taken in their order (lazily); each ``(key, spec, future)`` is yielded once, as its run
+    ends (in the order they end). A run whose worker was lost is not yielded but run again: after a
     local pool broke, the pool is renewed and each run it had in flight runs alone, so that a run
-    which kills its worker is known; one whose worker died ``MAX_WORKER_DEATHS`` times is yielded
-    with WorkerDiedError. ``submitted(key)`` is called as a job is handed over, ``waiting()``
-    before each wait for runs to end (a sweep commits its ledger there, so a crash loses at most
-    the runs then in flight).
+    which kills its worker is known; one whose worker (or cluster connection) was lost
+    ``MAX_WORKER_DEATHS`` times is yielded with WorkerDiedError, so that nothing loops for ever.
+    ``submitted(key)`` is called as a job is handed over, ``waiting()`` before each wait for runs to
+    end (a sweep commits its ledger there, so a crash loses at most the runs then in flight).
     """
     fresh = iter(jobs)
-    again: deque[tuple[K, dict[str, Any], int]] = deque()  # lost with a cluster connection: as before
+    again: deque[tuple[K, dict[str, Any], int]] = deque()  # lost with a cluster connection: run as before
     alone: deque[tuple[K, dict[str, Any], int]] = deque()  # in flight when a pool broke: one at a time
     in_flight: dict[cf.Future, tuple[K, dict[str, Any], int]] = {}
 
@@ -491,10 +491,11 @@ def in_window[K](
             key, spec, deaths = in_flight.pop(future)
             if not _worker_lost(future):
                 yield key, spec, future
-            elif future.cancelled():
-                again.append((key, spec, deaths))
             elif deaths + 1 < MAX_WORKER_DEATHS:
-                alone.append((key, spec, deaths + 1))
+                (again if future.cancelled() else alone).append((key, spec, deaths + 1))
+            elif future.cancelled():
+                lost = f"the connection to the cluster was lost all {MAX_WORKER_DEATHS} times it ran"
+                yield key, spec, _failed(WorkerDiedError(lost))
             else:
                 died = WorkerDiedError(
                     f"its worker process died all {MAX_WORKER_DEATHS} times it ran, the last "
