@@ -113,13 +113,15 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_specs(source: ScenarioSource, runs: Iterable[tuple[Any, list[str] | tuple[str, ...], int, str]]) -> Iterator:
+def run_specs[K](
+    source: ScenarioSource, runs: Iterable[tuple[K, list[str] | tuple[str, ...], int, str]]
+) -> Iterator[tuple[K, dict[str, Any]]]:
     """``(key, spec)`` for ``execute`` for each ``(key, overrides, seed, run_id)``, lazily (as the window takes them).
 
     Each scenario is validated once for consecutive runs with the same overrides (a point's replicates),
     so the driver holds the scenarios of the runs in flight only.
     """
-    built: tuple[Any, dict[str, Any], str] | None = None
+    built: tuple[list[str] | tuple[str, ...], dict[str, Any], str] | None = None
     for key, overrides, seed, run_id in runs:
         if built is None or built[0] != overrides:
             scenario = source.build(overrides)
