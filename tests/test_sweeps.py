@@ -24,6 +24,7 @@ from sim.sweeps.runner import (
     IN_FLIGHT_PER_WORKER,
     RUNS_TABLE,
     SERIES_DIR,
+    ClusterLostError,
     InlineExecutor,
     ScenarioMismatchError,
     WorkerDiedError,
@@ -443,3 +444,29 @@ def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys):
     shutdown()
     assert slots == 1
     assert capsys.readouterr().err == ""
+
+
+def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    out = tmp_path / "lost-scheduler"
+    ended = {}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+
+        def drive() -> None:
+            try:
+                ended["status"] = sweep("smoke", out, cluster=cluster.scheduler_address, quiet=True)
+            except ClusterLostError as exc:
+                ended["error"] = exc
+
+        driver = threading.Thread(target=drive, daemon=True)
+        driver.start()
+        assert wait_for_done(out, 1) < 8, "the scheduler should be lost mid-sweep"
+        cluster.close()
+    driver.join(timeout=60)
+    assert not driver.is_alive(), "the driver waits for ever on a scheduler that is gone"
+    assert "connection to the scheduler was lost" in str(ended["error"])
+    assert sweep("smoke", out, workers=1, quiet=True) == 0
+    assert ledger_rows(out) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))

@@ -60,7 +60,8 @@ SUMMARY_DIR = "summaries"
 LOCK_NAME = "sweep.lock"
 IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
 MAX_WORKER_DEATHS = 3  # a run whose worker died this often (the last times running alone) is recorded failed
-CLUSTER_CONNECT_SECONDS = 5
+CLUSTER_CONNECT_SECONDS = 5  # also how long a lost connection is retried
+CLUSTER_CHECK_SECONDS = 2.0
 
 
 class ScenarioMismatchError(Exception):
@@ -178,6 +179,35 @@ class RunFailedError(Exception):
     """Runs that failed: the message says which, and where to look."""
 
 
+class ClusterLostError(RunFailedError):
+    """The Dask client gave up on its scheduler: the runs in flight run again on resuming."""
+
+
+class ClusterExecutor(cf.Executor):
+    """A Dask client's executor that tells when the client has given up on its scheduler.
+
+    The client reconnects by itself for a while (cancelling the runs in flight, which run again);
+    once it has closed, the futures still awaited would never end.
+    """
+
+    def __init__(self, client: Any, address: str) -> None:
+        self.client, self.address = client, address
+        self.executor = client.get_executor(pure=False)
+
+    def check(self) -> None:
+        """Raise ClusterLostError once the client has closed."""
+        if self.client.status in ("closing", "closed"):
+            raise ClusterLostError(
+                f"--cluster {self.address}: the connection to the scheduler was lost; "
+                "run the same command again to resume"
+            )
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        """Submit to the cluster (ClusterLostError once the client has closed)."""
+        self.check()
+        return self.executor.submit(fn, *args, **kwargs)
+
+
 class InlineExecutor(cf.Executor):
     """Runs each task in this process as it is submitted (``--workers 0``: debugging, small tests)."""
 
@@ -241,7 +271,7 @@ def make_executor(
         except (OSError, ValueError, TypeError) as exc:
             raise ClusterError(f"--cluster {cluster}: no Dask scheduler reachable there: {exc}") from None
         slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()) or 1
-        return client.get_executor(pure=False), slots, client.close
+        return ClusterExecutor(client, cluster), slots, client.close
     if workers == 0:
         return InlineExecutor(), 1, lambda: None
     cores = usable_cores()
@@ -483,7 +513,7 @@ def in_window[K](
         if not in_flight:
             return
         waiting()
-        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+        finished = _wait(executor, in_flight)
         broken = any(isinstance(f.exception(), BrokenProcessPool) for f in finished if not f.cancelled())
         if broken:  # every run in flight was on the broken pool: wait for each to end, then renew it
             finished, _ = cf.wait(in_flight)
@@ -504,6 +534,16 @@ def in_window[K](
                     f"{MAX_WORKER_DEATHS - 1} alone (killed: out of memory?)"
                 )
                 yield key, spec, _failed(died)
+
+
+def _wait(executor: cf.Executor, in_flight: dict[cf.Future, Any]) -> set[cf.Future]:
+    """The futures that have ended, once one has (on a cluster, checking now and then that it is still there)."""
+    while True:
+        finished, _ = cf.wait(in_flight, timeout=CLUSTER_CHECK_SECONDS, return_when=cf.FIRST_COMPLETED)
+        if finished:
+            return finished
+        if isinstance(executor, ClusterExecutor):
+            executor.check()
 
 
 def _failed(error: Exception) -> cf.Future:
