@@ -76,7 +76,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     name = Path(args.experiment).stem
     out = args.out or Path("results") / "sweeps" / name
-    status = sweep(args.experiment, out, workers=args.workers, cluster=args.cluster, quiet=args.quiet)
+    status = sweep(
+        args.experiment,
+        out,
+        workers=args.workers,
+        cluster=args.cluster,
+        quiet=args.quiet,
+        retry_failed=args.retry_failed,
+    )
     if status:
         print(f"qusayr: some runs failed; see 'qusayr status {out}'", file=sys.stderr)
     return status
@@ -322,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run every (point, replicate) of an experiment; resumable")
     sweep.add_argument("experiment", help="experiment name or file")
     sweep.add_argument("--out", type=Path, help="sweep folder (default: results/sweeps/<experiment>)")
+    sweep.add_argument("--retry-failed", action="store_true", help="run the runs that failed in this folder again")
     _add_engine_arguments(sweep)
     sweep.set_defaults(handler=_cmd_sweep)
 

@@ -1,5 +1,7 @@
+import concurrent.futures as cf
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -10,12 +12,29 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from sim.cli import main
-from sim.scenario import ScenarioError, load_scenario
+from sim.run import run
+from sim.scenario import Scenario, list_scenarios, load_scenario
+from sim.sweeps import runner
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
-from sim.sweeps.ledger import LEDGER_NAME, Ledger
-from sim.sweeps.runner import IN_FLIGHT_PER_WORKER, RUNS_TABLE, SERIES_DIR, InlineExecutor, in_window, sweep
+from sim.sweeps.ledger import LEDGER_NAME, Ledger, LedgerError
+from sim.sweeps.runner import (
+    IN_FLIGHT_PER_WORKER,
+    RUNS_TABLE,
+    SERIES_DIR,
+    ClusterLostError,
+    InlineExecutor,
+    ScenarioMismatchError,
+    WorkerDiedError,
+    execute,
+    in_window,
+    make_executor,
+    outcome,
+    sweep,
+    usable_cores,
+)
 
 
 def smoke(tmp_path: Path, **changes) -> Path:
@@ -52,7 +71,7 @@ def test_shipped_experiments_load():
 @pytest.mark.parametrize(
     ("changes", "fragment"),
     [
-        ({"parameters": [{"path": "forces.army.colour", "low": 1, "high": 2}]}, "parameters.0.path"),
+        ({"parameters": [{"path": "forces.army.colour", "low": 1, "high": 2}]}, "forces.army.colour: Extra inputs"),
         ({"parameters": [{"path": "forces.army.fighters", "low": 6000, "high": 4000}]}, "bounds reversed"),
         ({"design": "nolh", "points": 5}, "at least 17 points"),
         ({"replicates": 0}, "replicates"),
@@ -91,16 +110,16 @@ def test_a_missing_or_unreadable_experiment_file_is_refused(tmp_path, text, frag
 
 def test_the_executor_loop_keeps_its_window_and_hands_back_every_job_once(tmp_path):
     events = []
-    missing = str(tmp_path / "no-such-scenario.yaml")  # each run fails at once, in this process
-    jobs = [(i, {"run_id": str(i), "scenario": missing, "overrides": [], "seed": i}) for i in range(11)]
-    for key, future in in_window(
+    broken = {"run_id": "", "scenario": {}, "scenario_sha256": "", "seed": 1}  # each run fails at once, here
+    jobs = [(i, {**broken, "run_id": str(i)}) for i in range(11)]
+    for key, _, future in in_window(
         InlineExecutor(),
         1,
         jobs,
         submitted=lambda key: events.append(("submitted", key)),
         waiting=lambda: events.append(("waiting", None)),
     ):
-        assert isinstance(future.exception(), ScenarioError)
+        assert isinstance(future.exception(), ValidationError)
         events.append(("ended", key))
     assert [key for kind, key in events if kind == "submitted"] == list(range(11))
     assert sorted(key for kind, key in events if kind == "ended") == list(range(11))
@@ -148,23 +167,30 @@ def test_a_local_sweep_records_every_run_and_writes_the_tidy_table(whole, capsys
     assert len(list((out / "plots").glob("fall_day-vs-*.png"))) == 2
 
 
-def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, capsys):
-    path = smoke(
-        tmp_path,
-        parameters=[{"path": "forces.army.fighters", "values": [4500, -1]}],
-        design="lhs",
-        points=1,
-    )
+def test_a_failing_run_stays_failed_until_retried_on_request(whole, tmp_path, capsys, monkeypatch):
+    unlucky = sorted(pd.read_parquet(whole / RUNS_TABLE)["seed"])[:2]
+
+    def run_failing_for_two_seeds(scenario, seed):
+        if seed in unlucky:
+            raise RuntimeError(f"the model broke on seed {seed}")
+        return run(scenario, seed)
+
     out = tmp_path / "sweep"
-    assert main(["sweep", str(path), "--out", str(out), "--workers", "0", "--quiet"]) == 1
-    counts = Ledger(out, read_only=True).counts()
-    assert counts == {"pending": 0, "running": 0, "done": 2, "failed": 2}
-    assert len(pd.read_parquet(out / RUNS_TABLE)) == 2
+    monkeypatch.setattr(runner, "run", run_failing_for_two_seeds)
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet"]) == 1
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 6, "failed": 2}
+    assert len(pd.read_parquet(out / RUNS_TABLE)) == 6
     capsys.readouterr()
     assert main(["status", str(out)]) == 0
     report = capsys.readouterr().out
     assert report.count("failed: ") == 2
-    assert "greater than or equal to 0" in report
+    assert "RuntimeError: the model broke on seed" in report
+    monkeypatch.setattr(runner, "run", run)  # the cause is gone; a plain resume still leaves the failures alone
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet"]) == 1
+    assert Ledger(out, read_only=True).counts()["failed"] == 2
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet", "--retry-failed"]) == 0
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
 
 
 def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path):
@@ -178,7 +204,7 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path)
         if (broken / LEDGER_NAME).exists():
             try:
                 done = Ledger(broken, read_only=True).counts()["done"]
-            except sqlite3.OperationalError:
+            except (sqlite3.Error, LedgerError):  # the driver is making it
                 done = 0
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker, mid-sweep
     proc.wait()
@@ -253,7 +279,7 @@ def test_a_dask_worker_killed_mid_sweep_still_runs_everything_once(whole, tmp_pa
                 try:
                     if Ledger(out, read_only=True).counts()["done"] >= 1:
                         break
-                except sqlite3.OperationalError:
+                except (sqlite3.Error, LedgerError):  # the driver is making it
                     pass
         pids = client.run(os.getpid)
         os.kill(next(iter(pids.values())), signal.SIGKILL)
@@ -273,3 +299,174 @@ def test_a_folder_whose_scenario_has_changed_is_refused(tmp_path):
     scenario.write_text(f"base: {base}\nname: mine\nforces:\n  rebels:\n    fighters: 2000\n")
     with pytest.raises(ExperimentError, match="has changed since this sweep began"):
         sweep(experiment, folder, workers=0, quiet=True)
+
+
+def wait_for_done(folder: Path, runs: int, deadline_s: float = 120) -> int:
+    """Poll a live sweep's ledger until at least ``runs`` are done; how many are."""
+    deadline = time.time() + deadline_s
+    while time.time() < deadline:
+        if (folder / LEDGER_NAME).exists():
+            try:
+                done = Ledger(folder, read_only=True).counts()["done"]
+            except (sqlite3.Error, LedgerError):  # the driver is making it
+                done = 0
+            if done >= runs:
+                return done
+        time.sleep(0.05)
+    pytest.fail(f"{folder}: fewer than {runs} runs done after {deadline_s} s")
+
+
+def sweep_process(experiment: str, out: Path, workers: int) -> subprocess.Popen:
+    """``qusayr sweep`` in a child process."""
+    command = [sys.executable, "-m", "sim.cli", "sweep", experiment, "--out", str(out), "--workers", str(workers)]
+    return subprocess.Popen([*command, "--quiet"], stderr=subprocess.PIPE, text=True)
+
+
+def test_a_killed_pool_worker_loses_no_run(whole, tmp_path):
+    out = tmp_path / "killed-worker"
+    proc = sweep_process("smoke", out, 2)
+    assert wait_for_done(out, 1) < 8, "the worker should be killed mid-sweep"
+    db = sqlite3.connect(out / LEDGER_NAME)
+    worker = db.execute("SELECT worker FROM runs WHERE status = 'done' LIMIT 1").fetchone()[0]
+    db.close()
+    os.kill(int(worker.rsplit(":", 1)[1]), signal.SIGKILL)  # as the out-of-memory killer would
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert err == ""
+    assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
+    assert ledger_rows(out) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def kill_when_asked(spec: dict) -> int:
+    """A task for ``in_window`` that kills its own worker process when its spec says so."""
+    if spec["kill"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return spec["n"]
+
+
+def test_a_run_that_kills_its_worker_is_failed_once_it_killed_it_alone():
+    pool, slots, shutdown = make_executor(2, None)
+    try:
+        jobs = [(n, {"n": n, "kill": n == 3}) for n in range(6)]  # all six in flight at once
+        ended = {key: future for key, _, future in in_window(pool, slots, jobs, task=kill_when_asked)}
+    finally:
+        shutdown()
+    assert sorted(ended) == list(range(6))
+    assert isinstance(ended[3].exception(), WorkerDiedError)
+    assert "died all 3 times" in str(ended[3].exception())
+    assert all(ended[n].result() == n for n in ended if n != 3), "the runs beside it are not blamed"
+
+
+def test_runs_an_older_driver_failed_because_their_worker_died_run_again(whole, tmp_path):
+    out = tmp_path / "old"
+    shutil.copytree(whole, out)
+    db = sqlite3.connect(out / LEDGER_NAME)
+    lost = [r for (r,) in db.execute("SELECT run_id FROM runs ORDER BY run_id LIMIT 3")]
+    db.executemany(
+        "UPDATE runs SET status = 'failed', outcomes = NULL, error = ? WHERE run_id = ?",
+        [("BrokenProcessPool: A process in the process pool was terminated abruptly", r) for r in lost],
+    )
+    db.commit()
+    db.close()
+    for run_id in lost:
+        (out / SERIES_DIR / f"{run_id}.parquet").unlink()
+    assert sweep("smoke", out, workers=1, quiet=True) == 0
+    assert ledger_rows(out) == ledger_rows(whole)
+    assert all((out / SERIES_DIR / f"{run_id}.parquet").is_file() for run_id in lost)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def test_a_scenario_edited_mid_sweep_changes_no_run(whole, tmp_path):
+    shipped = experiment_path("smoke").parent.parent / "scenarios" / "al-qusayr-2013.yaml"
+    scenario = tmp_path / "al-qusayr-2013.yaml"
+    scenario.write_text(shipped.read_text())
+    experiment = smoke(tmp_path, scenario=str(scenario))
+    out = tmp_path / "edited"
+    proc = sweep_process(str(experiment), out, 1)
+    assert wait_for_done(out, 1) < 8, "the scenario should be edited mid-sweep"
+    edited = scenario.read_text().replace("fighters: 1900", "fighters: 2600")
+    assert edited != scenario.read_text()
+    scenario.write_text(edited)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert ledger_rows(out) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+@pytest.mark.parametrize("name", list_scenarios())
+def test_a_scenario_sent_whole_hashes_as_it_did(name):
+    scenario = load_scenario(name)
+    assert Scenario.model_validate(scenario.model_dump()).sha256() == scenario.sha256()
+
+
+def test_a_worker_refuses_a_scenario_that_does_not_hash_as_sent():
+    scenario = load_scenario("al-qusayr-2013")
+    spec = {"run_id": "x", "scenario": scenario.model_dump(), "scenario_sha256": "0" * 64, "seed": 1}
+    with pytest.raises(ScenarioMismatchError, match="hashes to"):
+        execute(spec)
+    ran = cf.Future()
+    ran.set_result({"scenario_sha256": "1" * 64})
+    result, error = outcome(spec, ran)
+    assert result is None
+    assert isinstance(error, ScenarioMismatchError)
+
+
+def test_status_reads_a_read_only_copy_of_a_sweep(whole, tmp_path):
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no user and mount namespaces here to make a read-only folder")
+    live = tmp_path / "live"
+    shutil.copytree(whole, live)
+    db = sqlite3.connect(live / LEDGER_NAME)  # a commit still in the log (-wal), as a copy may catch it
+    db.execute("PRAGMA wal_autocheckpoint = 0")
+    db.execute("UPDATE runs SET status = 'failed', error = 'planted' WHERE run_id = (SELECT MIN(run_id) FROM runs)")
+    db.commit()
+    copy = tmp_path / "copy"
+    shutil.copytree(live, copy, ignore=shutil.ignore_patterns("*-shm"))
+    db.close()
+    assert (copy / f"{LEDGER_NAME}-wal").is_file()
+    status = [sys.executable, "-m", "sim.cli", "status", str(copy)]
+    script = f'mount --bind "{copy}" "{copy}" && mount -o remount,bind,ro "{copy}" && exec "$@"'
+    proc = subprocess.run(["unshare", "-rm", "sh", "-c", script, "sh", *status], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "7 done, 1 failed, 0 pending" in proc.stdout
+    assert "planted" in proc.stdout
+
+
+def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys):
+    _, slots, shutdown = make_executor(1000, None, 500)
+    shutdown()
+    assert slots == min(usable_cores(), 500)
+    warning = capsys.readouterr().err.splitlines()
+    assert len(warning) == 1
+    assert "--workers 1000" in warning[0]
+    _, slots, shutdown = make_executor(None, None, 1)
+    shutdown()
+    assert slots == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    import threading
+
+    out = tmp_path / "lost-scheduler"
+    ended = {}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+
+        def drive() -> None:
+            try:
+                ended["status"] = sweep("smoke", out, cluster=cluster.scheduler_address, quiet=True)
+            except ClusterLostError as exc:
+                ended["error"] = exc
+
+        driver = threading.Thread(target=drive, daemon=True)
+        driver.start()
+        assert wait_for_done(out, 1) < 8, "the scheduler should be lost mid-sweep"
+        cluster.close()
+    driver.join(timeout=60)
+    assert not driver.is_alive(), "the driver waits for ever on a scheduler that is gone"
+    assert "connection to the scheduler was lost" in str(ended["error"])
+    assert sweep("smoke", out, workers=1, quiet=True) == 0
+    assert ledger_rows(out) == ledger_rows(whole)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))

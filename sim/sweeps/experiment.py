@@ -8,6 +8,11 @@ as data farming does for discrete factors). Run ``r`` of point ``p`` gets its se
 ``SeedSequence(master_seed).spawn(points)[p].spawn(replicates)[r]``, so a run's seed depends only
 on the experiment, its point and its replicate. A run's id hashes the scenario, the point's values
 and the replicate.
+
+Loading an experiment checks every design point (and each bounded parameter at its low and its
+high, which calibration and sensitivity search) against the scenario before anything runs. A
+sweep reads its scenario file once (``ScenarioSource``) and builds every run's scenario from that
+reading, so editing the file while it runs changes nothing.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sim.loading import LoadError, load, named_file
-from sim.scenario import ScenarioError, load_scenario
+from sim.loading import LoadError, load, named_file, parse
+from sim.scenario import Scenario, ScenarioError, _read_raw, apply_overrides, scenario_path
 from sim.sweeps import designs
 
 EXPERIMENT_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
@@ -142,24 +147,83 @@ def override_text(path: str, value: Any) -> str:
     return f"{path}={json.dumps(value)}"
 
 
+@dataclass(frozen=True)
+class ScenarioSource:
+    """A scenario file read once (merged onto its bases, not yet validated): every scenario built from it."""
+
+    path: Path
+    raw: dict[str, Any]
+
+    @classmethod
+    def read(cls, name_or_path: str | Path) -> ScenarioSource:
+        """Read the scenario's file (and its bases); raise ScenarioError."""
+        path = scenario_path(name_or_path)
+        return cls(path, _read_raw(path))
+
+    def build(self, overrides: list[str] | tuple[str, ...], label: str | None = None) -> Scenario:
+        """The validated scenario with these overrides, as ``load_scenario`` would give it had the file not changed.
+
+        Errors start with ``label`` (default: the file and the overrides, as ``load_scenario`` words them).
+        """
+        if label is None:
+            label = str(self.path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
+        try:
+            return parse(Scenario, apply_overrides(self.raw, list(overrides)), label, ScenarioError)
+        except ScenarioError as exc:
+            if label and not str(exc).startswith(label):  # an override that does not fit the file's shape
+                raise ScenarioError(f"{label}: {exc}") from None
+            raise
+
+
+def _refusal(source: ScenarioSource, base: list[str], values: dict[str, Any], label: str) -> str | None:
+    """Why the scenario refuses these values (one line starting with ``label``), or None."""
+    try:
+        source.build([*base, *(override_text(k, v) for k, v in values.items())], label)
+    except ScenarioError as exc:
+        lines = str(exc).splitlines()
+        return "; ".join([lines[0], *(line.removeprefix(f"{label}: ") for line in lines[1:])])
+    return None
+
+
+def check_points(experiment: Experiment, path: Path, source: ScenarioSource) -> None:
+    """Raise ExperimentError naming the parameter, value and point the scenario refuses, if any.
+
+    Each parameter alone at each value it can take (a list's values, the bounds' low and high), then
+    every design point; a point refused though each of its values passed alone is named whole.
+    """
+    for i, parameter in enumerate(experiment.parameters):
+        if parameter.values is not None:
+            probes = [(value, "") for value in parameter.values]
+        else:
+            ends = (parameter.low, parameter.high)
+            low, high = (round(v) for v in ends) if parameter.integer else ends
+            probes = [(low, " (its low)"), (high, " (its high)")]
+        for value, which in probes:
+            label = f"{path}: parameters.{i} (path {parameter.path!r}): value {value!r}{which}"
+            if (reason := _refusal(source, experiment.set, {parameter.path: value}, label)) is not None:
+                raise ExperimentError(reason)
+    for point, values in enumerate(design_values(experiment)):
+        if _refusal(source, experiment.set, values, "") is None:
+            continue
+        for i, parameter in enumerate(experiment.parameters):
+            value = values[parameter.path]
+            label = f"{path}: parameters.{i} (path {parameter.path!r}): value {value!r} at point {point}"
+            if (reason := _refusal(source, experiment.set, {parameter.path: value}, label)) is not None:
+                raise ExperimentError(reason)
+        listed = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        label = f"{path}: parameters at point {point} ({listed})"
+        raise ExperimentError(_refusal(source, experiment.set, values, label))
+
+
 def load_experiment(name_or_path: str | Path) -> Experiment:
-    """Read and validate an experiment; check its paths and design; raise ExperimentError."""
+    """Read and validate an experiment; check its design and every point of it; raise ExperimentError."""
     path = experiment_path(name_or_path)
     experiment = load(Experiment, path, "experiment", ExperimentError)
     try:
-        load_scenario(experiment.scenario, experiment.set)
+        source = ScenarioSource.read(experiment.scenario)
+        source.build(experiment.set)
     except ScenarioError as exc:
         raise ExperimentError(f"{path}: scenario / set: {exc}") from None
-    for i, parameter in enumerate(experiment.parameters):
-        probe = parameter.values[0] if parameter.values is not None else (parameter.low + parameter.high) / 2
-        if parameter.integer and parameter.values is None:
-            probe = round(probe)
-        try:
-            load_scenario(experiment.scenario, [*experiment.set, override_text(parameter.path, probe)])
-        except ScenarioError as exc:
-            raise ExperimentError(
-                f"{path}: parameters.{i}.path: {parameter.path!r} is not a valid setting: {exc}"
-            ) from None
     if experiment.bounded:
         factors = len(experiment.bounded)
         try:
@@ -171,6 +235,7 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
                 f"{path}: points: the {experiment.design} design needs at least {minimum} points "
                 f"for {factors} factor(s), got {experiment.points}"
             )
+    check_points(experiment, path, source)
     return experiment
 
 

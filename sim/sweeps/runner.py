@@ -1,20 +1,28 @@
 """Running a sweep: every (point, replicate) of an experiment, on local processes or a Dask cluster.
 
-The unit of work is ``execute``: one run from its scenario, overrides and seed; it returns the
-run's scalar outcomes, its summary (JSON bytes) and its per-step series (Parquet bytes), so workers
-need no file system shared with the driver. One loop (``in_window``) keeps a bounded window of runs
-in flight on a ``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's
-executor) for sweeps and for evaluations (``evaluate``: points no design file lists, nothing stored).
-A sweep's driver (``sweep``) writes each series to ``series/<run_id>.parquet`` and each summary to
-``summaries/<run_id>.json`` (under a temporary name, then renamed) as they arrive without holding
-any, records each result in the ledger (committed per batch), and at the end writes
-``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only table
-analysis reads. Resuming on the same folder skips finished runs and reruns those left in flight.
+The unit of work is ``execute``: one run from its validated scenario (sent whole: workers read no
+file, so a scenario file edited mid-sweep, or a worker's stale checkout, cannot change a run; the
+worker checks the scenario's hash and returns it, and the driver checks it again) and its seed; it
+returns the run's scalar outcomes, its summary (JSON bytes) and its per-step series (Parquet
+bytes), so workers need no file system shared with the driver. One loop (``in_window``) keeps a
+bounded window of runs in flight on a ``concurrent.futures`` executor (a local process pool, or a
+``distributed`` client's executor) for sweeps and for evaluations (``evaluate``: points no design
+file lists, nothing stored). A run whose worker died (a local pool breaks when one of its
+processes is killed, e.g. by the out-of-memory killer; a cluster connection is lost) is run again
+on a renewed pool, first alone so that a run that kills its worker is known: after
+``MAX_WORKER_DEATHS`` such deaths it is recorded failed. A sweep's driver (``sweep``) holds a lock
+on its folder (a second driver is refused), writes each series to ``series/<run_id>.parquet`` and
+each summary to ``summaries/<run_id>.json`` (under a temporary name, then renamed) as they arrive
+without holding any, records each result in the ledger (committed per batch), and at the end
+writes ``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only table
+analysis reads. Resuming on the same folder skips finished runs and reruns those left in flight;
+``retry_failed`` reruns the failed ones too.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import fcntl
 import io
 import json
 import multiprocessing
@@ -23,28 +31,73 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
+from sim.loading import LoadError
 from sim.output import code_version, git_commit, write_bytes
 from sim.run import run, scalar_outcomes
-from sim.scenario import TOWN_PLACE, load_scenario
-from sim.sweeps.experiment import Experiment, ExperimentError, RunSpec, load_experiment, override_text, plan
-from sim.sweeps.ledger import Ledger
+from sim.scenario import TOWN_PLACE, Scenario
+from sim.sweeps.experiment import (
+    Experiment,
+    ExperimentError,
+    RunSpec,
+    ScenarioSource,
+    load_experiment,
+    override_text,
+    plan,
+)
+from sim.sweeps.ledger import LEDGER_NAME, Ledger
 
 RUNS_TABLE = "runs.parquet"
 SERIES_DIR = "series"
 SUMMARY_DIR = "summaries"
+LOCK_NAME = "sweep.lock"
 IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood a scheduler
+MAX_WORKER_DEATHS = 3  # a run whose worker died this often (the last times running alone) is recorded failed
+CLUSTER_CONNECT_SECONDS = 5  # also how long a lost connection is retried
+CLUSTER_CHECK_SECONDS = 2.0
+
+
+class ScenarioMismatchError(Exception):
+    """A worker built another scenario than the driver sent (another version of the code)."""
+
+
+class WorkerDiedError(Exception):
+    """The worker running a run died each time it ran it."""
+
+
+class FolderError(LoadError):
+    """A sweep folder that cannot be used (not a folder, not writable)."""
+
+
+class FolderInUseError(FolderError):
+    """A sweep folder that another live driver holds."""
+
+
+class ClusterError(LoadError):
+    """A ``--cluster`` address with no Dask scheduler reachable at it."""
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one (point, replicate); return its id, outcomes, series (Parquet bytes), times and worker."""
+    """Run one (point, replicate); return its id, outcomes, series (Parquet bytes), times, worker and scenario hash.
+
+    ``spec`` holds the scenario itself (a ``model_dump`` of the validated scenario) and its sha256:
+    the worker reads no file, and refuses a scenario that does not hash as the driver's did.
+    """
     started = time.time()
-    scenario = load_scenario(spec["scenario"], list(spec["overrides"]))
+    scenario = Scenario.model_validate(spec["scenario"])
+    sha256 = scenario.sha256()
+    if sha256 != spec["scenario_sha256"]:
+        raise ScenarioMismatchError(
+            f"the worker's scenario hashes to {sha256[:12]}, the driver's to {spec['scenario_sha256'][:12]}: "
+            "does the worker run another version of the code?"
+        )
     result = run(scenario, spec["seed"])
     buffer = io.BytesIO()
     result.series.to_parquet(buffer, index=False)
@@ -57,7 +110,24 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
         "started": started,
         "ended": time.time(),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "scenario_sha256": sha256,
     }
+
+
+def run_specs[K](
+    source: ScenarioSource, runs: Iterable[tuple[K, list[str] | tuple[str, ...], int, str]]
+) -> Iterator[tuple[K, dict[str, Any]]]:
+    """``(key, spec)`` for ``execute`` for each ``(key, overrides, seed, run_id)``, lazily (as the window takes them).
+
+    Each scenario is validated once for consecutive runs with the same overrides (a point's replicates),
+    so the driver holds the scenarios of the runs in flight only.
+    """
+    built: tuple[list[str] | tuple[str, ...], dict[str, Any], str] | None = None
+    for key, overrides, seed, run_id in runs:
+        if built is None or built[0] != overrides:
+            scenario = source.build(overrides)
+            built = (overrides, scenario.model_dump(), scenario.sha256())
+        yield key, {"run_id": run_id, "scenario": built[1], "scenario_sha256": built[2], "seed": seed}
 
 
 class Progress:
@@ -109,6 +179,35 @@ class RunFailedError(Exception):
     """Runs that failed: the message says which, and where to look."""
 
 
+class ClusterLostError(RunFailedError):
+    """The Dask client gave up on its scheduler: the runs in flight run again on resuming."""
+
+
+class ClusterExecutor(cf.Executor):
+    """A Dask client's executor that tells when the client has given up on its scheduler.
+
+    The client reconnects by itself for a while (cancelling the runs in flight, which run again);
+    once it has closed, the futures still awaited would never end.
+    """
+
+    def __init__(self, client: Any, address: str) -> None:
+        self.client, self.address = client, address
+        self.executor = client.get_executor(pure=False)
+
+    def check(self) -> None:
+        """Raise ClusterLostError once the client has closed."""
+        if self.client.status in ("closing", "closed"):
+            raise ClusterLostError(
+                f"--cluster {self.address}: the connection to the scheduler was lost; "
+                "run the same command again to resume"
+            )
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        """Submit to the cluster (ClusterLostError once the client has closed)."""
+        self.check()
+        return self.executor.submit(fn, *args, **kwargs)
+
+
 class InlineExecutor(cf.Executor):
     """Runs each task in this process as it is submitted (``--workers 0``: debugging, small tests)."""
 
@@ -122,21 +221,67 @@ class InlineExecutor(cf.Executor):
         return future
 
 
-def make_executor(workers: int | None, cluster: str | None) -> tuple[cf.Executor, int, Callable[[], None]]:
-    """The executor, its number of workers, and how to shut it down (``workers=0``: this process)."""
-    if cluster:
+class LocalPool(cf.Executor):
+    """A local process pool that can be renewed: one killed process breaks a ``ProcessPoolExecutor`` for good."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.pool = self._start()
+
+    def _start(self) -> cf.ProcessPoolExecutor:
+        # workers start in the thread that submits (Python 3.12, spawn): the death signal below follows
+        # that thread, so a pool must be made and fed from a thread that outlives it (here: the main one)
+        context = multiprocessing.get_context("spawn")
+        return cf.ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_end_with_the_driver, initargs=(os.getpid(),)
+        )
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        """Submit to the current pool."""
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def renew(self) -> None:
+        """Replace a broken pool by a fresh one."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self._start()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Shut the current pool down."""
+        self.pool.shutdown(wait, cancel_futures=cancel_futures)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def make_executor(
+    workers: int | None, cluster: str | None, runs: int | None = None
+) -> tuple[cf.Executor, int, Callable[[], None]]:
+    """The executor, its number of workers, and how to shut it down (``workers=0``: this process).
+
+    Local workers are capped at the cores (with a warning on stderr when more were asked for) and at
+    ``runs``; a ``cluster`` with no scheduler reachable raises ClusterError within seconds.
+    """
+    if cluster is not None:
         from distributed import Client
 
-        client = Client(cluster)
+        try:
+            client = Client(cluster, timeout=CLUSTER_CONNECT_SECONDS)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ClusterError(f"--cluster {cluster}: no Dask scheduler reachable there: {exc}") from None
         slots = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values()) or 1
-        return client.get_executor(pure=False), slots, client.close
+        return ClusterExecutor(client, cluster), slots, client.close
     if workers == 0:
         return InlineExecutor(), 1, lambda: None
-    slots = workers or os.cpu_count() or 1
-    context = multiprocessing.get_context("spawn")
-    # workers start in the thread that submits (Python 3.12, spawn): the death signal below follows
-    # that thread, so a pool must be made and fed from a thread that outlives it (here: the main one)
-    pool = cf.ProcessPoolExecutor(slots, mp_context=context, initializer=_end_with_the_driver, initargs=(os.getpid(),))
+    cores = usable_cores()
+    if workers is not None and workers > cores:
+        print(
+            f"qusayr: warning: --workers {workers} is more than the {cores} cores here; using {cores}",
+            file=sys.stderr,
+        )
+    slots = max(1, min(workers or cores, cores, runs if runs is not None else cores))
+    pool = LocalPool(slots)
     return pool, slots, lambda: pool.shutdown(cancel_futures=True)
 
 
@@ -181,6 +326,21 @@ def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict
     return write_bytes(folder / RUNS_TABLE, frame.to_parquet(index=False))
 
 
+def lock_folder(folder: Path) -> int:
+    """Hold ``folder`` for this driver (a lock the kernel drops when the process dies); the lock's descriptor.
+
+    Raises FolderInUseError when a live driver holds it. The lock file stays: removing it could let
+    two drivers lock two different files of the same name.
+    """
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise FolderInUseError(f"{folder}: another qusayr command is running a sweep in this folder") from None
+    return fd
+
+
 def sweep(
     experiment_name: str | Path | Experiment,
     folder: Path,
@@ -189,14 +349,30 @@ def sweep(
     cluster: str | None = None,
     quiet: bool = False,
     stream: TextIO = sys.stderr,
+    retry_failed: bool = False,
 ) -> int:
-    """Run (or resume) every run of an experiment into ``folder``; 0 when none failed, else 1."""
+    """Run (or resume) every run of an experiment into ``folder``; 0 when none failed, else 1.
+
+    Bad input (the experiment, its points, a damaged ledger, a folder another driver holds, an
+    unreachable cluster) raises a LoadError before anything is written.
+    """
     experiment = experiment_name if isinstance(experiment_name, Experiment) else load_experiment(experiment_name)
-    scenario = load_scenario(experiment.scenario, experiment.set)
-    runs = plan(experiment, scenario.sha256())
-    folder.mkdir(parents=True, exist_ok=True)
-    ledger = Ledger(folder)
+    source = ScenarioSource.read(experiment.scenario)
+    scenario_sha256 = source.build(experiment.set).sha256()
+    runs = plan(experiment, scenario_sha256)
+    if (folder / LEDGER_NAME).exists():
+        Ledger(folder, read_only=True).close()  # a damaged ledger is refused before the lock file is made
+    if folder.exists() and not folder.is_dir():
+        raise FolderError(f"{folder}: not a folder (a sweep needs one of its own)")
+    executor, slots, shutdown = make_executor(workers, cluster, len(runs))
+    lock = ledger = None
     try:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            lock = lock_folder(folder)
+        except OSError as exc:
+            raise FolderError(f"{folder}: cannot write the sweep folder: {exc.strerror}") from None
+        ledger = Ledger(folder)
         known = ledger.meta()
         described = experiment.model_dump(mode="json")
         if known and known.get("experiment") != described:
@@ -204,7 +380,7 @@ def sweep(
                 f"{folder}: already holds a different experiment ({known['experiment']['name']}, or the same with "
                 "other parameters or overrides); use a new folder"
             )
-        if known and known.get("scenario_sha256") != scenario.sha256():
+        if known and known.get("scenario_sha256") != scenario_sha256:
             raise ExperimentError(
                 f"{folder}: the scenario {experiment.scenario} has changed since this sweep began; "
                 "use a new folder (its runs would not be comparable)"
@@ -213,7 +389,7 @@ def sweep(
             ledger.set_meta(
                 {
                     "experiment": described,
-                    "scenario_sha256": scenario.sha256(),
+                    "scenario_sha256": scenario_sha256,
                     "version": code_version(),
                     "git": git_commit(),
                     "created": time.time(),
@@ -222,40 +398,41 @@ def sweep(
             )
         ledger.register((r.run_id, r.point, r.replicate, r.seed) for r in runs)
         ledger.requeue_interrupted()
+        if retry_failed:
+            ledger.requeue_failed()
         status = ledger.statuses()
         todo = [r for r in runs if status[r.run_id] == "pending"]
         progress = Progress(len(runs), len(runs) - len(todo), quiet, stream)
         if todo:
-            _run_pending(folder, experiment.scenario, todo, ledger, progress, workers, cluster)
+            _run_pending(folder, source, todo, ledger, progress, executor, slots)
         progress.close()
         write_runs_table(folder, ledger, {r.run_id: r.values for r in runs})
         return 1 if ledger.counts()["failed"] else 0
     finally:
-        ledger.close()
+        shutdown()
+        if ledger is not None:
+            ledger.close()
+        if lock is not None:
+            os.close(lock)
 
 
 def _run_pending(
     folder: Path,
-    scenario_name: str,
+    source: ScenarioSource,
     todo: list[RunSpec],
     ledger: Ledger,
     progress: Progress,
-    workers: int | None,
-    cluster: str | None,
+    executor: cf.Executor,
+    slots: int,
 ) -> None:
     """Run ``todo``, writing each run's files and ledger row as it ends (the batch committed before each wait)."""
-    jobs = [
-        (spec, {"run_id": spec.run_id, "scenario": scenario_name, "overrides": spec.overrides, "seed": spec.seed})
-        for spec in todo
-    ]
-    executor, slots, shutdown = make_executor(workers, cluster)
+    jobs = run_specs(source, ((spec, spec.overrides, spec.seed, spec.run_id) for spec in todo))
     try:
-        for spec, future in in_window(
+        for spec, sent, future in in_window(
             executor, slots, jobs, submitted=lambda spec: ledger.mark_running(spec.run_id), waiting=ledger.commit
         ):
-            error = future.exception()
-            if error is None:
-                result = future.result()
+            result, error = outcome(sent, future)
+            if result is not None:
                 _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", result.pop("series"))
                 _write_file(folder / SUMMARY_DIR, f"{spec.run_id}.json", result.pop("summary"))
                 ledger.record_done(
@@ -264,37 +441,116 @@ def _run_pending(
             else:
                 text = "".join(traceback.format_exception_only(type(error), error)).strip()
                 ledger.record_failed(spec.run_id, text, time.time())
-            progress.update(error is None)
+            progress.update(result is not None)
     finally:
         ledger.commit()
-        shutdown()
+
+
+def outcome(sent: dict[str, Any], future: cf.Future) -> tuple[dict[str, Any] | None, BaseException | None]:
+    """A finished run's result, or its error; a result of another scenario than the one sent is an error."""
+    error = future.exception()
+    if error is not None:
+        return None, error
+    result = future.result()
+    if result.get("scenario_sha256") != sent["scenario_sha256"]:
+        return None, ScenarioMismatchError(
+            f"the worker ran the scenario {str(result.get('scenario_sha256'))[:12]}, "
+            f"not the one sent ({sent['scenario_sha256'][:12]})"
+        )
+    return result, None
+
+
+def _worker_lost(future: cf.Future) -> bool:
+    """Whether the run's worker (or the way to it) was lost, rather than the run failing by itself.
+
+    A local pool that lost a process fails every run in flight with BrokenProcessPool; a Dask client
+    that lost its scheduler cancels them. (A Dask worker's death the scheduler handles itself: it
+    runs the task elsewhere, and fails it with KilledWorker after its ``allowed-failures``.)
+    """
+    return future.cancelled() or isinstance(future.exception(), BrokenProcessPool)
 
 
 def in_window[K](
     executor: cf.Executor,
     slots: int,
-    jobs: list[tuple[K, dict[str, Any]]],
+    jobs: Iterable[tuple[K, dict[str, Any]]],
     *,
     submitted: Callable[[K], None] = lambda key: None,
     waiting: Callable[[], None] = lambda: None,
-) -> Iterator[tuple[K, cf.Future]]:
-    """The one executor loop: ``execute`` each job's spec, at most ``slots * IN_FLIGHT_PER_WORKER`` at a time.
+    task: Callable[[dict[str, Any]], Any] = execute,
+) -> Iterator[tuple[K, dict[str, Any], cf.Future]]:
+    """The one executor loop: ``task`` (``execute``) each spec, at most ``slots * IN_FLIGHT_PER_WORKER`` at a time.
 
-    Jobs are submitted in their order; each ``(key, future)`` is yielded as its run ends (in the order
-    they end). ``submitted(key)`` is called as a job is handed over, ``waiting()`` before each wait for
-    runs to end (a sweep commits its ledger there, so a crash loses at most the runs then in flight).
+    Jobs are taken in their order (lazily); each ``(key, spec, future)`` is yielded once, as its run
+    ends (in the order they end). A run whose worker was lost is not yielded but run again: after a
+    local pool broke, the pool is renewed and each run it had in flight runs alone, so that a run
+    which kills its worker is known; one whose worker (or cluster connection) was lost
+    ``MAX_WORKER_DEATHS`` times is yielded with WorkerDiedError, so that nothing loops for ever.
+    ``submitted(key)`` is called as a job is handed over, ``waiting()`` before each wait for runs to
+    end (a sweep commits its ledger there, so a crash loses at most the runs then in flight).
     """
-    queue = list(reversed(jobs))
-    in_flight: dict[cf.Future, K] = {}
-    while queue or in_flight:
-        while queue and len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
-            key, spec = queue.pop()
-            in_flight[executor.submit(execute, spec)] = key
-            submitted(key)
+    fresh = iter(jobs)
+    again: deque[tuple[K, dict[str, Any], int]] = deque()  # lost with a cluster connection: run as before
+    alone: deque[tuple[K, dict[str, Any], int]] = deque()  # in flight when a pool broke: one at a time
+    in_flight: dict[cf.Future, tuple[K, dict[str, Any], int]] = {}
+
+    def submit(job: tuple[K, dict[str, Any], int]) -> None:
+        in_flight[executor.submit(task, job[1])] = job
+        submitted(job[0])
+
+    while True:
+        if alone:
+            if not in_flight:
+                submit(alone.popleft())
+        else:
+            while len(in_flight) < slots * IN_FLIGHT_PER_WORKER:
+                if again:
+                    submit(again.popleft())
+                elif (job := next(fresh, None)) is not None:
+                    submit((*job, 0))
+                else:
+                    break
+        if not in_flight:
+            return
         waiting()
-        finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+        finished = _wait(executor, in_flight)
+        broken = any(isinstance(f.exception(), BrokenProcessPool) for f in finished if not f.cancelled())
+        if broken:  # every run in flight was on the broken pool: wait for each to end, then renew it
+            finished, _ = cf.wait(in_flight)
+            if isinstance(executor, LocalPool):
+                executor.renew()
         for future in finished:
-            yield in_flight.pop(future), future
+            key, spec, deaths = in_flight.pop(future)
+            if not _worker_lost(future):
+                yield key, spec, future
+            elif deaths + 1 < MAX_WORKER_DEATHS:
+                (again if future.cancelled() else alone).append((key, spec, deaths + 1))
+            elif future.cancelled():
+                lost = f"the connection to the cluster was lost all {MAX_WORKER_DEATHS} times it ran"
+                yield key, spec, _failed(WorkerDiedError(lost))
+            else:
+                died = WorkerDiedError(
+                    f"its worker process died all {MAX_WORKER_DEATHS} times it ran, the last "
+                    f"{MAX_WORKER_DEATHS - 1} alone (killed: out of memory?)"
+                )
+                yield key, spec, _failed(died)
+
+
+def _wait(executor: cf.Executor, in_flight: dict[cf.Future, Any]) -> set[cf.Future]:
+    """The futures that have ended, once one has (on a cluster, checking now and then that it is still there)."""
+    while True:
+        finished, _ = cf.wait(in_flight, timeout=CLUSTER_CHECK_SECONDS, return_when=cf.FIRST_COMPLETED)
+        if finished:
+            return finished
+        if isinstance(executor, ClusterExecutor):
+            executor.check()
+
+
+def _failed(error: Exception) -> cf.Future:
+    """A finished future holding ``error``."""
+    future: cf.Future = cf.Future()
+    future.set_exception(error)
+    return future
 
 
 def evaluate(
@@ -311,7 +567,7 @@ def evaluate(
     For analyses that need points a design file cannot list (SALib's samples); nothing is stored,
     so an interrupted evaluation starts again.
     """
-    executor, slots, shutdown = make_executor(workers, cluster)
+    executor, slots, shutdown = make_executor(workers, cluster, len(points) * len(seeds))
     try:
         return evaluate_on(executor, slots, scenario, base_set, points, seeds)
     finally:
@@ -326,24 +582,23 @@ def evaluate_on(
     points: list[dict[str, Any]],
     seeds: list[int],
 ) -> pd.DataFrame:
-    """``evaluate`` on an executor the caller keeps (and shuts down) across several evaluations."""
-    jobs = [
+    """``evaluate`` on an executor the caller keeps (and shuts down) across several evaluations.
+
+    The scenario file is read once; each point's scenario is validated in this process and sent whole.
+    """
+    source = ScenarioSource.read(scenario)
+    jobs = run_specs(
+        source,
         (
-            (p, r, seed),
-            {
-                "run_id": f"p{p}r{r}",
-                "scenario": scenario,
-                "overrides": [*base_set, *(override_text(k, v) for k, v in points[p].items())],
-                "seed": seed,
-            },
-        )
-        for p in range(len(points))
-        for r, seed in enumerate(seeds)
-    ]
+            ((p, r, seed), [*base_set, *(override_text(k, v) for k, v in points[p].items())], seed, f"p{p}r{r}")
+            for p in range(len(points))
+            for r, seed in enumerate(seeds)
+        ),
+    )
     rows = []
-    for (p, r, seed), future in in_window(executor, slots, jobs):
-        error = future.exception()
+    for (p, r, seed), sent, future in in_window(executor, slots, jobs):
+        result, error = outcome(sent, future)
         if error is not None:
             raise RunFailedError(f"run of point {p}, seed {seed} failed: {type(error).__name__}: {error}")
-        rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **future.result()["outcomes"]})
+        rows.append({"point": p, "replicate": r, "seed": seed, **points[p], **result["outcomes"]})
     return pd.DataFrame(rows).sort_values(["point", "replicate"]).reset_index(drop=True)

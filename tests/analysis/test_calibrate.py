@@ -235,8 +235,8 @@ def test_calibrate_refuses_to_resume_a_refinement_scored_against_other_intervals
 def test_an_experiment_calibration_cannot_fit_stops_with_status_2_and_writes_nothing(
     tmp_path, experiment_file, capsys, case, argv, message
 ):
-    many = [{"path": f"forces.{s}.fighters", "low": 100, "high": 200} for s in ("army", "hezbollah")]
-    many += [{"path": f"rules.fire.{k}", "low": 0.0, "high": 0.5} for k in ("cover_max", "low_ammo")]
+    many = [{"path": f"forces.{s}.fighters", "low": 100, "high": 200, "integer": True} for s in ("army", "hezbollah")]
+    many += [{"path": f"rules.fire.{k}", "low": 0.01, "high": 0.5} for k in ("cover_max", "low_ammo")]  # low_ammo > 0
     many += [{"path": "rules.movement.road_share", "low": 0.1, "high": 0.2}]
     many += [{"path": "rules.control.defenders_halving", "low": 0.1, "high": 0.2}]
     many += [{"path": "rules.corridor.cohesion_threshold", "low": 0.1, "high": 0.2}]

@@ -17,7 +17,10 @@ SWEEP_OUTCOMES = ("fall_day", "killed_rebels", "encirclement_day")  # each drawn
 
 
 def status_lines(folder: Path) -> list[str]:
-    """The experiment of a sweep folder, its runs by state, the time they took, and each failure (read-only)."""
+    """The experiment of a sweep folder, its runs by state, the time they took, and each failure.
+
+    Read-only (also on a read-only copy); a damaged ledger raises LedgerError.
+    """
     ledger = Ledger(folder, read_only=True)
     try:
         meta, counts, failed, points = ledger.meta(), ledger.counts(), ledger.failed(), ledger.points()
@@ -46,13 +49,13 @@ def write_sweep_figures(folder: Path) -> list[Path]:
     """Each outcome against each varied parameter, and the sectors held by day, into ``folder/plots`` (PNG)."""
     import pandas as pd
 
-    _, plots = plotting()
-    runs = pd.read_parquet(folder / RUNS_TABLE)
-    ledger = Ledger(folder, read_only=True)
+    ledger = Ledger(folder, read_only=True)  # first: a damaged ledger is refused before anything is drawn
     try:
         parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
     finally:
         ledger.close()
+    _, plots = plotting()
+    runs = pd.read_parquet(folder / RUNS_TABLE)
     plot_dir = folder / "plots"
     plot_dir.mkdir(exist_ok=True)
     written = []
