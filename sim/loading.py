@@ -10,34 +10,162 @@ status 2.
 
 from __future__ import annotations
 
+import re
+import stat
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 # libyaml's safe loader when PyYAML was built with it (the wheels are): the same documents, parsed
 # about ten times faster than the pure-Python one, which made reading a scenario cost as much as a
 # fifth of a run
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_FILE_BYTES = 1_048_576  # assumption: a scenario is about 15 KB and the record 73 KB; a MiB is ample
+MAX_DEPTH = 32  # assumption: the shipped files nest at most 7 levels; deeper is a mistake or an attack
+
 
 class LoadError(Exception):
     """An input file that cannot be used; the message names the file and the field."""
 
 
-def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> dict[str, Any]:
-    """The YAML mapping in ``path``; ``kind`` ("scenario", "record", ...) words the errors."""
+class InputModel(BaseModel):
+    """Base of every model of an input file: unknown keys are errors, and so are infinite and NaN floats."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _safe_name(name: str) -> str:
+    if not SAFE_NAME.fullmatch(name):
+        raise ValueError(
+            "must be 1-64 letters, digits, '-', '_' or '.', not starting with '.' (it names output folders)"
+        )
+    return name
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+SafeName = Annotated[str, AfterValidator(_safe_name)]
+"""A name that is used in output paths: one path component, never ``..``, absolute or hidden."""
+
+
+class InputLoader(SAFE_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader with YAML 1.2's booleans: only true and false.
+
+    ``yes``, ``no``, ``on`` and ``off`` stay words instead of becoming booleans (and then counts:
+    ``replicates: yes`` was read as 1).
+    """
+
+    yaml_implicit_resolvers: ClassVar = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in SAFE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
+InputLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_yaml(text: str, label: str, error: type[LoadError] = LoadError) -> Any:
+    """The YAML document in ``text``; ``error`` naming ``label`` if it cannot be read.
+
+    Anchors and aliases, nesting deeper than ``MAX_DEPTH`` and repeated keys are refused (see
+    :func:`_check_events`); every problem is told in one line.
+    """
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        _check_events(text, label, error)
+        return yaml.load(text, Loader=InputLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{label}: not valid YAML: {problem}{where}") from None
+    except ValueError as exc:  # a value the constructor cannot make: an integer of more than 4,300 digits
+        raise error(f"{label}: not valid YAML: {exc}") from None
+
+
+def _check_events(text: str, label: str, error: type[LoadError]) -> None:
+    """Refuse what the loader would expand or recurse on, before it does: one pass over the parser's events.
+
+    libyaml's parser does not recurse, so a document nested a million deep is refused here instead of
+    in the composer, which does; an alias can stand for a whole subtree, so nine of them nested make
+    a billion items ("billion laughs"); and a repeated key would silently replace the first.
+    """
+    # per open collection: a mapping's keys (with their lines) or None for a sequence, and where in it
+    # the parser is: the current key, or the current index
+    keys: list[dict[str, int] | None] = []
+    at: list[Any] = []
+    key_next = False  # the next node is a mapping's key
+
+    def where() -> str:
+        return ".".join(str(step) for step in at if step is not None) or "(top level)"
+
+    for event in yaml.parse(text, Loader=SAFE_LOADER):
+        kind = type(event)
+        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            keys.pop()
+            at.pop()
+            key_next = bool(keys) and keys[-1] is not None
+            continue
+        if kind is yaml.AliasEvent or kind is yaml.ScalarEvent or kind in _STARTS:
+            line = event.start_mark.line + 1
+            if key_next:
+                if kind is not yaml.ScalarEvent:
+                    raise error(f"{label}: {where()}: a key must be a plain value, not a list or mapping (line {line})")
+                at[-1] = event.value
+                if event.value in keys[-1]:
+                    raise error(f"{label}: {where()}: duplicate key (lines {keys[-1][event.value]} and {line})")
+                keys[-1][event.value] = line
+                key_next = False
+            elif keys:
+                if keys[-1] is None:
+                    at[-1] += 1
+                else:
+                    key_next = True
+            if kind is yaml.AliasEvent or event.anchor is not None:
+                raise error(f"{label}: {where()}: anchors and aliases (& and *) are not allowed (line {line})")
+            if kind in _STARTS:
+                if len(keys) >= MAX_DEPTH:
+                    top = ".".join(str(step) for step in at[:3] if step is not None)
+                    raise error(f"{label}: {top}...: nested deeper than {MAX_DEPTH} levels (line {line})")
+                mapping = kind is yaml.MappingStartEvent
+                keys.append({} if mapping else None)
+                at.append(None if mapping else -1)
+                key_next = mapping
+
+
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+
+
+def read_text(path: Path, kind: str, error: type[LoadError] = LoadError) -> str:
+    """The text of ``path``: a regular file of at most ``MAX_FILE_BYTES`` bytes of UTF-8, or ``error``."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path}: is a folder, not a {kind} file")
+        if not stat.S_ISREG(mode):  # a pipe would block, a device would never end
+            raise error(f"{path}: not a regular file, so not a {kind} file")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise error(f"{path}: no such {kind} file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read the {kind}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise error(f"{path}: larger than {MAX_FILE_BYTES:,} bytes, too large for a {kind} file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte {exc.start} cannot be read), so not a {kind} file") from None
+
+
+def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> dict[str, Any]:
+    """The YAML mapping in ``path``; ``kind`` ("scenario", "record", ...) words the errors."""
+    raw = parse_yaml(read_text(path, kind, error), str(path), error)
     if not isinstance(raw, dict):
         raise error(f"{path}: the {kind} file must hold a mapping of keys to values")
     return raw
