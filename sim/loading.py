@@ -6,6 +6,12 @@ is the one ``--set`` takes (``places.3.garrison``), an item that has an ``id`` o
 after its index (``control_claims.0 (id 'x').day``), and an unknown key lists the valid keys.
 Each kind of input raises its own subclass of :class:`LoadError`, which the CLI reports with exit
 status 2.
+
+Nothing in a file can make reading it unbounded: a file is a regular file of at most
+``MAX_FILE_BYTES`` of UTF-8; anchors and aliases (which can stand for a billion items), nesting
+deeper than ``MAX_DEPTH`` and repeated keys are refused before the document is built; only
+``true`` and ``false`` are booleans (YAML 1.2); every model derives from :class:`InputModel`, which
+refuses unknown keys and infinite or NaN floats, and bounds its counts in its fields.
 """
 
 from __future__ import annotations
