@@ -8,8 +8,8 @@ Each kind of input raises its own subclass of :class:`LoadError`, which the CLI 
 status 2.
 
 Nothing in a file can make reading it unbounded: a file is a regular file of at most
-``MAX_FILE_BYTES`` of UTF-8; anchors and aliases (which can stand for a billion items), nesting
-deeper than ``MAX_DEPTH`` and repeated keys are refused before the document is built; only
+``MAX_FILE_BYTES`` of UTF-8; aliases (which can stand for a billion items), nesting deeper than
+``MAX_DEPTH`` and repeated keys are refused before the document is built; only
 ``true`` and ``false`` are booleans (YAML 1.2); every model derives from :class:`InputModel`, which
 refuses unknown keys and infinite or NaN floats, and bounds its counts in its fields.
 """
@@ -79,12 +79,16 @@ InputLoader.add_implicit_resolver(
 def parse_yaml(text: str, label: str, error: type[LoadError] = LoadError) -> Any:
     """The YAML document in ``text``; ``error`` naming ``label`` if it cannot be read.
 
-    Anchors and aliases, nesting deeper than ``MAX_DEPTH`` and repeated keys are refused (see
-    :func:`_check_events`); every problem is told in one line.
+    Aliases, nesting deeper than ``MAX_DEPTH`` and repeated keys are refused before the document is
+    built (see :func:`_check_nodes`); every problem is told in one line.
     """
+    loader = InputLoader(text)
     try:
-        _check_events(text, label, error)
-        return yaml.load(text, Loader=InputLoader)
+        root = loader.get_single_node()  # libyaml itself refuses nesting deeper than 1,000
+        if root is None:
+            return None
+        _check_nodes(root, label, error)
+        return loader.construct_document(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -92,59 +96,45 @@ def parse_yaml(text: str, label: str, error: type[LoadError] = LoadError) -> Any
         raise error(f"{label}: not valid YAML: {problem}{where}") from None
     except ValueError as exc:  # a value the constructor cannot make: an integer of more than 4,300 digits
         raise error(f"{label}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
 
 
-def _check_events(text: str, label: str, error: type[LoadError]) -> None:
-    """Refuse what the loader would expand or recurse on, before it does: one pass over the parser's events.
+def _check_nodes(root: yaml.Node, label: str, error: type[LoadError]) -> None:
+    """Refuse what the constructor would expand, nest or overwrite: one walk over the composed nodes.
 
-    libyaml's parser does not recurse, so a document nested a million deep is refused here instead of
-    in the composer, which does; an alias can stand for a whole subtree, so nine of them nested make
-    a billion items ("billion laughs"); and a repeated key would silently replace the first.
+    An alias is a node met twice; it can stand for a whole subtree, so nine of them nested make a
+    billion items ("billion laughs") out of a few hundred bytes. A repeated key would silently
+    replace the first. The walk keeps each node's path, for the message.
     """
-    # per open collection: a mapping's keys (with their lines) or None for a sequence, and where in it
-    # the parser is: the current key, or the current index
-    keys: list[dict[str, int] | None] = []
-    at: list[Any] = []
-    key_next = False  # the next node is a mapping's key
 
-    def where() -> str:
-        return ".".join(str(step) for step in at if step is not None) or "(top level)"
+    def refuse(path: tuple[Any, ...], problem: str) -> LoadError:
+        where = ".".join(str(step) for step in path) or "(top level)"
+        return error(f"{label}: {where}: {problem}")
 
-    for event in yaml.parse(text, Loader=SAFE_LOADER):
-        kind = type(event)
-        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            keys.pop()
-            at.pop()
-            key_next = bool(keys) and keys[-1] is not None
-            continue
-        if kind is yaml.AliasEvent or kind is yaml.ScalarEvent or kind in _STARTS:
-            line = event.start_mark.line + 1
-            if key_next:
-                if kind is not yaml.ScalarEvent:
-                    raise error(f"{label}: {where()}: a key must be a plain value, not a list or mapping (line {line})")
-                at[-1] = event.value
-                if event.value in keys[-1]:
-                    raise error(f"{label}: {where()}: duplicate key (lines {keys[-1][event.value]} and {line})")
-                keys[-1][event.value] = line
-                key_next = False
-            elif keys:
-                if keys[-1] is None:
-                    at[-1] += 1
-                else:
-                    key_next = True
-            if kind is yaml.AliasEvent or event.anchor is not None:
-                raise error(f"{label}: {where()}: anchors and aliases (& and *) are not allowed (line {line})")
-            if kind in _STARTS:
-                if len(keys) >= MAX_DEPTH:
-                    top = ".".join(str(step) for step in at[:3] if step is not None)
-                    raise error(f"{label}: {top}...: nested deeper than {MAX_DEPTH} levels (line {line})")
-                mapping = kind is yaml.MappingStartEvent
-                keys.append({} if mapping else None)
-                at.append(None if mapping else -1)
-                key_next = mapping
-
-
-_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]  # popped in the document's order
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            raise refuse(path, "aliases (*name) are not allowed")  # an alias's node is its anchor's: no line
+        seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            raise refuse(path[:3], f"... nested deeper than {MAX_DEPTH} levels (line {node.start_mark.line + 1})")
+        if type(node) is yaml.MappingNode:
+            keys: dict[str, yaml.Node] = {}
+            for key, value in reversed(node.value):
+                if type(key) is not yaml.ScalarNode:
+                    raise refuse(
+                        path, f"a key must be a plain value, not a list or mapping (line {key.start_mark.line + 1})"
+                    )
+                if key.value in keys:
+                    lines = f"lines {key.start_mark.line + 1} and {keys[key.value].start_mark.line + 1}"
+                    raise refuse((*path, key.value), f"duplicate key ({lines})")
+                keys[key.value] = key
+                stack.append((value, (*path, key.value)))
+        elif type(node) is yaml.SequenceNode:
+            stack.extend((node.value[i], (*path, i)) for i in range(len(node.value) - 1, -1, -1))
 
 
 def read_text(path: Path, kind: str, error: type[LoadError] = LoadError) -> str:

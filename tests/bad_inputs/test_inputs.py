@@ -68,8 +68,12 @@ def sweep(text: str | bytes | None, *fragments: str) -> Case:
 
 CASES = {
     # scenario files
-    "scenario-billion-laughs": run("s.yaml", variant(BILLION_LAUGHS), "anchors and aliases"),
-    "scenario-anchor": run("s.yaml", variant("description: &d a battle\n"), "description", "anchors"),
+    "scenario-billion-laughs": run("s.yaml", variant(BILLION_LAUGHS), "aliases (*name) are not allowed"),
+    "scenario-alias": run(
+        "s.yaml",
+        variant("town:\n  built_up_by_sector: [&row [0.5, 0.5, 0.5, 0.5], *row, *row, *row]\n"),
+        "town.built_up_by_sector.1: aliases",
+    ),
     "scenario-nested-900-deep": run("s.yaml", variant(f"description: {DEEP}\n"), "description", "nested deeper"),
     "scenario-binary": run("s.yaml", bytes(range(256)) * 8, "not a UTF-8 text file"),
     "scenario-latin-1": run("s.yaml", variant("description: caf\xe9\n").encode("latin-1"), "not a UTF-8"),
@@ -123,7 +127,7 @@ CASES = {
     "set-on-as-a-count": override("town.tunnels=on", "town.tunnels"),
     "set-name-climbs-out": override("name=../../escaped", "name", "output folders"),
     "set-munitions-per-hour": override("fire_plans.0.per_hour=1e15", "fire_plans.0.per_hour"),
-    "set-anchor-and-alias": override("town.built_up_by_sector=[&a [0.5, 0.5, 0.5, 0.5], *a, *a, *a]", "anchors"),
+    "set-alias": override("town.built_up_by_sector=[&a [0.5, 0.5, 0.5, 0.5], *a, *a, *a]", "1: aliases"),
     "set-nested-900-deep": override(f"description={DEEP}", "nested deeper"),
     "set-duplicate-key": override("forces.army={fighters: 1, fighters: 2}", "fighters: duplicate key"),
     "set-unknown-section": override("forces.navy.fighters=3", "forces.navy"),
@@ -133,7 +137,9 @@ CASES = {
     "record-duplicate-key": record_file(record("battle:", "battle: again\nbattle:"), "battle: duplicate key"),
     "record-infinite-figure": record_file(record("figure: {value: 1900}", "figure: {value: .inf}"), "forces.0"),
     "record-yes-as-a-boolean": record_file(record("part_of_total: true", "part_of_total: yes"), "part_of_total"),
-    "record-billion-laughs": record_file(record("battle:", BILLION_LAUGHS + "battle:"), "anchors and aliases"),
+    "record-billion-laughs": record_file(
+        record("battle:", BILLION_LAUGHS + "battle:"), "aliases (*name) are not allowed"
+    ),
     "record-nested-5000-deep": record_file(record("battle:", f"deep: {DEEPER}\nbattle:"), "nesting depth"),
     "record-binary": record_file(b"\xff\xfe" + bytes(range(256)), "not a UTF-8 text file"),
     "record-folder": record_file(None, "is a folder"),
@@ -144,7 +150,8 @@ CASES = {
     ),
     # experiments
     "experiment-billion-laughs": sweep(
-        EXPERIMENT + BILLION_LAUGHS + "parameters:\n  - path: town.tunnels\n    values: *i\n", "anchors and aliases"
+        EXPERIMENT + BILLION_LAUGHS + "parameters:\n  - path: town.tunnels\n    values: *i\n",
+        "aliases (*name) are not allowed",
     ),
     "experiment-a-billion-replicates": sweep(
         EXPERIMENT.replace("replicates: 1", "replicates: 1000000000"), "replicates"
