@@ -6,38 +6,162 @@ is the one ``--set`` takes (``places.3.garrison``), an item that has an ``id`` o
 after its index (``control_claims.0 (id 'x').day``), and an unknown key lists the valid keys.
 Each kind of input raises its own subclass of :class:`LoadError`, which the CLI reports with exit
 status 2.
+
+Nothing in a file can make reading it unbounded: a file is a regular file of at most
+``MAX_FILE_BYTES`` of UTF-8; aliases (which can stand for a billion items), nesting deeper than
+``MAX_DEPTH`` and repeated keys are refused before the document is built; only
+``true`` and ``false`` are booleans (YAML 1.2); every model derives from :class:`InputModel`, which
+refuses unknown keys and infinite or NaN floats, and bounds its counts in its fields.
 """
 
 from __future__ import annotations
 
+import re
+import stat
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 # libyaml's safe loader when PyYAML was built with it (the wheels are): the same documents, parsed
 # about ten times faster than the pure-Python one, which made reading a scenario cost as much as a
 # fifth of a run
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_FILE_BYTES = 1_048_576  # assumption: a scenario is about 15 KB and the record 73 KB; a MiB is ample
+MAX_DEPTH = 32  # assumption: the shipped files nest at most 7 levels; deeper is a mistake or an attack
+
 
 class LoadError(Exception):
     """An input file that cannot be used; the message names the file and the field."""
 
 
-def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> dict[str, Any]:
-    """The YAML mapping in ``path``; ``kind`` ("scenario", "record", ...) words the errors."""
+class InputModel(BaseModel):
+    """Base of every model of an input file: unknown keys are errors, and so are infinite and NaN floats."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _safe_name(name: str) -> str:
+    if not SAFE_NAME.fullmatch(name):
+        raise ValueError(
+            "must be 1-64 letters, digits, '-', '_' or '.', not starting with '.' (it names output folders)"
+        )
+    return name
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+SafeName = Annotated[str, AfterValidator(_safe_name)]
+"""A name that is used in output paths: one path component, never ``..``, absolute or hidden."""
+
+
+class InputLoader(SAFE_LOADER):  # type: ignore[misc, valid-type]
+    """The safe loader with YAML 1.2's booleans: only true and false.
+
+    ``yes``, ``no``, ``on`` and ``off`` stay words instead of becoming booleans (and then counts:
+    ``replicates: yes`` was read as 1).
+    """
+
+    yaml_implicit_resolvers: ClassVar = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in SAFE_LOADER.yaml_implicit_resolvers.items()
+    }
+
+
+InputLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_yaml(text: str, label: str, error: type[LoadError] = LoadError) -> Any:
+    """The YAML document in ``text``; ``error`` naming ``label`` if it cannot be read.
+
+    Aliases, nesting deeper than ``MAX_DEPTH`` and repeated keys are refused before the document is
+    built (see :func:`_check_nodes`); every problem is told in one line.
+    """
+    loader = InputLoader(text)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+        root = loader.get_single_node()  # libyaml itself refuses nesting deeper than 1,000
+        if root is None:
+            return None
+        _check_nodes(root, label, error)
+        return loader.construct_document(root)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{label}: not valid YAML: {problem}{where}") from None
+    except ValueError as exc:  # a value the constructor cannot make: an integer of more than 4,300 digits
+        raise error(f"{label}: not valid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, label: str, error: type[LoadError]) -> None:
+    """Refuse what the constructor would expand, nest or overwrite: one walk over the composed nodes.
+
+    An alias is a node met twice; it can stand for a whole subtree, so nine of them nested make a
+    billion items ("billion laughs") out of a few hundred bytes. A repeated key would silently
+    replace the first. The walk keeps each node's path, for the message.
+    """
+
+    def refuse(path: tuple[Any, ...], problem: str) -> LoadError:
+        where = ".".join(str(step) for step in path) or "(top level)"
+        return error(f"{label}: {where}: {problem}")
+
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]  # popped in the document's order
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            raise refuse(path, "aliases (*name) are not allowed")  # an alias's node is its anchor's: no line
+        seen.add(id(node))
+        if len(path) > MAX_DEPTH:
+            raise refuse(path[:3], f"... nested deeper than {MAX_DEPTH} levels (line {node.start_mark.line + 1})")
+        if type(node) is yaml.MappingNode:
+            keys: dict[str, yaml.Node] = {}
+            for key, value in reversed(node.value):
+                if type(key) is not yaml.ScalarNode:
+                    raise refuse(
+                        path, f"a key must be a plain value, not a list or mapping (line {key.start_mark.line + 1})"
+                    )
+                if key.value in keys:
+                    lines = f"lines {key.start_mark.line + 1} and {keys[key.value].start_mark.line + 1}"
+                    raise refuse((*path, key.value), f"duplicate key ({lines})")
+                keys[key.value] = key
+                stack.append((value, (*path, key.value)))
+        elif type(node) is yaml.SequenceNode:
+            stack.extend((node.value[i], (*path, i)) for i in range(len(node.value) - 1, -1, -1))
+
+
+def read_text(path: Path, kind: str, error: type[LoadError] = LoadError) -> str:
+    """The text of ``path``: a regular file of at most ``MAX_FILE_BYTES`` bytes of UTF-8, or ``error``."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path}: is a folder, not a {kind} file")
+        if not stat.S_ISREG(mode):  # a pipe would block, a device would never end
+            raise error(f"{path}: not a regular file, so not a {kind} file")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise error(f"{path}: no such {kind} file") from None
     except OSError as exc:
         raise error(f"{path}: cannot read the {kind}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise error(f"{path}: larger than {MAX_FILE_BYTES:,} bytes, too large for a {kind} file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a UTF-8 text file (byte {exc.start} cannot be read), so not a {kind} file") from None
+
+
+def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> dict[str, Any]:
+    """The YAML mapping in ``path``; ``kind`` ("scenario", "record", ...) words the errors."""
+    raw = parse_yaml(read_text(path, kind, error), str(path), error)
     if not isinstance(raw, dict):
         raise error(f"{path}: the {kind} file must hold a mapping of keys to values")
     return raw

@@ -25,9 +25,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from sim.loading import LoadError, load
+from sim.loading import InputModel, LoadError, load
 
 DAY0 = dt.date(2013, 5, 19)
 """Day 0: the first day of the assault on the town (the article: "started on 19 May 2013")."""
@@ -108,10 +108,14 @@ def numbers_in(text: str) -> set[float]:
     return found
 
 
-class Strict(BaseModel):
-    """Base of every record model: unknown keys and silent type coercions are errors."""
+MAX_ENTRIES = 10_000  # assumption: the shipped record has 145 dated entries; one article never holds this many
+MAX_PLACES = 1_000  # assumption: the shipped record names 25 places
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+class Strict(InputModel):
+    """Base of every record model: unknown keys, silent type coercions and infinite floats are errors."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
 
 
 class Figure(Strict):
@@ -184,7 +188,7 @@ class Place(Strict):
 
     name: str
     kind: Literal["town", "village", "air_base", "facility", "area", "river", "road", "region", "city"]
-    aliases: list[str] = []
+    aliases: list[str] = Field([], max_length=MAX_PLACES)
     note: str | None = None
 
 
@@ -199,8 +203,8 @@ class ControlClaim(Entry):
     holder: Holder
     share: Figure
     gain_share: Figure | None = None
-    areas_gov: list[Area] = []
-    areas_rebels: list[Area] = []
+    areas_gov: list[Area] = Field([], max_length=len(Area.__args__))
+    areas_rebels: list[Area] = Field([], max_length=len(Area.__args__))
     restates: str | None = None
 
     def figures_by_name(self) -> dict[str, Figure]:
@@ -281,8 +285,8 @@ class Event(Entry):
     role: EventRole
     actor: Actor | None = None
     place: str | None = None
-    directions: list[Area] = []
-    figures: dict[FigureName, Figure] = {}
+    directions: list[Area] = Field([], max_length=len(Area.__args__))
+    figures: dict[FigureName, Figure] = Field(default_factory=dict)
     disputed_by: str | None = None
 
     def figures_by_name(self) -> dict[str, Figure]:
@@ -352,11 +356,11 @@ class Record(Strict):
     battle: str
     day0: dt.date
     source: SourceRef
-    places: list[Place]
-    forces: list[ForceFigure]
-    control_claims: list[ControlClaim]
-    events: list[Event]
-    casualties: list[CasualtyReport]
+    places: list[Place] = Field(max_length=MAX_PLACES)
+    forces: list[ForceFigure] = Field(max_length=MAX_ENTRIES)
+    control_claims: list[ControlClaim] = Field(max_length=MAX_ENTRIES)
+    events: list[Event] = Field(max_length=MAX_ENTRIES)
+    casualties: list[CasualtyReport] = Field(max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
     def _consistent(self) -> Record:

@@ -18,10 +18,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from sim.loading import LoadError, named_file, parse, read_mapping
+from sim.loading import InputModel, LoadError, SafeName, named_file, parse, parse_yaml, read_mapping
 from sim.record import DAY0
 from sim.rules import Rules
 from sim.rules.arrivals import RotationPolicy, TacticsChange
@@ -36,17 +35,21 @@ BATTLE_LAST_DAY = dt.date(2013, 6, 6)  # the article's narrative ends with mop-u
 # a run may go on past the record, so that a late fall is seen rather than cut off by the run's end
 RUN_LAST_DAY = dt.date(2013, 6, 10)
 
+# Bounds on the counts, so that a small file cannot ask for unbounded memory or time. Each leaves
+# ample room above the baseline and the scaling checks (``qusayr bench --forces-scale 10``: 113,500
+# fighters in all).
+MAX_FIGHTERS = 1_000_000  # assumption: 88 times the baseline's 11,350; a squad takes about 100 bytes
+MAX_UNITS = 10_000  # assumption: the record's 15 units, hundreds of times over; below the int16 unit numbers
+MAX_PLACES = 1_000  # assumption: the baseline's 12 places, many times over; below the int16 place indices
+MAX_ITEMS = 10_000  # assumption: a list of scheduled inputs (arrivals, fire plans) longer than any battle needs
+MAX_TUNNELS = 10_000  # assumption: the baseline's 20; several per built-up cell of the largest town
+MAX_CIVILIANS = 10_000_000  # assumption: 400 times the record's 25,000
+
 Direction = Literal["north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"]
 FightingSide = Literal["rebels", "army", "hezbollah"]
 
 
-class Spec(BaseModel):
-    """Base of the scenario models: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class TimeSpec(Spec):
+class TimeSpec(InputModel):
     """The clock: the run covers ``start`` to ``end`` in steps of ``dt_minutes``."""
 
     start: dt.datetime = Field(description="start of the run (record: day 0 is 19 May 2013)")
@@ -66,14 +69,14 @@ class TimeSpec(Spec):
         return self
 
 
-class Cell(Spec):
+class Cell(InputModel):
     """A cell of the town grid, counted in sector coordinates from the north-west corner."""
 
     col: int = Field(ge=0, description="column, west to east, in cells from the town's west edge")
     row: int = Field(ge=0, description="row, north to south, in cells from the town's north edge")
 
 
-class Entrance(Spec):
+class Entrance(InputModel):
     """A road entering the town; mined when the scenario says so."""
 
     name: str
@@ -81,14 +84,14 @@ class Entrance(Spec):
     mines: float = Field(0.0, ge=0, le=1, description="mine and booby-trap density at the entrance (0-1)")
 
 
-class Road(Spec):
+class Road(InputModel):
     """A road through the town: straight runs between consecutive cells."""
 
     name: str
-    cells: list[Cell] = Field(min_length=2)
+    cells: list[Cell] = Field(min_length=2, max_length=MAX_PLACES)
 
 
-class TownSpec(Spec):
+class TownSpec(InputModel):
     """The town as a grid: sectors_per_side x sectors_per_side sectors of sector_cells x sector_cells cells."""
 
     cell_m: float = Field(gt=0, description="side of a cell in metres")
@@ -98,12 +101,19 @@ class TownSpec(Spec):
     built_up_by_sector: list[list[float]] = Field(description="building density 0-1, rows north to south")
     outskirts_built_up: float = Field(ge=0, le=1, description="building density of the outskirts")
     river_col: int = Field(description="grid column of the Orontes (Assi), west of the town")
-    river_crossings_row: list[int] = Field(description="town rows (from north) where the river can be crossed")
+    river_crossings_row: list[int] = Field(
+        max_length=MAX_PLACES, description="town rows (from north) where the river can be crossed"
+    )
     booby_traps: float = Field(ge=0, le=1, description="booby traps per unit of building density in rebel cells")
-    entrances: list[Entrance]
-    roads: list[Road] = []
+    entrances: list[Entrance] = Field(max_length=MAX_PLACES)
+    roads: list[Road] = Field([], max_length=MAX_PLACES)
     water_station: Cell
-    tunnels: int = Field(ge=0, description="rebel tunnels linking pairs of built-up cells")
+    tunnels: int = Field(
+        ge=0,
+        le=MAX_TUNNELS,
+        description="rebel tunnels linking pairs of built-up cells (at most 10,000, assumption: the baseline's 20, "
+        "several times over per built-up cell of the largest town)",
+    )
 
     @model_validator(mode="after")
     def _tiles(self) -> TownSpec:
@@ -121,6 +131,8 @@ class TownSpec(Spec):
         for cell in [e.cell for e in self.entrances] + [self.water_station] + road_cells:
             if cell.col >= side or cell.row >= side:
                 raise ValueError(f"cell {cell.col},{cell.row} is outside the town ({side} x {side} cells)")
+        if any(not 0 <= row < side for row in self.river_crossings_row):
+            raise ValueError(f"river_crossings_row: rows must lie in the town (0-{side - 1})")
         if not 0 <= self.river_col < self.margin_cells:
             raise ValueError(f"river_col must lie in the western outskirts (0-{self.margin_cells - 1})")
         return self
@@ -136,46 +148,60 @@ class TownSpec(Spec):
         return self.town_cells + 2 * self.margin_cells
 
 
-class PlaceSpec(Spec):
+class PlaceSpec(InputModel):
     """An outside place: a node of the supply network (positions relative to the town centre)."""
 
     name: str
     x_km: float = Field(description="kilometres east of the town centre")
     y_km: float = Field(description="kilometres north of the town centre")
     holder: Literal["gov", "rebels"]
-    garrison: int = Field(0, ge=0, description="rebel fighters holding it at the start (part of the rebels' fighters)")
+    garrison: int = Field(
+        0, ge=0, le=MAX_FIGHTERS, description="rebel fighters holding it at the start (part of the rebels' fighters)"
+    )
     source: bool = Field(False, description="rebel hinterland: reinforcements and supplies come from here")
     record_place: str | None = Field(None, description="the place's name in the record, when it has one")
 
 
-class RouteSpec(Spec):
+class RouteSpec(InputModel):
     """A supply route from the town out to a rebel source, through outside places."""
 
     name: str
-    places: list[str] = Field(min_length=1, description="places from the town outwards; the last is a source")
+    places: list[str] = Field(
+        min_length=1, max_length=MAX_PLACES, description="places from the town outwards; the last is a source"
+    )
     entrance: str = Field(description="the town entrance it arrives at")
 
 
-class ForceSpec(Spec):
+class ForceSpec(InputModel):
     """A side's fighters at the start (scheduled reinforcements come on top)."""
 
-    fighters: int = Field(ge=0, description="fighters at the start of the battle")
+    fighters: int = Field(
+        ge=0,
+        le=MAX_FIGHTERS,
+        description="fighters at the start of the battle (at most 1,000,000 with the reinforcements, assumption: "
+        "88 times the baseline's 11,350, ample room for the scaling checks)",
+    )
     take_part: bool = Field(True, description="false: the side takes no part at all (counterfactual)")
     squad_size: int = Field(ge=1, le=200, description="fighters per squad")
-    start: list[Direction] = Field(description="directions of the outskirts where it starts")
+    start: list[Direction] = Field(max_length=8, description="directions of the outskirts where it starts")
 
 
 class RebelSpec(ForceSpec):
     """The defenders: their fighters form ``units`` units, each split into squads."""
 
-    units: int = Field(ge=1, description="number of rebel units (record: 15 rebel units)")
-    start: list[Direction] = []
+    units: int = Field(
+        ge=1,
+        le=MAX_UNITS,
+        description="number of rebel units (record: 15 rebel units; at most 10,000, assumption: hundreds of times "
+        "the record, below the int16 unit numbers of the squads)",
+    )
+    start: list[Direction] = Field([], max_length=8)
     deployment_by_sector: list[list[float]] | None = Field(
         None, description="relative density of rebels per sector (rows north to south), times building density"
     )
 
 
-class Forces(Spec):
+class Forces(InputModel):
     """The three fighting sides."""
 
     rebels: RebelSpec
@@ -183,39 +209,48 @@ class Forces(Spec):
     hezbollah: ForceSpec
 
 
-class Reinforcement(Spec):
+class Reinforcement(InputModel):
     """A scheduled arrival (exogenous): who, how many, when and where they come in."""
 
     at: dt.datetime
     side: FightingSide
-    fighters: int = Field(ge=0)
+    fighters: int = Field(ge=0, le=MAX_FIGHTERS)
     entry: str = Field(description="attackers: a direction of the outskirts; rebels: an outside place")
     cite: str
 
 
-class CivilianSpec(Spec):
+class CivilianSpec(InputModel):
     """Civilians in the town at the start."""
 
-    present: int = Field(ge=0, description="record: 25,000 residents stayed")
+    present: int = Field(
+        ge=0,
+        le=MAX_CIVILIANS,
+        description="record: 25,000 residents stayed (at most 10,000,000, assumption: 400 times the record)",
+    )
 
 
-class Scenario(Spec):
+class Scenario(InputModel):
     """A whole scenario, validated; build a model from it with ``BattleModel(scenario)``."""
 
-    name: str
+    name: SafeName
     description: str
     space: Literal["grid", "well_mixed"] = Field(
         "grid", description="'well_mixed': no space or terrain, everyone in range of everyone (docking tests)"
     )
     time: TimeSpec
     town: TownSpec
-    places: list[PlaceSpec]
-    routes: list[RouteSpec]
+    places: list[PlaceSpec] = Field(
+        max_length=MAX_PLACES,
+        description="at most 1,000 (assumption: the baseline's 12 many times over, below the int16 place indices)",
+    )
+    routes: list[RouteSpec] = Field(max_length=MAX_PLACES)
     forces: Forces
-    reinforcements: list[Reinforcement] = []
-    fire_plans: list[FirePlan] = []
-    hezbollah_rotation: list[RotationPolicy] = []
-    hezbollah_tactics: list[TacticsChange] = []
+    reinforcements: list[Reinforcement] = Field(
+        [], max_length=MAX_ITEMS, description="at most 10,000 (assumption: more than any battle schedules)"
+    )
+    fire_plans: list[FirePlan] = Field([], max_length=MAX_ITEMS)
+    hezbollah_rotation: list[RotationPolicy] = Field([], max_length=MAX_ITEMS)
+    hezbollah_tactics: list[TacticsChange] = Field([], max_length=MAX_ITEMS)
     civilians: CivilianSpec
     rules: Rules
 
@@ -249,6 +284,11 @@ class Scenario(Spec):
                 f"forces.rebels.deployment_by_sector must be {n} rows of {n} non-negative values, not all zero"
             )
         garrisons = sum(p.garrison for p in self.places)
+        forces = self.forces
+        fighters = sum(f.fighters for f in (forces.rebels, forces.army, forces.hezbollah))
+        fighters += sum(r.fighters for r in self.reinforcements)
+        if fighters > MAX_FIGHTERS:
+            raise ValueError(f"forces and reinforcements: {fighters:,} fighters in all, more than {MAX_FIGHTERS:,}")
         if garrisons > self.forces.rebels.fighters:
             raise ValueError(f"places: garrisons ({garrisons}) exceed the rebels' fighters")
         for r in self.reinforcements:
@@ -296,7 +336,7 @@ def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+def read_raw_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The file's mapping merged onto its ``base`` (recursively), before validation."""
     if path in chain:
         raise ScenarioError(f"{path}: base: scenarios name each other in a loop")
@@ -307,22 +347,19 @@ def _read_raw(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(base, str):
         raise ScenarioError(f"{path}: base: must name a scenario")
     return _deep_merge(
-        _read_raw(scenario_path(base) if "/" in base else path.parent / f"{base}.yaml", (*chain, path)), raw
+        read_raw_scenario(scenario_path(base) if "/" in base else path.parent / f"{base}.yaml", (*chain, path)), raw
     )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """Split ``dotted.path=value`` into the path and the value, parsed as YAML (``5``, ``0.1``, ``false``)."""
+    """Split ``dotted.path=value`` into the path and the value, read as the files are (``5``, ``0.1``, ``false``)."""
     if "=" not in text:
         raise ScenarioError(f"--set {text}: expected dotted.path=value")
     path, _, value = text.partition("=")
     keys = path.strip().split(".")
     if not all(keys):
         raise ScenarioError(f"--set {text}: empty key in {path!r}")
-    try:
-        return keys, yaml.safe_load(value)
-    except yaml.YAMLError:
-        raise ScenarioError(f"--set {text}: value is not a valid YAML scalar") from None
+    return keys, parse_yaml(value, f"--set {text}", ScenarioError)
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -353,7 +390,7 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
 def load_scenario(name_or_path: str | Path = DEFAULT_SCENARIO, overrides: list[str] | None = None) -> Scenario:
     """Read a scenario (merging its ``base``), apply overrides, validate; raise ScenarioError."""
     path = scenario_path(name_or_path)
-    raw = apply_overrides(_read_raw(path), overrides or [])
+    raw = apply_overrides(read_raw_scenario(path), overrides or [])
     label = str(path) + (f" (with --set {' '.join(overrides)})" if overrides else "")
     return parse(Scenario, raw, label, ScenarioError)
 

@@ -1,15 +1,16 @@
 """The one YAML+pydantic loader (sim.loading): reading a mapping, and errors as ``file: field: message``."""
 
+import os
 import re
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from sim.loading import LoadError, load, parse, read_mapping
+from sim.loading import MAX_FILE_BYTES, InputModel, LoadError, SafeName, load, parse, read_mapping
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Strict(InputModel):
+    pass
 
 
 class Item(Strict):
@@ -24,10 +25,14 @@ class Part(Strict):
 
 class Box(Strict):
     title: str
-    items: list[Item] = []
+    items: list[Item] = Field(default_factory=list)
     lid: Part | None = None
-    parts: dict[str, Part] = {}
-    rows: list[list[int]] = []
+    parts: dict[str, Part] = Field(default_factory=dict)
+    rows: list[list[int]] = Field(default_factory=list)
+
+
+class Named(Strict):
+    name: SafeName
 
 
 class BoxError(LoadError):
@@ -72,8 +77,8 @@ def test_unreadable_content_is_one_line_naming_the_file(tmp_path, text, expected
 def test_a_missing_or_unreadable_file_is_named(tmp_path):
     with pytest.raises(BoxError, match=f"^{re.escape(str(tmp_path / 'nope.yaml'))}: no such box file$"):
         read_mapping(tmp_path / "nope.yaml", "box", BoxError)
-    with pytest.raises(BoxError, match=f"^{re.escape(str(tmp_path))}: cannot read the box: "):
-        read_mapping(tmp_path, "box", BoxError)  # a folder
+    with pytest.raises(BoxError, match=f"^{re.escape(str(tmp_path))}: is a folder, not a box file$"):
+        read_mapping(tmp_path, "box", BoxError)
 
 
 def test_each_problem_is_a_line_with_its_dotted_field(tmp_path):
@@ -115,3 +120,79 @@ def test_an_error_at_the_top_level_says_so():
 
     with pytest.raises(LoadError, match=r"^label: \(top level\): low above high$"):
         parse(Checked, {"low": 2, "high": 1}, "label")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: 1\nb:\n  c: 2\n  c: 3\n", "b.c: duplicate key (lines 3 and 4)"),
+        ("items:\n  - {size: 1}\n  - {size: 1, size: 2}\n", "items.1.size: duplicate key (lines 3 and 3)"),
+        ("a: &x [1]\nb: *x\n", "b: aliases (*name) are not allowed"),
+        ("a: [&x 1, *x]\n", "a.1: aliases (*name) are not allowed"),
+        ("a: *nowhere\n", "not valid YAML: found undefined alias (line 1, column 4)"),
+        ("? [1, 2]\n: x\n", "(top level): a key must be a plain value"),
+        ("a: " + "[" * 40 + "]" * 40 + "\n", "a.0.0: ... nested deeper than 32 levels (line 1)"),
+        ("n: " + "9" * 5000 + "\n", "not valid YAML: Exceeds the limit (4300 digits)"),
+        ("a: [unclosed\n  b: c\n", "not valid YAML: did not find expected ',' or ']' (line 2, column 4)"),
+    ],
+)
+def test_what_could_expand_recurse_or_overwrite_is_refused_in_one_line(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(BoxError) as info:
+        read_mapping(path, "box", BoxError)
+    assert str(info.value).startswith(f"{path}: {expected}")
+    assert "\n" not in str(info.value)
+
+
+def test_the_billion_laughs_are_refused_before_they_expand(tmp_path):
+    laughs = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+    )
+    with pytest.raises(BoxError, match=r"box\.yaml: b\.0: aliases \(\*name\) are not allowed$"):
+        read_mapping(write(tmp_path, laughs), "box", BoxError)
+
+
+def test_only_true_and_false_are_booleans(tmp_path):
+    raw = read_mapping(write(tmp_path, "a: yes\nb: no\nc: on\nd: off\ne: true\nf: False\n"), "box", BoxError)
+    assert raw == {"a": "yes", "b": "no", "c": "on", "d": "off", "e": True, "f": False}
+    assert "items.0.size: Input should be a valid integer" in message(tmp_path, "title: t\nitems:\n  - size: yes\n")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"title: caf\xe9\n", "not a UTF-8 text file (byte 10 cannot be read), so not a box file"),
+        (bytes(range(256)), "not a UTF-8 text file"),
+        (b"title: t\n" + b"#" * MAX_FILE_BYTES, f"larger than {MAX_FILE_BYTES:,} bytes, too large for a box file"),
+    ],
+)
+def test_a_file_that_is_not_small_utf8_text_is_refused(tmp_path, content, expected):
+    path = tmp_path / "box.yaml"
+    path.write_bytes(content)
+    with pytest.raises(BoxError) as info:
+        read_mapping(path, "box", BoxError)
+    assert str(info.value).startswith(f"{path}: {expected}")
+
+
+def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    os.mkfifo(tmp_path / "pipe.yaml")
+    with pytest.raises(BoxError, match=r"pipe\.yaml: not a regular file, so not a box file$"):
+        read_mapping(tmp_path / "pipe.yaml", "box", BoxError)
+
+
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan", "inf", "nan"])
+def test_an_input_model_refuses_infinite_and_nan_floats(tmp_path, value):
+    assert "lid.weight_kg: Input should be a finite number" in message(
+        tmp_path, f"title: t\nlid: {{weight_kg: {value}}}\n"
+    )
+
+
+@pytest.mark.parametrize("name", ["al-qusayr-2013", "a_b.c", "A1", "x" * 64])
+def test_a_safe_name_is_one_path_component(name):
+    assert parse(Named, {"name": name}, "label").name == name
+
+
+@pytest.mark.parametrize("name", ["../../x", "..", ".hidden", "/tmp/x", "a/b", "a\\b", "", "x" * 65, "a b", "é"])
+def test_a_name_that_could_leave_its_folder_is_refused(name):
+    with pytest.raises(LoadError, match=r"^label: name: must be 1-64 letters, digits"):
+        parse(Named, {"name": name}, "label")

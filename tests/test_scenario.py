@@ -8,7 +8,7 @@ import yaml
 from sim.cli import main
 from sim.record import load_record
 from sim.rules import Rules
-from sim.scenario import SCENARIO_DIR, ScenarioError, list_scenarios, load_scenario, scenario_path
+from sim.scenario import SCENARIO_DIR, ScenarioError, list_scenarios, load_scenario, scale_forces, scenario_path
 
 VARIANTS = ["attackers-5000", "attackers-8000", "no-hezbollah", "supply-open", "no-corridor"]
 
@@ -172,3 +172,11 @@ def test_every_rule_parameter_says_where_its_value_comes_from():
 def test_a_plan_naming_an_unknown_place_is_bad_input(capsys):
     assert main(["run", "--set", "rules.villages.plan=[Nowhere]"]) == 2
     assert "rules.villages.plan: ['Nowhere'] are not places" in capsys.readouterr().err
+
+
+def test_the_bounds_on_counts_leave_room_for_the_scaling_checks():
+    # qusayr bench --forces-scale 10: more than 100,000 fighters in all must still be a valid scenario
+    scaled = scale_forces(load_scenario(), 10)
+    forces = scaled.forces
+    fighters = sum(f.fighters for f in (forces.rebels, forces.army, forces.hezbollah))
+    assert fighters + sum(r.fighters for r in scaled.reinforcements) > 100_000

@@ -24,8 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 
-from pydantic import BaseModel, ConfigDict
-
+from sim.loading import InputModel
 from sim.rules import (
     arrivals,
     casualties,
@@ -55,14 +54,12 @@ CiviliansParams = civilians.Params
 CorridorParams = corridor.Params
 
 
-class Rules(BaseModel):
+class Rules(InputModel):
     """Parameters of every rule, each declared beside its rule (``sim/rules/<rule>.py``).
 
     A rule's defaults are the baseline scenario's values; the villages' policy inputs (the
     campaign's start and its plan) have none, so a scenario sets them.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     casualties: CasualtiesParams = CasualtiesParams()
     fire: FireParams = FireParams()

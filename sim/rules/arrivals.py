@@ -18,18 +18,17 @@ from fractions import Fraction
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from sim.grid import DIRECTIONS, entry_cells
+from sim.loading import InputModel
 from sim.state import ACTIVE, HEZBOLLAH, IN_TOWN, OFF_DUTY, PENDING, REBELS, BattleState
 
 ROTATION_COHORTS = 4  # assumption: four staggered cohorts of Hezbollah squads
 
 
-class RotationPolicy(BaseModel):
+class RotationPolicy(InputModel):
     """Hezbollah's rotation from ``start``: ``days_on`` fighting, then ``days_off`` on leave."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: dt.datetime
     days_on: float = Field(gt=0)
@@ -37,10 +36,8 @@ class RotationPolicy(BaseModel):
     cite: str
 
 
-class TacticsChange(BaseModel):
+class TacticsChange(InputModel):
     """From ``start``, Hezbollah fights in small groups with this effectiveness multiplier."""
-
-    model_config = ConfigDict(extra="forbid")
 
     start: dt.datetime
     effectiveness: float = Field(gt=0)

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.rng import generator
 from sim.state import IN_TOWN, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of the casualty split."""
-
-    model_config = ConfigDict(extra="forbid")
 
     killed_share: float = Field(
         0.35, ge=0, le=1, description="share of hit fighters killed (record: infobox Hezbollah 114 killed, 200 wounded)"

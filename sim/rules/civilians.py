@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.rng import generator
 from sim.rules.fire_support import Params as FireSupportParams
 from sim.rules.fire_support import harm_civilians
 from sim.state import CIVILIANS, GOV, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of the civilians."""
-
-    model_config = ConfigDict(extra="forbid")
 
     flee_per_day: float = Field(0.04, ge=0, description="share leaving per day while a route is open (assumption)")
     bribe_per_day: float = Field(0.01, ge=0, description="share getting out per day when encircled (assumption)")

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.numerics import pairwise_sum
 from sim.state import ACTIVE, IN_TOWN, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of rebel cohesion."""
-
-    model_config = ConfigDict(extra="forbid")
 
     loss_weight: float = Field(0.3, ge=0, description="cohesion lost per share of fighters lost (assumption)")
     encircled_per_day: float = Field(0.03, ge=0, description="cohesion lost per day of encirclement (assumption)")

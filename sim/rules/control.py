@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.numerics import power
 from sim.state import ACTIVE, CONTESTED, GOV, IN_TOWN, REB, REBELS, BattleState
 
@@ -39,10 +40,8 @@ SECTOR_CODE_GOV, SECTOR_CODE_REB, SECTOR_CODE_CONTESTED = 0, 1, 2  # state.secto
 _OWNER_NAMES = np.array([SECTOR_GOV, SECTOR_REB, SECTOR_CONTESTED], dtype=object)  # by code
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of control."""
-
-    model_config = ConfigDict(extra="forbid")
 
     sector_hold_share: float = Field(
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"

@@ -12,15 +12,14 @@ The thresholds are parameters, never dates; ``cohesion_threshold`` is calibrated
 from __future__ import annotations
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.state import CIVILIANS, GONE, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of the corridor."""
-
-    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = Field(True, description="whether a corridor can be negotiated at all (policy input)")
     cohesion_threshold: float = Field(

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
 from sim.rules.cohesion import Params as CohesionParams
@@ -32,10 +33,8 @@ from sim.rules.cohesion import fire_factor
 from sim.state import ACTIVE, HEZBOLLAH, IN_TOWN, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of direct fire."""
-
-    model_config = ConfigDict(extra="forbid")
 
     range_cells: int = Field(1, ge=0, le=5, description="reach of aimed fire in cells (assumption: urban ~100-150 m)")
     attacker_lethality_per_h: float = Field(

@@ -22,8 +22,9 @@ from typing import Literal
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from sim.loading import InputModel
 from sim.numerics import multinomial, pairwise_sum, poisson
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
@@ -31,10 +32,8 @@ from sim.rules.casualties import inflict_kernel
 from sim.state import ACTIVE, CIVILIANS, IN_TOWN, REB, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of fire support."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lethal_area_m2: float = Field(300.0, ge=0, description="lethal area of a 122-152 mm shell in the open (assumption)")
     fighter_exposure: float = Field(
@@ -66,15 +65,18 @@ def _equivalent(kind: str, p: Params) -> float:
     return {"air_raid": p.air_raid_equivalent, "missile": p.missile_equivalent}.get(kind, 1.0)
 
 
-class FirePlan(BaseModel):
+class FirePlan(InputModel):
     """Fire support (exogenous): munitions per hour on a target between two moments."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["artillery", "mortar", "rockets", "barrage", "air_raid", "missile"]
     start: dt.datetime
     end: dt.datetime
-    per_hour: float = Field(ge=0, description="munitions (shells, bombs, missiles) per hour")
+    per_hour: float = Field(
+        ge=0,
+        le=100_000,
+        description="munitions (shells, bombs, missiles) per hour (at most 100,000, assumption: 40 times the "
+        "record's heaviest barrage of 40 shells a minute)",
+    )
     target: str = Field("town", description="'town' (rebel-held cells) or an outside place")
     cite: str
 

@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from sim.distance import nearest_in_rows, row_nearest
+from sim.loading import InputModel
 from sim.numerics import power
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
@@ -46,10 +47,8 @@ from sim.state import ACTIVE, CONTESTED, GOV, IN_TOWN, REBELS, BattleState
 OFFSETS = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)], dtype=np.int64)
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of movement."""
-
-    model_config = ConfigDict(extra="forbid")
 
     speed_m_per_h: float = Field(
         1928.0,

@@ -24,18 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
 from sim.state import ACTIVE, GOV, IN_TOWN, REB, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of supply."""
-
-    model_config = ConfigDict(extra="forbid")
 
     routes_can_be_cut: bool = Field(True, description="false: the routes stay open whatever happens (counterfactual)")
     fighting_blocks_route: bool = Field(

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from sim.loading import InputModel
 from sim.rng import generator
 from sim.state import ACTIVE, GOV, IN_TOWN, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of surrender."""
-
-    model_config = ConfigDict(extra="forbid")
 
     surrender_odds: float = Field(
         4.0, gt=0, description="local odds against rebels at which they may surrender (assumption)"

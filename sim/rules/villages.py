@@ -20,9 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from sim.grid import entry_cells
+from sim.loading import InputModel
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
 from sim.rules.cohesion import Params as CohesionParams
@@ -31,10 +32,8 @@ from sim.rules.fire import Params as FireParams
 from sim.state import ACTIVE, GONE, GOV, IN_TOWN, REB, REBELS, BattleState
 
 
-class Params(BaseModel):
+class Params(InputModel):
     """Parameters of the fight for the outside places."""
-
-    model_config = ConfigDict(extra="forbid")
 
     task_force_share: float = Field(
         0.2199,

@@ -19,30 +19,32 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 
-from sim.loading import LoadError, load, named_file, parse
-from sim.scenario import Scenario, ScenarioError, _read_raw, apply_overrides, scenario_path
+from sim.loading import InputModel, LoadError, SafeName, load, named_file, parse
+from sim.scenario import Scenario, ScenarioError, apply_overrides, read_raw_scenario, scenario_path
 from sim.sweeps import designs
 
 EXPERIMENT_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
+MAX_RUNS = 1_000_000  # assumption: a million runs is weeks of the 2-core machine; bigger is a mistake
 
 
-class Parameter(BaseModel):
+class Parameter(InputModel):
     """A parameter to vary: a dotted path into the scenario, with bounds or a list of values."""
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str = Field(min_length=1)
     low: float | None = None
     high: float | None = None
     integer: bool = Field(False, description="round the design's values to whole numbers")
-    values: list[Any] | None = None
+    values: list[JsonValue] | None = Field(
+        None, max_length=1_000, description="at most 1,000 (assumption: a discrete factor has a few levels)"
+    )
 
     @model_validator(mode="after")
     def _bounds_or_values(self) -> Parameter:
@@ -59,54 +61,83 @@ class Parameter(BaseModel):
         return self
 
 
-class Refine(BaseModel):
+class Refine(InputModel):
     """How ``qusayr calibrate`` refines inside the plausible region (Optuna TPE)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    trials: int = Field(40, ge=1, description="parameter sets tried")
-    replicates: int = Field(4, ge=1, description="runs (common seeds) per parameter set")
-    parallel: int = Field(2, ge=1, description="parameter sets evaluated at once")
+    trials: int = Field(
+        40, ge=1, le=100_000, description="parameter sets tried (at most 100,000, assumption: TPE needs hundreds)"
+    )
+    replicates: int = Field(
+        4, ge=1, le=10_000, description="runs (common seeds) per parameter set (at most 10,000, as an experiment's)"
+    )
+    parallel: int = Field(
+        2, ge=1, le=1_000, description="parameter sets evaluated at once (at most 1,000, assumption: a large cluster)"
+    )
     confirm_top: int = Field(
-        5, ge=1, description="best trials run again on fresh seeds to choose among them (assumption)"
+        5, ge=1, le=1_000, description="best trials run again on fresh seeds to choose among them (assumption)"
     )
     confirm_replicates: int = Field(
-        16, ge=1, description="runs (common seeds) per trial confirmed (assumption: 4 times the refinement's)"
+        16,
+        ge=1,
+        le=10_000,
+        description="runs (common seeds) per trial confirmed (assumption: 4 times the refinement's; at most 10,000)",
     )
 
 
-class Calibration(BaseModel):
+class Calibration(InputModel):
     """Settings of ``qusayr calibrate``: the screening cut-off and the refinement."""
-
-    model_config = ConfigDict(extra="forbid")
 
     implausibility: float = Field(
         3.0, gt=0, description="keep design points whose second-largest target distance is at most this"
     )
     refine: Refine = Refine()
-    check_runs: int = Field(20, ge=1, description="runs of the fitted values scored at the end")
+    check_runs: int = Field(
+        20, ge=1, le=10_000, description="runs of the fitted values scored at the end (at most 10,000)"
+    )
     targets: list[str] | None = Field(
         None,
         min_length=1,
+        max_length=1_000,
         description="fit only to these targets (ids of sim.analysis.targets; default: the whole record)",
     )
 
 
-class Experiment(BaseModel):
+class Experiment(InputModel):
     """A sweep: a scenario, parameters, a design, replicates and a master seed."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
+    name: SafeName
     description: str = ""
     scenario: str
-    set: list[str] = Field([], description="fixed overrides applied to every run")
-    parameters: list[Parameter] = Field([], description="none: every run at the scenario's own values")
+    set: list[str] = Field([], max_length=1_000, description="fixed overrides applied to every run (at most 1,000)")
+    parameters: list[Parameter] = Field(
+        [],
+        max_length=100,
+        description="none: every run at the scenario's own values (at most 100, assumption: nolh takes 29 factors)",
+    )
     design: Literal["grid", "lhs", "sobol", "nolh"] = "grid"
-    points: int = Field(1, ge=1, description="design points (for grid: about levels ** factors)")
-    replicates: int = Field(ge=1, description="runs (seeds) per point")
-    master_seed: int = Field(ge=0)
+    points: int = Field(
+        1,
+        ge=1,
+        le=100_000,
+        description="design points (for grid: about levels ** factors; at most 100,000, assumption: far more "
+        "than a screening or a response surface needs)",
+    )
+    replicates: int = Field(
+        ge=1, le=10_000, description="runs (seeds) per point (at most 10,000, assumption: ensembles of 50-200)"
+    )
+    master_seed: int = Field(ge=0, le=2**64 - 1, description="a 64-bit seed")
     calibration: Calibration | None = Field(None, description="settings for qusayr calibrate")
+
+    @model_validator(mode="after")
+    def _bounded_runs(self) -> Experiment:
+        rows = self.points if self.bounded else 1  # a grid's levels ** factors is about as many
+        runs = rows * math.prod(len(p.values) for p in self.listed) * self.replicates
+        if runs > MAX_RUNS:
+            raise ValueError(
+                f"{runs:,} runs (points x value combinations x replicates), more than {MAX_RUNS:,}; "
+                "split the experiment"
+            )
+        return self
 
     @property
     def bounded(self) -> list[Parameter]:
@@ -158,7 +189,7 @@ class ScenarioSource:
     def read(cls, name_or_path: str | Path) -> ScenarioSource:
         """Read the scenario's file (and its bases); raise ScenarioError."""
         path = scenario_path(name_or_path)
-        return cls(path, _read_raw(path))
+        return cls(path, read_raw_scenario(path))
 
     def build(self, overrides: list[str] | tuple[str, ...], label: str | None = None) -> Scenario:
         """The validated scenario with these overrides, as ``load_scenario`` would give it had the file not changed.
