@@ -24,7 +24,7 @@ from sim.loading import LoadError
 from sim.output import OutputPathError, check_out_folder
 from sim.record import DAY0, DEFAULT_RECORD_PATH, load_record, record_lines
 from sim.scenario import BATTLE_START, DEFAULT_SCENARIO, RUN_LAST_DAY, load_scenario
-from sim.sweeps.runner import RunFailedError
+from sim.sweeps.failures import RunFailedError
 
 EXIT_BAD_INPUT = 2
 

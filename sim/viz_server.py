@@ -5,7 +5,7 @@ refused with one line before anything starts, and runs this module as its child 
 ``python -m sim.viz_server APP --fd N --parent PID``. What this adds to ``solara run APP``:
 
 - the server ends with its parent: on Linux the kernel sends it SIGTERM when the parent dies, even
-  by SIGKILL (``end_with_parent``); the parent forwards the signals that stop it;
+  by SIGKILL (``sim.lifetime.end_with_parent``); the parent forwards the signals that stop it;
 - only requests addressed to this machine are served (``LocalOnly``): a Host header naming another
   host (DNS rebinding) or an Origin header of another site (a page elsewhere opening the websocket)
   is refused;
@@ -24,6 +24,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from sim.lifetime import end_with_parent
 
 LOCAL_HOST_NAMES = ("127.0.0.1", "localhost", "[::1]")  # the names a browser on this machine may use
 SHUTDOWN_GRACE_S = 5  # open connections get this long to close when the server is stopped
@@ -74,22 +76,6 @@ async def _refuse(scope: Scope, receive: Callable, send: Callable, status: int, 
         await PlainTextResponse(reason + "\n", status_code=status)(scope, receive, send)
     else:  # closing a websocket before accepting it answers the handshake with 403
         await WebSocketClose(code=1008, reason=reason)(scope, receive, send)
-
-
-def end_with_parent(parent_pid: int) -> None:
-    """The server's first act: on Linux, ask the kernel for SIGTERM when the parent dies; exit if it already has.
-
-    A parent killed outright (SIGKILL) cannot forward anything, and the server would otherwise run
-    on, holding its port. SIGTERM lets the server close its socket and connections in order.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1  # from <sys/prctl.h>
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # the parent died before the request took effect
-        sys.exit(1)
 
 
 def refuse_cdn_fetch(url: str) -> bytes:

@@ -29,7 +29,8 @@ from sim.record import Record
 from sim.scenario import load_scenario
 from sim.sweeps.ensemble import run_ensemble
 from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
-from sim.sweeps.runner import RUNS_TABLE, RunFailedError, evaluate, evaluate_on, make_executor, sweep
+from sim.sweeps.failures import RunFailedError
+from sim.sweeps.runner import RUNS_TABLE, evaluate, evaluate_on, make_executor, sweep
 from sim.sweeps.seeds import CHECK_MASTER_SEED_OFFSET, Stream, common_seeds
 
 SCREEN_DIR = "screen"

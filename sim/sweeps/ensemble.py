@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from sim.sweeps.experiment import Experiment
-from sim.sweeps.runner import RUNS_TABLE, RunFailedError, read_summaries, sweep
+from sim.sweeps.failures import RunFailedError
+from sim.sweeps.runner import RUNS_TABLE, read_summaries, sweep
 
 
 def seeds_experiment(scenario: str, overrides: list[str], runs: int, master_seed: int = 1) -> Experiment:

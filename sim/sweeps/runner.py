@@ -39,6 +39,7 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from sim.lifetime import end_with_parent
 from sim.loading import LoadError
 from sim.output import code_version, git_commit, write_bytes
 from sim.run import run, scalar_outcomes
@@ -52,6 +53,7 @@ from sim.sweeps.experiment import (
     override_text,
     plan,
 )
+from sim.sweeps.failures import RunFailedError
 from sim.sweeps.ledger import LEDGER_NAME, Ledger
 
 RUNS_TABLE = "runs.parquet"
@@ -175,10 +177,6 @@ class Progress:
             self.line()
 
 
-class RunFailedError(Exception):
-    """Runs that failed: the message says which, and where to look."""
-
-
 class ClusterLostError(RunFailedError):
     """The Dask client gave up on its scheduler: the runs in flight run again on resuming."""
 
@@ -233,7 +231,7 @@ class LocalPool(cf.Executor):
         # that thread, so a pool must be made and fed from a thread that outlives it (here: the main one)
         context = multiprocessing.get_context("spawn")
         return cf.ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_end_with_the_driver, initargs=(os.getpid(),)
+            self.workers, mp_context=context, initializer=end_with_parent, initargs=(os.getpid(),)
         )
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
@@ -283,24 +281,6 @@ def make_executor(
     slots = max(1, min(workers or cores, cores, runs if runs is not None else cores))
     pool = LocalPool(slots)
     return pool, slots, lambda: pool.shutdown(cancel_futures=True)
-
-
-def _end_with_the_driver(driver_pid: int) -> None:
-    """A pool worker's first act: on Linux, ask the kernel to end it when the driver dies.
-
-    A driver killed outright (SIGKILL, or SIGTERM before its shutdown runs) would otherwise leave its
-    workers running the runs it had asked for, taking the cores from the next command. A driver that
-    died while the worker was starting is caught by the parent check.
-    """
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1  # from <sys/prctl.h>
-        if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM) != 0:
-            return  # not granted: the worker runs on as before, ended by the pool's shutdown
-    if os.getppid() != driver_pid:
-        os._exit(1)
 
 
 def _write_file(folder: Path, name: str, data: bytes) -> None:
