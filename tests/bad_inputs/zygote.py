@@ -11,6 +11,7 @@ the child's stdin, stdout and stderr are the files ``stdin``, ``stdout``, ``stde
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -19,8 +20,28 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 
 from sim.cli import main
+
+# what the commands import when they run (sim.cli imports them lazily, for a quick start): imported
+# here once, so that a case does not pay a second of imports. pandas starts pyarrow's jemalloc
+# thread, and Python warns that forking a process with threads may deadlock the child; jemalloc
+# re-arms itself after fork, and a child that did hang would fail its case at the deadline.
+warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+for module in (
+    "sim.analysis.agreement",
+    "sim.analysis.reports.calibration",
+    "sim.analysis.reports.counterfactual",
+    "sim.analysis.reports.sensitivity",
+    "sim.analysis.reports.sweep",
+    "sim.analysis.reports.validation",
+    "sim.bench",
+    "sim.runfiles",
+    "sim.sweeps.runner",
+    "sim.viz",
+):
+    importlib.import_module(module)
 
 
 def _child(request: dict) -> int:
