@@ -1,4 +1,4 @@
-"""Numpy's own arithmetic inside compiled kernels, to the last bit: its pairwise sum and its power.
+"""Numpy's arithmetic inside compiled kernels, to the last bit: its pairwise sum, its power's shortcuts.
 
 A kernel that sums with a plain loop, or raises with ``**``, can differ from the numpy code it
 replaces in the last bits:
@@ -12,9 +12,18 @@ replaces in the last bits:
   numba issue 6061): an explicit stack of the halves.
 - ``array ** y`` (and ``np.power``) with a scalar exponent takes shortcuts (numpy's
   ``fast_scalar_power``): ``y == 2`` is ``x * x``, ``y == 0.5`` is ``sqrt(x)``, ``y == -1`` is
-  ``1 / x``, ``y == 1`` is ``x``, ``y == 0`` is one; any other exponent is the C library's ``pow``
-  (which differs from ``1 / x`` in the last bit for some ``x``).
-  ``power`` here does the same.
+  ``1 / x``, ``y == 1`` is ``x``, ``y == 0`` is one (``pow`` differs from ``1 / x`` or ``x * x`` in
+  the last bit for some ``x``, and from ``sqrt`` at ``-0.0``). ``power`` here takes the same
+  shortcuts and otherwise calls the C library's ``pow``, as numba compiles ``x ** y``.
+  That is numpy's own array power only where numpy does not dispatch power to SIMD code: on a CPU
+  with AVX-512 (numpy's ``X86_V4`` targets) numpy raises an array to a general power (and computes
+  ``np.exp`` and ``np.log``, even of one float) with its own vector routines, which differ from the
+  C library's in the last bit for a few per cent of arguments (``NPY_DISABLE_CPU_FEATURES=X86_V4``
+  makes them agree again). The kernels do not follow numpy there: their power and their ``exp`` are
+  the C library's on every machine, so their results depend on the C library, not on numpy's
+  dispatch. The tests compare them with numpy's ``x ** y`` for the shortcut exponents and with the
+  C library's ``pow`` and ``exp``, element by element, otherwise (``model_power`` and
+  ``model_exp`` in ``tests/conftest.py``), never with numpy's array ``**`` or ``np.exp``.
 
 And two of numpy's draws as its C code makes them (``numpy/random/src/distributions/distributions.c``),
 from a generator inside a kernel (``sim.rng.generator``): ``poisson(rng, lam)`` is
@@ -101,7 +110,11 @@ def pairwise_sum(a: np.ndarray) -> float:
 
 @njit(cache=True, error_model="numpy")
 def power(x: float, y: float) -> float:
-    """``x ** y`` as numpy computes it for an array ``x`` and a scalar ``y`` (its shortcuts, else ``pow``)."""
+    """``x ** y`` with numpy's shortcuts for an array and a scalar ``y``, else the C library's ``pow``.
+
+    Numpy's own ``array ** y`` for any exponent where numpy does not use SIMD power (no AVX-512); with
+    AVX-512 numpy's differs in the last bit for some ``x`` and a general ``y``, and this does not.
+    """
     if y == 2.0:
         return x * x
     if y == 0.5:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from pathlib import Path
 
@@ -10,6 +12,36 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTICLE_NAME = "000_a6f26b3a840e0080.txt"
+
+# The C library's pow and exp, which the compiled kernels call (numba lowers ``x ** y``, ``math.exp``
+# and ``np.exp`` of a float to them). Numpy's own ``np.exp`` and array ``**`` are these only where
+# numpy does not dispatch them to its SIMD routines: on a CPU with AVX-512 (numpy's X86_V4 targets)
+# they differ from them in the last bit for a few per cent of arguments. References built on them
+# would then depend on the machine; built on these, they are the same everywhere the C library is.
+_LIBM = ctypes.CDLL(ctypes.util.find_library("m"))
+_LIBM.pow.argtypes, _LIBM.pow.restype = (ctypes.c_double, ctypes.c_double), ctypes.c_double
+_LIBM.exp.argtypes, _LIBM.exp.restype = (ctypes.c_double,), ctypes.c_double
+_C_POW = np.frompyfunc(_LIBM.pow, 2, 1)
+_C_EXP = np.frompyfunc(_LIBM.exp, 1, 1)
+NUMPY_POWER_SHORTCUTS = (2.0, 0.5, -1.0, 1.0, 0.0)  # numpy's fast_scalar_power: x * x, sqrt, 1 / x, x, ones
+
+
+def model_power(x, y: float) -> np.ndarray:
+    """``x ** y`` for float64 ``x`` and a scalar ``y`` as the model defines it (``sim.numerics.power``).
+
+    Numpy's own ``x ** y`` where numpy takes a shortcut (``y`` in ``NUMPY_POWER_SHORTCUTS``: square,
+    square root, reciprocal, copy, ones; correctly rounded on every machine); otherwise the C
+    library's ``pow`` element by element, never numpy's array power, which is SIMD code on some CPUs.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if float(y) in NUMPY_POWER_SHORTCUTS:
+        return x ** float(y)
+    return np.asarray(_C_POW(x, float(y)), dtype=np.float64)
+
+
+def model_exp(x) -> np.ndarray:
+    """``np.exp`` of float64 ``x`` as the compiled kernels compute it: the C library's ``exp``, element by element."""
+    return np.asarray(_C_EXP(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
 def article_path() -> Path:

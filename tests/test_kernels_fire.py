@@ -20,7 +20,7 @@ from sim.rules.casualties import inflict
 from sim.rules.cohesion import Params as CohesionParams
 from sim.rules.cohesion import fire_factor
 from sim.state import ACTIVE, ARMY, GONE, HEZBOLLAH, IN_TOWN, OFF_DUTY, PENDING, REBELS, BattleState, Squads, Tally
-from tests.conftest import small_scenario
+from tests.conftest import model_exp, small_scenario
 
 # --- the numpy form the kernel replaced -----------------------------------------------------------
 
@@ -96,7 +96,7 @@ def _numpy_aim(state, p, cohesion_p):
     state.fire_intensity[:] = (
         incoming[0] * bodies[0] * p.attacker_lethality_per_h + incoming[1] * bodies[1] * p.rebel_lethality_per_h
     )
-    return idx, 1.0 - np.exp(-rate), rebel & enemies_near
+    return idx, 1.0 - model_exp(-rate), rebel & enemies_near
 
 
 def _numpy_step(state, p, cohesion_p, casualties_p):

@@ -20,7 +20,7 @@ from sim.rules import arrivals, supply, villages
 from sim.rules.casualties import inflict
 from sim.rules.cohesion import fire_factor
 from sim.state import ACTIVE, GONE, GOV, HEZBOLLAH, IN_TOWN, OFF_DUTY, PENDING, REB, REBELS, BattleState, Squads
-from tests.conftest import small_scenario
+from tests.conftest import model_exp, small_scenario
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def villages_reference(state, p, fire_p, cohesion_p, casualties_p):
         on_rebel = fire_p.attacker_lethality_per_h * state.dt_h * firing / rebels * (1.0 - p.place_cover)
         rebel_fire = fire_factor(state.cohesion, cohesion_p)
         on_attacker = fire_p.rebel_lethality_per_h * state.dt_h * rebels / attackers * rebel_fire
-        inflict(state, casualties_p, here, np.where(rebel, 1.0 - np.exp(-on_rebel), 1.0 - np.exp(-on_attacker)))
+        inflict(state, casualties_p, here, np.where(rebel, 1.0 - model_exp(-on_rebel), 1.0 - model_exp(-on_attacker)))
         left = squads.strength[here[rebel]].sum()
         if left <= (1.0 - p.break_share) * state.defenders_at_start[node]:
             villages._hand_over(state, int(node), here[rebel])
@@ -234,6 +234,8 @@ def supply_reference(state, p, casualties_p):
     if state.control[wx, wy] == GOV and state.water_cut_hour is None:
         state.water_cut_hour = state.hour
     days = state.dt_h / 24.0
+    # np.exp, not model_exp: supply.step itself takes these two chances with numpy's exp outside its
+    # kernel (numpy's AVX-512 exp where the CPU has it: a last-bit dependence of the model on the machine)
     if opened:
         share = len(opened) / len(state.routes)
         rebels = np.flatnonzero(squads.in_town() & (squads.side == REBELS))

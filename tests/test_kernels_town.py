@@ -34,7 +34,7 @@ from sim.state import (
     BattleState,
     Squads,
 )
-from tests.conftest import numpy_box_sum, numpy_cell_sum, small_scenario
+from tests.conftest import model_exp, model_power, numpy_box_sum, numpy_cell_sum, small_scenario
 
 TRIALS = 40
 KINDS = ("varied", "varied", "varied", "empty", "no rebels", "zero strengths", "no attackers")
@@ -139,7 +139,7 @@ def reference_control_step(state: BattleState, p: control.Params) -> None:
     defenders = numpy_box_sum(rebels, p.opposed_within_cells)
     if state.hour <= p.surprise_h:
         defenders = defenders * p.surprised_defence
-    pace = 1.0 / (1.0 + (defenders / p.defenders_halving) ** p.defenders_steepness)
+    pace = 1.0 / (1.0 + model_power(defenders / p.defenders_halving, p.defenders_steepness))
     state.clearing_left[alone] -= (np.minimum(attackers, p.clearing_capacity) * pace)[alone] * state.dt_h
     cleared = alone & (state.clearing_left <= 0)
     control_[cleared] = GOV
@@ -269,15 +269,17 @@ def reference_on_town(
             1.0 - state.damage[squads.x[hit_reb], squads.y[hit_reb]]
         )
         m = m[under_fire]
-        inflict(state, casualties_p, hit_reb, 1.0 - np.exp(-m * per_shell * p.fighter_exposure * shelter_reb))
-        squads.suppressed[hit_reb] = np.maximum(squads.suppressed[hit_reb], 1.0 - np.exp(-m * p.suppression_per_shell))
+        inflict(state, casualties_p, hit_reb, 1.0 - model_exp(-m * per_shell * p.fighter_exposure * shelter_reb))
+        squads.suppressed[hit_reb] = np.maximum(
+            squads.suppressed[hit_reb], 1.0 - model_exp(-m * p.suppression_per_shell)
+        )
     # civilians in the cells hit
     p_civ = np.zeros(state.shape)
-    p_civ.ravel()[hit] = 1.0 - np.exp(-shells_hit * per_shell * p.civilian_exposure * shelter_hit)
+    p_civ.ravel()[hit] = 1.0 - model_exp(-shells_hit * per_shell * p.civilian_exposure * shelter_hit)
     reference_harm_civilians(state, p_civ, p.killed_share_civilians)
     # buildings
     damage = state.damage.ravel()  # a view of the layer
-    damage[hit] = 1.0 - (1.0 - damage[hit]) * np.exp(-shells_hit * p.damage_per_shell)
+    damage[hit] = 1.0 - (1.0 - damage[hit]) * model_exp(-shells_hit * p.damage_per_shell)
 
 
 def reference_harm_civilians(state: BattleState, p_hit: np.ndarray, killed_share: float) -> None:
@@ -303,7 +305,7 @@ def reference_on_place(
     if here.size == 0:
         return
     per_fighter = shells / p.place_area_cells * p.lethal_area_m2 / state.cell_area_m2 * p.fighter_exposure
-    p_hit = 1.0 - np.exp(-per_fighter * (1.0 - p.building_protection * 0.5))
+    p_hit = 1.0 - float(model_exp(-per_fighter * (1.0 - p.building_protection * 0.5)))
     inflict(state, casualties_p, here, np.full(here.size, p_hit))
 
 
@@ -394,7 +396,7 @@ def reference_civilians_step(state: BattleState, p: civilians.Params, fire_suppo
         return
     reference_harm_civilians(
         state,
-        1.0 - np.exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
+        1.0 - model_exp(-p.crossfire_per_shot * state.fire_intensity * state.dt_h),
         fire_support_p.killed_share_civilians,
     )
     people = state.civilians.ravel()  # a view of the layer
@@ -405,7 +407,7 @@ def reference_civilians_step(state: BattleState, p: civilians.Params, fire_suppo
         p.flee_per_day if state.routes_open else p.bribe_per_day,
     )
     fear = 1.0 + p.fear_per_damage * state.damage.ravel()[cells]
-    leaving = state.civilian_rng.binomial(people[cells], 1.0 - np.exp(-rate * state.dt_h / 24.0 * fear))
+    leaving = state.civilian_rng.binomial(people[cells], 1.0 - model_exp(-rate * state.dt_h / 24.0 * fear))
     people[cells] -= leaving
     state.tally.withdrawn[CIVILIANS] += int(leaving.sum())
 
@@ -529,7 +531,7 @@ def reference_surrender_step(state: BattleState, p: surrender.Params) -> None:
     idx = np.flatnonzero(squads.in_town() & (squads.side == REBELS) & state.engaged)
     cornered = idx[state.local_ratio[idx] * p.surrender_odds < 1.0]
     if cornered.size:
-        chance = 1.0 - np.exp(-p.surrender_per_h * (1.0 - state.cohesion) * state.dt_h)
+        chance = 1.0 - float(model_exp(-p.surrender_per_h * (1.0 - state.cohesion) * state.dt_h))
         gave_up = state.rng.binomial(squads.strength[cornered], chance)
         squads.strength[cornered] -= gave_up.astype(np.int32)
         state.tally.captured[REBELS] += int(gave_up.sum())
