@@ -230,6 +230,71 @@ def plot_sector_maps(
     return axes
 
 
+SpatialMark = tuple[int, float, bool, str]
+"""A spatial claim on one sector's panel: (sector, day of the battle, whether the attackers hold it, lean)."""
+
+
+def plot_sector_panels(
+    share_by_day: np.ndarray, axes: np.ndarray, *, marks: list[SpatialMark] = (), taken_day: np.ndarray | None = None
+) -> np.ndarray:
+    """The town as small multiples: each sector's share held by the attackers over the days.
+
+    ``share_by_day`` is runs x days x sectors (the share of the sector's cells at the end of each day);
+    ``axes`` is the sectors_per_side x sectors_per_side grid of Axes (row 0 the north). Each panel
+    draws the ensemble's median and 90 % band; each spatial claim on the sector (``marks``) a
+    triangle at its day, up at 1 where the claim has the attackers holding it, down at 0 where the
+    rebels do, coloured by the source's lean; ``taken_day`` (per sector) a dotted line at the median
+    day the attackers took it for good.
+    """
+    days = np.arange(share_by_day.shape[1]) + 1.0  # the end of day d is day d + 1
+    q05, q50, q95 = np.percentile(share_by_day, [5, 50, 95], axis=0)
+    flat = axes.ravel()
+    for sector, ax in enumerate(flat):
+        ax.fill_between(days, q05[:, sector], q95[:, sector], color="grey", alpha=0.3, lw=0)
+        ax.plot(days, q50[:, sector], color="black", lw=1)
+        if taken_day is not None and np.isfinite(taken_day[sector]):
+            ax.axvline(taken_day[sector], color="black", ls=":", lw=0.8)
+        ax.set_ylim(-0.08, 1.08)
+        ax.set_xlim(0, days[-1])
+        ax.text(0.03, 0.5, str(sector), transform=ax.transAxes, fontsize=7, color="grey", va="center")
+        ax.tick_params(labelsize=6)
+    for sector, day, gov_holds, lean in marks:
+        marker = "^" if gov_holds else "v"
+        flat[sector].plot(day, 1.0 if gov_holds else 0.0, marker, color=LEAN_COLOURS.get(lean, "black"), ms=5)
+    return axes
+
+
+def plot_taken_day_map(median_day: np.ndarray, never: np.ndarray, *, ax: Axes | None = None) -> Axes:
+    """A map of the town's sectors (row 0 the north): the median day the attackers took each for good.
+
+    ``median_day`` and ``never`` (the share of runs in which the sector was never taken) are rows x cols;
+    a sector never taken in half the runs or more is drawn grey with "never".
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
+    shown = np.where(never >= 0.5, np.nan, median_day)
+    image = ax.imshow(
+        shown, cmap="viridis_r", vmin=0, vmax=max(np.nanmax(shown), 1.0) if np.isfinite(shown).any() else 1
+    )
+    for (row, col), day in np.ndenumerate(shown):
+        text = "never" if np.isnan(day) else f"{day:.1f}"
+        if never[row, col] and not np.isnan(day):
+            text += f"\nnever {never[row, col]:.0%}"
+        ax.text(
+            col,
+            row,
+            text,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if day < 0.6 * np.nanmax(shown) else "black",
+        )
+    ax.set_xticks(range(shown.shape[1]), ["W", *[""] * (shown.shape[1] - 2), "E"])
+    ax.set_yticks(range(shown.shape[0]), ["N", *[""] * (shown.shape[0] - 2), "S"])
+    ax.figure.colorbar(image, ax=ax, shrink=0.8).set_label("day of the battle (day 0 = 19 May 2013)")
+    return ax
+
+
 def plot_casualties(
     killed: dict[str, np.ndarray], ranges: dict[str, tuple[float, float]], *, ax: Axes | None = None
 ) -> Axes:

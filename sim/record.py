@@ -39,7 +39,9 @@ DateBasis = Literal["stated", "inferred"]
 TimeOfDay = Literal["night", "dawn", "morning", "day", "evening", "end_of_day"]
 Holder = Literal["gov", "rebels"]
 Actor = Literal["gov", "army", "hezbollah", "rebels", "civilians", "iran", "international"]
-Area = Literal["north", "south", "east", "west", "centre", "northwest", "northeast", "southwest", "southeast"]
+Area = Literal[
+    "north", "south", "east", "west", "centre", "northwest", "northeast", "southwest", "southeast", "outskirts"
+]
 Rule = Literal["literal", "percent", "ratio", "fraction_word", "phrase"]
 
 FRACTION_WORDS: dict[str, float] = {
@@ -187,7 +189,7 @@ class Place(Strict):
     """A place the article names, with the spellings it uses."""
 
     name: str
-    kind: Literal["town", "village", "air_base", "facility", "area", "river", "road", "region", "city"]
+    kind: Literal["town", "village", "air_base", "facility", "landmark", "area", "river", "road", "region", "city"]
     aliases: list[str] = Field([], max_length=MAX_PLACES)
     note: str | None = None
 
@@ -203,8 +205,6 @@ class ControlClaim(Entry):
     holder: Holder
     share: Figure
     gain_share: Figure | None = None
-    areas_gov: list[Area] = Field([], max_length=len(Area.__args__))
-    areas_rebels: list[Area] = Field([], max_length=len(Area.__args__))
     restates: str | None = None
 
     def figures_by_name(self) -> dict[str, Figure]:
@@ -219,6 +219,31 @@ class ControlClaim(Entry):
         """The claim as an interval of the attackers' share of the town."""
         low, high = self.share.interval
         return (low, high) if self.holder == "gov" else (1.0 - high, 1.0 - low)
+
+
+IN_TOWN_PLACE_KINDS = ("facility", "landmark")  # places inside the town a spatial claim may name
+
+
+class SpatialClaim(Entry):
+    """A dated claim of where in the town a side stood.
+
+    ``holds``: ``holder`` held ``parts`` at the time of the claim; ``taken``: the attackers took them
+    on the claim's day. A part is an area of the town (:data:`Area`: "the northern part of town",
+    "the centre") or a place inside it (a record place of kind facility or landmark: the main square,
+    the stadium area). ``extent`` reads "some parts of the western area" (``some``) apart from "the
+    western area" (``most``). Where each part lies is the scenario's (``town.parts``), not the record's.
+    """
+
+    holder: Holder
+    change: Literal["holds", "taken"] = "holds"
+    parts: list[str] = Field(min_length=1, max_length=MAX_PLACES)
+    extent: Literal["most", "some"] = "most"
+
+    @model_validator(mode="after")
+    def _taken_by_the_attackers(self) -> SpatialClaim:
+        if self.change == "taken" and self.holder != "gov":
+            raise ValueError("holder: a part 'taken' is taken by the attackers (gov); the rebels' stand is 'holds'")
+        return self
 
 
 EventKind = Literal[
@@ -361,6 +386,7 @@ class Record(Strict):
     control_claims: list[ControlClaim] = Field(max_length=MAX_ENTRIES)
     events: list[Event] = Field(max_length=MAX_ENTRIES)
     casualties: list[CasualtyReport] = Field(max_length=MAX_ENTRIES)
+    spatial_claims: list[SpatialClaim] = Field([], max_length=MAX_ENTRIES)
 
     @model_validator(mode="after")
     def _consistent(self) -> Record:
@@ -371,7 +397,7 @@ class Record(Strict):
             if entry.id in seen:
                 raise ValueError(f"id {entry.id!r} is used twice")
             seen.add(entry.id)
-        for section in ("forces", "control_claims", "events", "casualties"):
+        for section in ("forces", "control_claims", "events", "casualties", "spatial_claims"):
             dates = [e.date for e in getattr(self, section)]
             for i in range(1, len(dates)):
                 if dates[i] < dates[i - 1]:
@@ -381,6 +407,14 @@ class Record(Strict):
         for event in self.events:
             if event.place is not None and event.place not in known:
                 raise ValueError(f"event {event.id!r}: place {event.place!r} is not in places")
+        parts = set(Area.__args__) | {p.name for p in self.places if p.kind in IN_TOWN_PLACE_KINDS}
+        for claim in self.spatial_claims:
+            for part in claim.parts:
+                if part not in parts:
+                    raise ValueError(
+                        f"spatial claim {claim.id!r}: part {part!r} is neither an area of the town "
+                        f"({', '.join(Area.__args__)}) nor a place of kind {' or '.join(IN_TOWN_PLACE_KINDS)}"
+                    )
         outcomes = {e.id: e for e in self.events if e.role == "outcome"}
         for claim in self.control_claims:
             if claim.restates is None:
@@ -396,7 +430,7 @@ class Record(Strict):
 
     def entries(self) -> list[Entry]:
         """Every dated entry, sorted by date (stable within a date)."""
-        every: list[Entry] = [*self.forces, *self.control_claims, *self.events, *self.casualties]
+        every: list[Entry] = [*self.forces, *self.control_claims, *self.events, *self.casualties, *self.spatial_claims]
         return sorted(every, key=lambda e: e.date)
 
 
@@ -478,12 +512,23 @@ def describe(entry: Entry) -> str:
             return f"{entry.side} {entry.kind} {format_figure(entry.figure)}"
         case CasualtyReport():
             return f"{entry.side} casualties ({entry.scope}): {figures}"
+        case SpatialClaim():
+            some = "some of " if entry.extent == "some" else ""
+            verb = "take" if entry.change == "taken" else "hold"
+            return f"{entry.holder} {verb} {some}{', '.join(entry.parts)}"
     return figures
 
 
 def section_of(entry: Entry) -> str:
     """The record section an entry belongs to."""
-    return {ControlClaim: "control", Event: "event", ForceFigure: "force", CasualtyReport: "casualty"}[type(entry)]
+    sections = {
+        ControlClaim: "control",
+        Event: "event",
+        ForceFigure: "force",
+        CasualtyReport: "casualty",
+        SpatialClaim: "spatial",
+    }
+    return sections[type(entry)]
 
 
 def record_lines(record: Record) -> list[str]:

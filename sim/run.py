@@ -2,9 +2,10 @@
 
 The result holds the run's summary (the outcomes compared with the record: fall, withdrawal and
 encirclement days, sector control day by day, places captured, casualties by side, in all and by
-the end of each day) and the per-step series from ``model.datacollector``. ``scalar_outcomes``
-names a run's outcomes as the flat columns that sweeps, evaluations and the loss read (a place's
-capture day: ``captured_column``).
+the end of each day; per sector, the day from which the attackers held it for good) and the
+per-step series from ``model.datacollector``. ``scalar_outcomes`` names a run's outcomes as the flat
+columns that sweeps, evaluations and the loss read (a place's capture day: ``captured_column``; a
+sector's: ``sector_column``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 
 from sim.model import BattleModel
 from sim.output import code_version
+from sim.rules.control import sector_gov_shares
 from sim.scenario import Scenario
 from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES
 
@@ -51,6 +53,7 @@ def run(scenario: Scenario, seed: int) -> RunResult:
     sectors_by_day: list[int] = []
     share_by_day: list[float] = []
     owners_by_day: list[list[str]] = []
+    sector_share_by_day: list[list[float]] = []
     strength_by_day: dict[str, list[int]] = {SIDE_NAMES[s]: [] for s in FIGHTING_SIDES}
     killed_by_day: dict[str, list[int]] = {name: [] for name in SIDE_NAMES}
     steps_per_day = round(24 / state.dt_h)
@@ -60,6 +63,7 @@ def run(scenario: Scenario, seed: int) -> RunResult:
             sectors_by_day.append(state.sectors_gov)
             share_by_day.append(round(state.gov_share, 4))
             owners_by_day.append([str(o) for o in state.sector_owner])
+            sector_share_by_day.append([round(float(x), 3) for x in sector_gov_shares(state)])
             squads = state.squads
             for s in FIGHTING_SIDES:
                 alive = (squads.side == s) & (squads.status <= OFF_DUTY)
@@ -83,7 +87,9 @@ def run(scenario: Scenario, seed: int) -> RunResult:
         "gov_sectors_by_day": sectors_by_day,
         "gov_share_by_day": share_by_day,
         "sector_owner_by_day": owners_by_day,
+        "sector_gov_share_by_day": sector_share_by_day,
         "places_captured": {name: _day(hour) for name, hour in sorted(state.place_captured_hour.items())},
+        "sector_taken_day": [None if np.isnan(hour) else _day(float(hour)) for hour in state.sector_gov_since_hour],
         "killed": _by_side(tally.killed),
         "killed_by_day": killed_by_day,
         "wounded": _by_side(tally.wounded),
@@ -103,8 +109,17 @@ def captured_column(place: str) -> str:
     return "captured_day_" + place.lower().replace(" ", "_").replace("-", "_")
 
 
+def sector_column(sector: int) -> str:
+    """The outcome column holding the day from which the attackers held ``sector`` for good.
+
+    Sectors are numbered row-major from the north-west (0-3 the northern row, west to east); a
+    sector the attackers do not hold at the run's end has no day (never taken).
+    """
+    return f"sector_taken_day_{sector:02d}"
+
+
 def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
-    """The run's outcomes as flat scalars: event days, casualties by side (all and by each day's end), share by day."""
+    """The run's outcomes as flat scalars: event days, casualties, shares by day, places' and sectors' capture days."""
     out: dict[str, Any] = {key: summary[key] for key in summary if key in EVENT_DAYS}  # in the summary's order
     out["final_cohesion"] = summary["final_cohesion"]
     for fate in ("killed", "wounded", "captured", "withdrawn"):
@@ -119,4 +134,6 @@ def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any
             out[f"killed_{side}_d{day:02d}"] = count
     for place in places:
         out[captured_column(place)] = summary["places_captured"].get(place)
+    for sector, day in enumerate(summary["sector_taken_day"]):
+        out[sector_column(sector)] = day
     return out

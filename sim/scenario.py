@@ -91,6 +91,17 @@ class Road(InputModel):
     cells: list[Cell] = Field(min_length=2, max_length=MAX_PLACES)
 
 
+class TownPart(InputModel):
+    """A part of the town the record names (an area such as ``north``, or a landmark) as the sectors it covers.
+
+    Sectors are numbered row-major from the north-west corner (0 to 3 the northern row, west to east).
+    The article draws no map: each part's sectors are this project's assumption.
+    """
+
+    name: str
+    sectors: list[int] = Field(min_length=1, max_length=64, description="sector numbers, row-major from the north-west")
+
+
 class TownSpec(InputModel):
     """The town as a grid: sectors_per_side x sectors_per_side sectors of sector_cells x sector_cells cells."""
 
@@ -108,6 +119,9 @@ class TownSpec(InputModel):
     entrances: list[Entrance] = Field(max_length=MAX_PLACES)
     roads: list[Road] = Field([], max_length=MAX_PLACES)
     water_station: Cell
+    parts: list[TownPart] = Field(
+        [], max_length=MAX_PLACES, description="where the record's parts of the town and landmarks lie"
+    )
     tunnels: int = Field(
         ge=0,
         le=MAX_TUNNELS,
@@ -135,7 +149,25 @@ class TownSpec(InputModel):
             raise ValueError(f"river_crossings_row: rows must lie in the town (0-{side - 1})")
         if not 0 <= self.river_col < self.margin_cells:
             raise ValueError(f"river_col must lie in the western outskirts (0-{self.margin_cells - 1})")
+        names = [part.name for part in self.parts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parts: a part is named twice ({sorted({x for x in names if names.count(x) > 1})})")
+        for part in self.parts:
+            outside = sorted({s for s in part.sectors if not 0 <= s < n * n})
+            if outside or len(set(part.sectors)) != len(part.sectors):
+                raise ValueError(
+                    f"parts: {part.name!r}: sectors must be distinct numbers 0-{n * n - 1} (got {part.sectors})"
+                )
         return self
+
+    def sector_of(self, cell: Cell) -> int:
+        """The sector (row-major from the north-west) a cell of the town lies in."""
+        return (cell.row // self.sector_cells) * self.sectors_per_side + cell.col // self.sector_cells
+
+    @property
+    def part_sectors(self) -> dict[str, tuple[int, ...]]:
+        """Each part's name -> its sectors."""
+        return {part.name: tuple(part.sectors) for part in self.parts}
 
     @property
     def town_cells(self) -> int:

@@ -183,6 +183,9 @@ class BattleState:
     withdrawal_hour: float | None = None
     fall_hour: float | None = None
     place_captured_hour: dict[str, float] = field(default_factory=dict)
+    # per sector (state.sector's numbers): the hour from which the attackers have held it without a
+    # break; nan while they do not hold it. At the run's end: the hour they took it for good.
+    sector_gov_since_hour: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def rng_handle(self) -> np.ndarray:

@@ -165,7 +165,13 @@ def reference_update_sectors(state: BattleState, p: control.Params) -> None:
     owner[gov >= hold] = control.SECTOR_GOV
     owner[reb >= hold] = control.SECTOR_REB
     state.sector_owner = owner
-    state.sectors_gov = int((owner == control.SECTOR_GOV).sum())
+    held = owner == control.SECTOR_GOV
+    if state.sector_gov_since_hour.size != state.n_sectors:
+        state.sector_gov_since_hour = np.full(state.n_sectors, np.nan)
+    since = state.sector_gov_since_hour
+    since[~held] = np.nan  # held without a break since the hour it was taken
+    since[held & np.isnan(since)] = state.hour
+    state.sectors_gov = int(held.sum())
     state.gov_share = float((control_ == GOV).mean())
 
 

@@ -184,6 +184,15 @@ def _first_claim_id(raw) -> str:
         (lambda raw: raw["control_claims"][0].update(restates="no-such-event"), ["restates 'no-such-event'"]),
         (lambda raw: raw["control_claims"][0].update(restates="water-cut"), ["not an outcome event"]),
         (lambda raw: raw["control_claims"][0].update(restates="fall"), ["restates 'fall'", "another date"]),
+        (
+            lambda raw: raw["spatial_claims"][0].update(parts=["the bakery"]),
+            ["spatial claim 'main-square-captured'", "part 'the bakery'", "neither an area"],
+        ),
+        (
+            lambda raw: raw["spatial_claims"][0].update(holder="rebels"),
+            ["spatial_claims.0", "'taken' is taken by the attackers"],
+        ),
+        (lambda raw: raw["spatial_claims"][0].update(extent="all"), ["spatial_claims.0", "extent"]),
     ],
 )
 def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expected):
@@ -194,6 +203,15 @@ def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expect
     assert str(path) in message
     for fragment in expected:
         assert fragment in message
+
+
+def test_the_aps_first_day_says_where_each_side_stood(record):
+    spatial = {c.id: c for c in record.spatial_claims}
+    gov, rebels = spatial["where-d00-ap-more-than-half-gov"], spatial["where-d00-ap-more-than-half-rebels"]
+    assert (gov.holder, gov.parts, gov.lean) == ("gov", ["south", "east"], "neutral")
+    assert (rebels.holder, rebels.parts) == ("rebels", ["north", "west"])
+    assert {c.id for c in record.spatial_claims if c.change == "taken"} >= {"main-square-captured", "south-seized"}
+    assert not any(e.kind == "capture" and e.place == "main square / municipality building" for e in record.events)
 
 
 def test_error_names_the_entry_id(tmp_path):

@@ -50,7 +50,7 @@ def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str
         for target in found:
             if target.fitted and all(c in group for c in target.columns):  # one not fitted rules nothing out
                 values = target.values(group)
-                if target.kind == "event":  # as in the loss: an event that never happens counts as NEVER_DAY
+                if target.in_days:  # as in the loss: an event that never happens counts as NEVER_DAY
                     values = event_days(values)
                 mean = np.nanmean(values) if not np.isnan(values).all() else np.nan
                 distances.append(float(target.distance(np.array([mean]))[0]))

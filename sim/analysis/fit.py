@@ -82,7 +82,7 @@ def fit(runs: pd.DataFrame, found: list[Target]) -> Fit:
     weights = sum(t.weight for t in found)
     for target in found:
         values = target.values(runs)
-        q = quantiles(event_days(values) if target.kind == "event" else values)
+        q = quantiles(event_days(values) if target.in_days else values)
         distance = target.distance(values)
         band_low, band_high = q["q05"], q["q95"]
         per_target.append(

@@ -1,7 +1,8 @@
 """The record as targets: each comparable entry an interval ``[low, high]`` on one of a run's outcomes.
 
 Control claims bound the attackers' share at the end of their day (stretched by the source's lean),
-events the day the model dates them, casualty reports a side's dead; each target has a scale and a
+events the day the model dates them, spatial claims the day the attackers take a part of the town
+(the scenario's sectors of that part), casualty reports a side's dead; each target has a scale and a
 weight (``sim.analysis.fit``). For a run value ``x`` the distance is ``max(low - x, 0, x - high) / scale``
 (in log units, ``/ ln 2``, for casualties). Facts the analyses check against (the fall day, the
 places taken, the record's dates) are read from the record here too, not copied into code.
@@ -20,8 +21,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sim.record import DAY0, CasualtyReport, ControlClaim, Event, Record, RecordError, describe
-from sim.run import OUTCOME_EVENT_DAYS, captured_column
+from sim.record import DAY0, CasualtyReport, ControlClaim, Event, Record, RecordError, SpatialClaim, describe
+from sim.run import OUTCOME_EVENT_DAYS, captured_column, sector_column
 from sim.scenario import TOWN_PLACE, Scenario
 from sim.state import SIDE_NAMES
 
@@ -51,7 +52,8 @@ DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by 
 NOT_FITTED_WHY = "claims contradicted by a neutral one of their day, and days' tolls of the dead"  # weight 0
 PER_DAY = re.compile(r"_d\d{2}$")  # an outcome at the end of one day: gov_share_d04, killed_army_d00
 
-Kind = Literal["control", "event", "casualties"]
+Kind = Literal["control", "event", "spatial", "casualties"]
+IN_DAYS: tuple[Kind, ...] = ("event", "spatial")  # kinds whose outcome is a day, never = NEVER_DAY
 
 
 def event_days(values) -> np.ndarray:
@@ -93,6 +95,8 @@ class Target:
     log_scale: bool = False
     ids: tuple[str, ...] = ()
     minus: str = ""  # an outcome taken off ``outcome`` (a day's dead: the total at its end less the day before's)
+    sectors: tuple[int, ...] = ()  # a spatial target's sectors: its outcome is the day the attackers hold
+    rank: int = 0  # ... ``rank`` of them for good (the rank-th smallest of the sectors' days)
 
     @property
     def fitted(self) -> bool:
@@ -102,7 +106,14 @@ class Target:
     @property
     def columns(self) -> tuple[str, ...]:
         """The run outcomes the target reads."""
+        if self.sectors:
+            return tuple(sector_column(s) for s in self.sectors)
         return (self.outcome, self.minus) if self.minus else (self.outcome,)
+
+    @property
+    def in_days(self) -> bool:
+        """Whether the outcome is a day (an event's, a part's taking): a run without one counts as ``NEVER_DAY``."""
+        return self.kind in IN_DAYS
 
     @property
     def per_day(self) -> bool:
@@ -111,18 +122,31 @@ class Target:
 
     def values(self, runs: pd.DataFrame) -> np.ndarray:
         """The target's outcome in each run (row of ``runs``); NaN where a run does not have it."""
+        if self.sectors:
+            return part_taken_days(runs, self.sectors, self.rank)
         values = outcome_values(runs, self.outcome)
         return values - outcome_values(runs, self.minus) if self.minus else values
 
     def distance(self, values: np.ndarray) -> np.ndarray:
         """Distance of each value from the interval, in the target's units (0 inside)."""
-        x = event_days(values) if self.kind == "event" else np.asarray(values, dtype=float)
+        x = event_days(values) if self.in_days else np.asarray(values, dtype=float)
         if self.log_scale:
             x = np.maximum(x, 1.0)
             above = np.log(x) - math.log(self.high)  # an open upper end (infinite): never above
             return np.maximum.reduce([math.log(self.low) - np.log(x), np.zeros_like(x), above]) / math.log(2)
         scale = SHARE_SCALE if self.kind == "control" else 1.0
         return np.maximum.reduce([self.low - x, np.zeros_like(x), x - self.high]) / scale
+
+
+def part_taken_days(runs: pd.DataFrame, sectors: tuple[int, ...], rank: int) -> np.ndarray:
+    """Per run, the day from which the attackers hold ``rank`` of ``sectors`` for good (NaN: never).
+
+    The ``rank``-th smallest of the sectors' days (``sim.run.sector_column``), a sector never taken
+    counting as later than any day.
+    """
+    days = np.column_stack([outcome_values(runs, sector_column(s)) for s in sectors])
+    days = np.sort(np.where(np.isnan(days), np.inf, days), axis=1)[:, rank - 1]
+    return np.where(np.isinf(days), np.nan, days)
 
 
 def share_interval(claim: ControlClaim) -> tuple[float, float]:
@@ -244,6 +268,54 @@ def event_target(event: Event, outcome: str) -> Target:
     )
 
 
+def part_rank(sectors: int, claim: SpatialClaim) -> int:
+    """How many of a part's sectors the attackers must hold for the part to count as theirs.
+
+    More than half (assumption: a part changes hands with most of its sectors). "Some parts of"
+    (``extent: some``) reads as one sector when the attackers hold them, and as all but one while
+    the rebels still hold some.
+    """
+    if claim.extent == "some":
+        return 1 if claim.holder == "gov" else sectors
+    return sectors // 2 + 1
+
+
+def spatial_targets(claim: SpatialClaim, parts: dict[str, tuple[int, ...]]) -> list[Target]:
+    """A spatial claim as windows on the day the attackers take each of its parts (the scenario maps).
+
+    ``taken`` on day d: the part taken within the claim's time of day (with the events' slack);
+    the attackers hold it at that time: taken by its end; the rebels hold it: not taken before its
+    start. A claim weighs as one entry of its lean, shared among its parts.
+    """
+    mapped = [part for part in claim.parts if part in parts]
+    start, end = TIME_OF_DAY[claim.time_of_day]
+    slack = INFERRED_SLACK_DAYS if claim.date_basis == "inferred" else EVENT_SLACK_DAYS
+    low, high = max(claim.day + start - slack, 0.0), claim.day + end + slack
+    if claim.change == "holds":
+        low, high = (0.0, high) if claim.holder == "gov" else (low, NEVER_DAY)
+    found = []
+    for part in mapped:
+        sectors = parts[part]
+        found.append(
+            Target(
+                id=claim.id if len(claim.parts) == 1 else f"{claim.id}:{part}",
+                kind="spatial",
+                label=f"{describe(claim).replace(', '.join(claim.parts), part)}, {claim.quote!r}",
+                day=claim.day,
+                lean=claim.lean,
+                source=claim.source,
+                outcome=f"taken_day:{part}",
+                low=round(low, 3),
+                high=round(high, 3),
+                weight=LEAN_WEIGHT[claim.lean] / len(mapped),
+                ids=(claim.id,),
+                sectors=sectors,
+                rank=part_rank(len(sectors), claim),
+            )
+        )
+    return found
+
+
 def casualty_targets(record: Record) -> list[Target]:
     """The battle's killed of each side, and each side's dead to date and on a day, as targets."""
     return battle_casualty_targets(record) + dated_casualty_targets(record)
@@ -346,6 +418,9 @@ def targets(record: Record, scenario: Scenario, until_day: int | None = None) ->
         outcome = event_outcome(event, places)
         if outcome is not None:
             found.append(event_target(event, outcome))
+    parts = scenario.town.part_sectors
+    for claim in record.spatial_claims:
+        found += spatial_targets(claim, parts)
     found += casualty_targets(record)
     if until_day is not None:
         found = [t for t in found if t.day <= until_day]
@@ -380,6 +455,12 @@ def left_out(record: Record, scenario: Scenario) -> list[tuple[str, int, str, st
             else:
                 why = "the model does not date this kind of event"
             rows.append((event.id, event.day, f"{event.kind} of {event.place}", why))
+    parts = scenario.town.part_sectors
+    for claim in record.spatial_claims:
+        unmapped = [part for part in claim.parts if part not in parts]
+        if unmapped:
+            why = f"the scenario places {', '.join(unmapped)} in no sector (town.parts)"
+            rows.append((claim.id, claim.day, f"spatial claim: {describe(claim)}", why))
     targeted = {i for t in casualty_targets(record) for i in t.ids}
     for report in record.casualties:
         if report.id not in targeted:

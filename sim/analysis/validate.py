@@ -33,7 +33,7 @@ from sim.analysis.targets import (
     town_event,
 )
 from sim.record import FRACTION_WORDS, ControlClaim, Record, format_figure
-from sim.run import captured_column
+from sim.run import captured_column, sector_column
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.ensemble import run_ensemble
 
@@ -48,6 +48,9 @@ ENCIRCLEMENT_WITHIN_DAYS = 2.0  # assumption (issue 5): the median within two da
 CAPTURE_WITHIN_DAYS = 2.0  # assumption (issue 5): each place taken within two days of its recorded date
 HEZBOLLAH_KILLED_RANGE = (60, 170)  # assumption (issue 5): the range around the record's total it accepts
 CIVILIANS_ORDER_FACTOR = 2.0  # assumption: civilians killed "of the recorded order" means within a factor of two
+FIRST_DAY_DEAD_REPORT = "soldiers-killed-first-day"  # the record's army dead of day 0
+FIRST_DAY_DEAD_FACTOR = 3.0  # assumption (issue 21): the median army dead of day 0 within a factor of three of it
+CAPTURE_ORDER_SHARE = 0.5  # assumption (issue 21): the recorded order of the captures in most runs
 
 
 @dataclass
@@ -222,10 +225,59 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
                 f"record:{event.id}",
             )
         )
+    checks += spatial_checks(runs, fitted, record, scenario)
     for side, (low, high, cites) in killed_ranges(record).items():
         median = _median(outcome_values(runs, f"killed_{side}"))
         checks.append(_in_range(f"{side} killed", "killed", median, (low, high), f"median {median:g}", cites))
+    first_day = next(r for r in record.casualties if r.id == FIRST_DAY_DEAD_REPORT)
+    dead0 = _median(outcome_values(runs, f"killed_{first_day.side}_d{first_day.day:02d}"))
+    reported = first_day.killed.value
+    checks.append(
+        _in_range(
+            f"{first_day.side} killed on day {first_day.day}",
+            "killed by the end of the day",
+            dead0,
+            (reported / FIRST_DAY_DEAD_FACTOR, reported * FIRST_DAY_DEAD_FACTOR),
+            f"median {dead0:g}",
+            f"record:{first_day.id} ({reported:g}; within x{FIRST_DAY_DEAD_FACTOR:g}, assumption)",
+        )
+    )
     return checks
+
+
+def capture_order_share(runs: pd.DataFrame, record: Record, scenario: Scenario) -> tuple[float, list[str]]:
+    """The share of runs in which the places outside the town are taken in the record's order, and that order.
+
+    A place never taken counts as taken after every day, so a run that misses the last capture can
+    still keep the order of the others but not of the place it never took (two never taken: a tie, out of order).
+    """
+    taken = captures(record, scenario)
+    days = np.column_stack([event_days(outcome_values(runs, captured_column(place))) for place, _ in taken])
+    in_order = (np.diff(days, axis=1) > 0).all(axis=1)
+    return float(in_order.mean()) if len(runs) else float("nan"), [place for place, _ in taken]
+
+
+def spatial_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Scenario) -> list[Check]:
+    """Where the town held and fell: the neutral spatial claims, and the order of the captures outside it."""
+    neutral = [t for t in fitted.per_target if t.target.kind == "spatial" and t.target.lean == "neutral"]
+    missed = [t.target.id for t in neutral if not t.consistent]
+    share, order = capture_order_share(runs, record, scenario)
+    return [
+        Check(
+            "neutral spatial claims",
+            "every neutral spatial claim consistent with the 90 % band",
+            f"{len(neutral) - len(missed)} of {len(neutral)}" + (f" (missed: {', '.join(missed)})" if missed else ""),
+            not missed,
+            "record: the neutral spatial claims; scenario: town.parts",
+        ),
+        Check(
+            "order of the captures",
+            f"the record's order ({' < '.join(order)}) in more than {CAPTURE_ORDER_SHARE:.0%} of runs",
+            f"{share:.0%} of runs",
+            share > CAPTURE_ORDER_SHARE,
+            "record: " + ", ".join(event.id for _, event in captures(record, scenario)),
+        ),
+    ]
 
 
 def _day10_runs_apart(runs: pd.DataFrame, fall: np.ndarray, day: int, later: ControlClaim) -> str:
@@ -259,6 +311,19 @@ def _day10_runs_apart(runs: pd.DataFrame, fall: np.ndarray, day: int, later: Con
         f"the other {runs_text(others)} {later_and_fall(others)} (medians; {later.source}: {share_words(later)} on "
         f"day {later.day})"
     )
+
+
+def taken_days(runs, sectors_per_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sector (rows x cols, row 0 the north): the median day it was taken for good, and how often never.
+
+    The median counts a sector never taken as ``NEVER_DAY``; the second array is the share of runs
+    in which the attackers never took it for good.
+    """
+    n = sectors_per_side
+    days = np.column_stack([outcome_values(runs, sector_column(s)) for s in range(n * n)])
+    never = np.isnan(days).mean(axis=0)
+    median = np.median(event_days(days.ravel()).reshape(days.shape), axis=0)
+    return median.reshape(n, n), never.reshape(n, n)
 
 
 def validate(

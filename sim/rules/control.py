@@ -183,15 +183,28 @@ def control_kernel(
 def update_sectors(state: BattleState, p: Params) -> None:
     """Sector holders and the attackers' share of the town, from cell control.
 
-    ``state.sector_owner`` is made again only when a sector changes hands.
+    ``state.sector_owner`` and ``state.sector_gov_since_hour`` change only when a sector changes hands.
     """
     if state.sector_code.size != state.n_sectors:
         state.sector_code = np.full(state.n_sectors, -1, np.int8)
+        state.sector_gov_since_hour = np.full(state.n_sectors, np.nan)
     changed, state.sectors_gov, state.gov_share = sectors_kernel(
         state.control, state.in_town_mask, state.sector, p.sector_hold_share, state.sector_code
     )
     if changed:
         state.sector_owner = _OWNER_NAMES[state.sector_code]
+        held = state.sector_code == SECTOR_CODE_GOV
+        since = state.sector_gov_since_hour
+        since[~held] = np.nan
+        since[held & np.isnan(since)] = state.hour
+
+
+def sector_gov_shares(state: BattleState) -> np.ndarray:
+    """Each sector's share of its town cells the attackers hold (the counts ``sectors_kernel`` compares)."""
+    town = state.in_town_mask
+    sector = state.sector[town]
+    held = (state.control[town] == GOV).astype(float)
+    return np.bincount(sector, weights=held, minlength=state.n_sectors) / np.bincount(sector, minlength=state.n_sectors)
 
 
 @njit(cache=True, error_model="numpy")

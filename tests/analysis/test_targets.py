@@ -63,7 +63,8 @@ def test_events_become_day_windows_on_the_models_outcomes(found):
     assert found["totally-surrounded"].outcome == "encirclement_day"
     assert "rebels-confined-triangle" not in found
     skipped = {row[0] for row in left_out(load_record(), load_scenario("al-qusayr-2013"))}
-    assert {"rebels-confined-triangle", "main-square-captured"} <= skipped
+    assert "rebels-confined-triangle" in skipped
+    assert found["main-square-captured"].kind == "spatial"  # a capture inside the town: a spatial claim
 
 
 def test_the_sides_claims_of_a_day_bracket_the_share(found):
@@ -89,8 +90,8 @@ def test_a_claim_restating_an_event_is_compared_once_as_the_event(found):
 
 def test_a_claim_restating_an_event_the_model_does_not_date_is_compared_as_a_claim():
     record, scenario = load_record(), load_scenario("al-qusayr-2013")
-    claim = "claim-d00-ap-more-than-half"  # said to restate the main square's capture, which the model does not date
-    restated = {"restates": "main-square-captured"}
+    claim = "claim-d00-ap-more-than-half"  # said to restate an outcome the model does not date (copied unchecked)
+    restated = {"restates": "rebels-confined-triangle"}
     claims = [c.model_copy(update=restated) if c.id == claim else c for c in record.control_claims]
     restating = record.model_copy(update={"control_claims": claims})
     assert claim in {t.id for t in targets(restating, scenario)}

@@ -28,15 +28,20 @@ from sim.analysis.targets import (
     left_out,
     outcome_values,
 )
-from sim.analysis.validate import ValidationResult, fmt, sectors_claimed, validate
+from sim.analysis.validate import ValidationResult, fmt, sectors_claimed, taken_days, validate
 from sim.output import code_version, git_commit, save_figure, write_text
 from sim.record import Record
 from sim.run import EVENT_DAYS
 
-FILES = "validation.md, validation.json, control/sectors/casualties/strength .png .svg"
+FILES = "validation.md, validation.json, control/sectors/sector-panels/sector-taken/casualties/strength .png .svg"
 SECTIONS = {  # kind of target -> (section title, digits of its numbers)
     "control": ("Control claims (share of the town held by the attackers, end of the day)", 2),
     "event": (f"Events (day of the battle the model puts them on; day 0 = {battle_date(0)})", 1),
+    "spatial": (
+        "Spatial claims (the day the attackers take the part for good: more than half of its sectors, "
+        "`town.parts` of the scenario; 'some': one sector, or all while the rebels hold some)",
+        1,
+    ),
     "casualties": ("Casualties (killed: in the battle, by the end of a day, on a day)", 0),
 }
 
@@ -131,6 +136,7 @@ def validation_markdown(result: ValidationResult, record: Record, *, command: st
             f"| {column.replace('_', ' ')} | {fmt(q['q50'])} | [{fmt(q['q05'])}, {fmt(q['q95'])}] | "
             f"{np.isnan(values).mean():.0%} |"
         )
+    lines += sector_table(runs, result.scenario.town.sectors_per_side)
     lines += ["", "## Entries of the record that are not targets", ""]
     for i, day, what, why in left_out(record, result.scenario):
         lines.append(f"- {battle_date(day, iso=True)} `{i}`: {what}: {why}")
@@ -139,6 +145,39 @@ def validation_markdown(result: ValidationResult, record: Record, *, command: st
         lines += ["", "## Where the model misses", ""]
         lines += [f"- {c.name}: required {c.required}; the ensemble gives {c.measured}." for c in failed]
     return "\n".join(lines) + "\n"
+
+
+def sector_table(runs, sectors_per_side: int) -> list[str]:
+    """The median day each sector was taken for good, as a map: rows north to south, columns west to east."""
+    median, never = taken_days(runs, sectors_per_side)
+    lines = [
+        "",
+        "## Where the town fell: the day each sector was taken for good",
+        "",
+        "Median over the runs (a sector never taken counts as day 24); in brackets, the share of runs in "
+        "which it was never taken. Sector numbers row-major from the north-west.",
+        "",
+        "| | " + " | ".join(["W", *[""] * (sectors_per_side - 2), "E"]) + " |",
+        "|---|" + "---|" * sectors_per_side,
+    ]
+    for row in range(sectors_per_side):
+        side = "N" if row == 0 else "S" if row == sectors_per_side - 1 else ""
+        cells = [
+            f"{median[row, col]:.1f}" + (f" ({never[row, col]:.0%})" if never[row, col] else "")
+            for col in range(sectors_per_side)
+        ]
+        lines.append(f"| {side} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def spatial_marks(record: Record, parts: dict[str, tuple[int, ...]]) -> list[tuple[int, float, bool, str]]:
+    """The record's spatial claims as marks on the sectors of their parts: (sector, midday, attackers hold, lean)."""
+    return [
+        (sector, claim.day + 0.5, claim.holder == "gov", claim.lean)
+        for claim in record.spatial_claims
+        for part in claim.parts
+        for sector in parts.get(part, ())
+    ]
 
 
 def figure_data(summaries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,7 +194,8 @@ def figure_data(summaries: list[dict[str, Any]]) -> dict[str, Any]:
     killed = {
         name: np.array([s["killed"][name] for s in summaries]) for name in ("rebels", "army", "hezbollah", "civilians")
     }
-    return {"share": share, "held": held, "strength": strength, "killed": killed}
+    sector_share = np.array([s["sector_gov_share_by_day"][:days] for s in summaries])
+    return {"share": share, "held": held, "sector_share": sector_share, "strength": strength, "killed": killed}
 
 
 def validation_figures(result: ValidationResult, record: Record, folder: Path) -> list[Path]:
@@ -180,6 +220,26 @@ def validation_figures(result: ValidationResult, record: Record, folder: Path) -
         f"The {sectors} sectors by day, {name}: share of {len(summaries)} runs in which the attackers hold each"
     )
     written += save_figure(fig, folder, "sectors")
+    side = result.scenario.town.sectors_per_side
+    median, never = taken_days(result.runs, side)
+    fig, axes = plt.subplots(side, side, figsize=(2.4 * side, 1.7 * side), sharex=True, sharey=True)
+    plots.plot_sector_panels(
+        data["sector_share"],
+        np.asarray(axes),
+        marks=spatial_marks(record, result.scenario.town.part_sectors),
+        taken_day=np.where(never.ravel() >= 0.5, np.nan, median.ravel()),
+    )
+    fig.suptitle(
+        f"Each sector's share held by the attackers, {name} ({len(summaries)} runs: median, 90 % band; dotted: "
+        "median day taken for good)\nthe record's spatial claims: ▲ attackers hold or take it, ▼ rebels hold it; "
+        "colour: the source's lean (red government, green opposition, blue neutral)",
+        fontsize=8,
+    )
+    fig.supxlabel(f"day of the battle (day 0 = {battle_date(0)} 2013); north up, west left", fontsize=8)
+    written += save_figure(fig, folder, "sector-panels")
+    ax = plots.plot_taken_day_map(median, never)
+    ax.set_title(f"Median day each sector was taken for good, {name} ({len(summaries)} runs)", fontsize=9)
+    written += save_figure(ax.figure, folder, "sector-taken")
     ranges = {t.outcome.removeprefix("killed_"): (t.low, t.high) for t in battle_casualty_targets(record)}
     written += save_figure(plots.plot_casualties(data["killed"], ranges).figure, folder, "casualties")
     written += save_figure(plots.plot_strength(data["strength"]).figure, folder, "strength")
