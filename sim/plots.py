@@ -287,7 +287,7 @@ def plot_taken_day_map(median_day: np.ndarray, never: np.ndarray, *, ax: Axes | 
             ha="center",
             va="center",
             fontsize=8,
-            color="white" if day < 0.6 * np.nanmax(shown) else "black",
+            color="white" if day > 0.6 * np.nanmax(shown) else "black",
         )
     ax.set_xticks(range(shown.shape[1]), ["W", *[""] * (shown.shape[1] - 2), "E"])
     ax.set_yticks(range(shown.shape[0]), ["N", *[""] * (shown.shape[0] - 2), "S"])
