@@ -10,6 +10,7 @@ import yaml
 from sim.cli import main
 from sim.record import (
     DAY0,
+    IN_TOWN_PLACE_KINDS,
     ControlClaim,
     Figure,
     RecordError,
@@ -57,7 +58,7 @@ def test_every_figure_follows_from_its_quote(record):
 def test_days_agree_with_dates_and_sections_are_sorted(record):
     for entry in record.entries():
         assert entry.day == (entry.date - DAY0).days, entry.id
-    for section in (record.forces, record.control_claims, record.events, record.casualties):
+    for section in (record.forces, record.control_claims, record.events, record.casualties, record.spatial_claims):
         dates = [e.date for e in section]
         assert dates == sorted(dates)
 
@@ -193,6 +194,14 @@ def _first_claim_id(raw) -> str:
             ["spatial_claims.0", "'taken' is taken by the attackers"],
         ),
         (lambda raw: raw["spatial_claims"][0].update(extent="all"), ["spatial_claims.0", "extent"]),
+        (  # a village is outside the town: not a part of it
+            lambda raw: raw["spatial_claims"][0].update(parts=["Arjoun"]),
+            ["spatial claim 'main-square-captured'", "part 'Arjoun'", "facility or landmark"],
+        ),
+        (  # the control claims' areas moved to spatial claims
+            lambda raw: raw["control_claims"][0].update(areas_gov=["east"]),
+            ["control_claims.0", "areas_gov", "Extra inputs"],
+        ),
     ],
 )
 def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expected):
@@ -208,10 +217,106 @@ def test_a_malformed_record_names_file_entry_and_field(tmp_path, breaker, expect
 def test_the_aps_first_day_says_where_each_side_stood(record):
     spatial = {c.id: c for c in record.spatial_claims}
     gov, rebels = spatial["where-d00-ap-more-than-half-gov"], spatial["where-d00-ap-more-than-half-rebels"]
-    assert (gov.holder, gov.parts, gov.lean) == ("gov", ["south", "east"], "neutral")
-    assert (rebels.holder, rebels.parts) == ("rebels", ["north", "west"])
+    assert (gov.holder, gov.change, gov.parts, gov.lean, gov.day) == ("gov", "holds", ["south", "east"], "neutral", 0)
+    assert (rebels.holder, rebels.parts, rebels.lean, rebels.day) == ("rebels", ["north", "west"], "neutral", 0)
+    assert (gov.source, rebels.source) == ("AP", "AP")
     assert {c.id for c in record.spatial_claims if c.change == "taken"} >= {"main-square-captured", "south-seized"}
     assert not any(e.kind == "capture" and e.place == "main square / municipality building" for e in record.events)
+
+
+MOVED_CAPTURES = {
+    "main-square-captured",
+    "main-square-capture-confirmed",
+    "south-seized",
+    "state-media-east-stability",
+    "south-west-captured-d15",
+    "local-government-building-d15",
+    "water-station-captured",
+}
+
+
+def test_captures_inside_the_town_are_spatial_claims_not_events(record):
+    inside = {p.name for p in record.places if p.kind in IN_TOWN_PLACE_KINDS}
+    in_town_captures = [
+        e.id
+        for e in record.events
+        if e.kind == "capture" and (e.place in inside or (e.place == "al-Qusayr" and e.directions))
+    ]
+    assert in_town_captures == []
+    spatial = {c.id: c for c in record.spatial_claims}
+    assert set(spatial) >= MOVED_CAPTURES
+    assert not MOVED_CAPTURES & {e.id for e in record.events}
+    assert all(spatial[i].holder == "gov" for i in MOVED_CAPTURES)
+    assert spatial["state-media-east-stability"].change == "holds"  # "restored stability", not a seizure
+    assert spatial["south-seized"].parts == ["south", "town hall"]
+    assert not any(c.restates in MOVED_CAPTURES for c in record.control_claims)
+
+
+def test_spatial_claims_quote_the_article_and_name_their_day(record, article_text):
+    assert len(record.spatial_claims) >= 30
+    for claim in record.spatial_claims:
+        assert quote_in_article(claim.quote, article_text), claim.id
+        assert claim in record.entries()
+        if claim.id not in MOVED_CAPTURES:
+            assert re.fullmatch(r"where-d(\d\d)-[a-z0-9-]+", claim.id), claim.id
+            assert int(claim.id[7:9]) == claim.day, claim.id
+        assert "expected" not in claim.quote  # an expectation is not a claim of who held what
+
+
+def test_every_landmark_in_the_town_is_named_by_a_spatial_claim(record):
+    named = {part for c in record.spatial_claims for part in c.parts}
+    inside = {p.name for p in record.places if p.kind in IN_TOWN_PLACE_KINDS}
+    assert inside - named == set()
+    assert {"town hall", "stadium area", "cultural centre", "church", "al-Baladyeh roundabout"} <= inside
+    assert {"al-Ghytta area", "security buildings", "makeshift hospital", "local government building"} <= inside
+
+
+def test_the_control_claims_areas_became_spatial_claims(record):
+    spatial = {c.id: c for c in record.spatial_claims}
+    expected = {
+        "where-d00-hezbollah-two-thirds-rebels": ("rebels", ["north"]),
+        "where-d01-activist-most-gov": ("gov", ["main square / municipality building", "centre"]),
+        "where-d01-activist-outskirts-gov": ("gov", ["outskirts"]),
+        "where-d04-rebel-sources-40pct-rebels": ("rebels", ["centre", "west"]),
+        "where-d09-spokesman-security-buildings": ("gov", ["security buildings"]),
+        "where-d12-reuters-two-thirds-rebels": ("rebels", ["centre"]),
+    }
+    for ident, (holder, parts) in expected.items():
+        assert (spatial[ident].holder, spatial[ident].parts) == (holder, parts), ident
+    claims = {c.id: c for c in record.control_claims}
+    for ident in expected:
+        claim = spatial[ident]
+        same_day = [c for c in claims.values() if c.day == claim.day and c.source == claim.source]
+        assert same_day, ident  # the control claim it came from: same day, same source
+
+
+def test_the_state_medias_second_day_list(record):
+    spatial = {c.id: c for c in record.spatial_claims}
+    landmarks = spatial["where-d01-state-media-landmarks"]
+    assert (landmarks.day, landmarks.holder, landmarks.lean) == (1, "gov", "government")
+    assert set(landmarks.parts) == {
+        "stadium area",
+        "main square / municipality building",
+        "cultural centre",
+        "church",
+        "al-Baladyeh roundabout",
+        "al-Ghytta area",
+    }
+    west = spatial["where-d01-state-media-west-some"]
+    assert (west.parts, west.extent) == (["west"], "some")
+    remnants = spatial["where-d01-state-media-remnants"]
+    assert (remnants.holder, remnants.parts, remnants.extent) == ("rebels", ["north", "east"], "some")
+
+
+def test_the_rebels_last_stand_is_the_north(record):
+    """From day 4 on, each claim of where the rebels held names the north, the centre or the west."""
+    north = [c for c in record.spatial_claims if c.holder == "rebels" and "north" in c.parts]
+    assert {c.day for c in north} >= {0, 1, 4, 5, 9, 11, 15}
+    assert {c.lean for c in north} == {"government", "opposition", "neutral"}
+    late = [c for c in record.spatial_claims if c.holder == "rebels" and c.day >= 4]
+    assert all(set(c.parts) <= {"north", "centre", "west", "makeshift hospital"} for c in late)
+    mop_up = next(c for c in record.spatial_claims if c.id == "where-d17-mop-up-north")
+    assert (mop_up.holder, mop_up.parts, mop_up.lean) == ("gov", ["north"], "government")
 
 
 def test_error_names_the_entry_id(tmp_path):
