@@ -25,7 +25,8 @@ test: $(STAMP)
 # Everything behind the README's "How well does it match history?" (about 30 minutes on 2 cores):
 # calibration on the whole record and on days 0-10 only, the civilians' exposure fitted to their
 # dead, the calibrated baseline's validation,
-# the counterfactual variants against it, and the sensitivity screen; reports and figures are
+# the counterfactual variants against it, the sensitivity screen and the competing sub-models
+# scored on every pattern (experiments/patterns/sub-models.yaml); reports and figures are
 # copied to docs/history/.
 HISTORY := results/history
 VARIANTS := attackers-5000 attackers-8000 no-hezbollah supply-open no-corridor
@@ -38,12 +39,14 @@ history: $(STAMP)
 	  $(BIN)/qusayr compare al-qusayr-2013 $$v --runs 50 --out $(HISTORY)/compare/$$v \
 	    --ensembles $(HISTORY)/ensembles --quiet || exit 1; done
 	$(BIN)/qusayr sensitivity calibration --method morris --replicates 2 --out $(HISTORY)/sensitivity
+	$(BIN)/qusayr patterns sub-models --out $(HISTORY)/patterns --quiet
 	mkdir -p docs/history
 	cp $(HISTORY)/validate/validation.md $(HISTORY)/validate/*.png docs/history/
 	cp $(HISTORY)/calibration/calibration.md $(HISTORY)/calibration/calibration.png docs/history/
 	cp $(HISTORY)/calibration-until-d10/calibration.md docs/history/calibration-until-d10.md
 	cp $(HISTORY)/calibration-civilians/calibration.md docs/history/calibration-civilians.md
 	cp $(HISTORY)/sensitivity/sensitivity.md $(HISTORY)/sensitivity/sensitivity.png docs/history/
+	cp $(HISTORY)/patterns/patterns.md docs/history/patterns.md
 	for v in $(VARIANTS); do \
 	  cp $(HISTORY)/compare/$$v/compare.md docs/history/compare-$$v.md; \
 	  cp $(HISTORY)/compare/$$v/compare.png docs/history/compare-$$v.png; done

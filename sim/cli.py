@@ -166,6 +166,24 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_patterns(args: argparse.Namespace) -> int:
+    from sim.analysis.reports.patterns import patterns_lines, write_patterns
+
+    out = check_out_folder(args.out or Path("results") / "patterns" / Path(args.test).stem)
+    result = write_patterns(
+        args.test,
+        out,
+        record=load_record(),
+        runs=args.runs,
+        workers=args.workers,
+        cluster=args.cluster,
+        quiet=args.quiet,
+        command=_command_line(),
+    )
+    print("\n".join(patterns_lines(result, out)))
+    return 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.reports.calibration import calibration_lines, write_calibration
 
@@ -347,6 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
     _add_engine_arguments(validate)
     validate.set_defaults(handler=_cmd_validate)
+
+    patterns = commands.add_parser(
+        "patterns", help="competing sub-models, each an ensemble, scored on every pattern of the record at once"
+    )
+    patterns.add_argument(
+        "test", nargs="?", default="sub-models", help="a pattern test: experiments/patterns/<name>.yaml or a path"
+    )
+    patterns.add_argument("--runs", type=_count(2, MAX_RUNS), help="seeds per alternative (default: the test's)")
+    patterns.add_argument("--out", type=Path, help="output folder (default: results/patterns/<test>)")
+    _add_engine_arguments(patterns)
+    patterns.set_defaults(handler=_cmd_patterns)
 
     calibrate = commands.add_parser("calibrate", help="fit an experiment's free parameters to the record")
     calibrate.add_argument("experiment", help="experiment name or file (parameters with bounds, calibration:)")

@@ -51,6 +51,18 @@ CIVILIANS_ORDER_FACTOR = 2.0  # assumption: civilians killed "of the recorded or
 FIRST_DAY_DEAD_REPORT = "soldiers-killed-first-day"  # the record's army dead of day 0
 FIRST_DAY_DEAD_FACTOR = 3.0  # assumption (issue 21): the median army dead of day 0 within a factor of three of it
 CAPTURE_ORDER_SHARE = 0.5  # assumption (issue 21): the recorded order of the captures in most runs
+SPATIAL_CONSISTENT_SHARE = 0.5  # assumption (issue 21): most of the fitted spatial claims consistent
+
+# The patterns (Grimm et al. 2005) the checks belong to: ``sim.analysis.patterns`` scores competing
+# sub-models on all of them at once.
+SHARE = "daily share"
+SECTOR_ORDER = "per-sector order"
+CAPTURE_ORDER = "order of the captures"
+FIRST_DAY = "first day's toll"
+FALL = "fall day"
+CASUALTIES = "casualties by side"
+CAMPAIGN = "encirclement and captures"
+PATTERNS = (SHARE, SECTOR_ORDER, CAPTURE_ORDER, FIRST_DAY, FALL, CASUALTIES, CAMPAIGN)
 
 
 @dataclass
@@ -62,6 +74,7 @@ class Check:
     measured: str
     passed: bool
     cites: str
+    pattern: str  # one of ``PATTERNS``
 
 
 @dataclass
@@ -118,11 +131,13 @@ def _between_sides(fitted: Fit) -> tuple[bool, str]:
 
 
 def _in_range(
-    name: str, quantity: str, value: float, bounds: tuple, measured: str, cites: str, note: str = ""
+    name: str, quantity: str, value: float, bounds: tuple, measured: str, cites: str, pattern: str, note: str = ""
 ) -> Check:
     """A check that ``value`` (the ensemble's median ``quantity``) lies within ``bounds``."""
     low, high = bounds
-    return Check(name, f"median {quantity} in [{low:g}, {high:g}]{note}", measured, low <= value <= high, cites)
+    return Check(
+        name, f"median {quantity} in [{low:g}, {high:g}]{note}", measured, low <= value <= high, cites, pattern
+    )
 
 
 def killed_ranges(record: Record) -> dict[str, tuple[float, float, str]]:
@@ -167,6 +182,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             f"median {median_fall:.2f} (a run that did not fall counts as day {NEVER_DAY:g}); fell in "
             f"{(~np.isnan(fall)).mean():.0%} of runs, on day {fmt(_median(fall))} in the median of those",
             "record:withdrawal, record:fall",
+            FALL,
         ),
         _in_range(
             "end of day 0",
@@ -175,6 +191,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             DAY0_SHARE_RANGE,
             f"median {share0:.2f}",
             "record:claim-d00-ap-more-than-half, claim-d00-activist-60pct",
+            SHARE,
         ),
         _in_range(
             f"end of day {claim.day} ({battle_date(claim.day)})",
@@ -184,6 +201,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             f"median {sectors10:g} (of the town: {share10:.2f})"
             + _day10_runs_apart(runs, fall, claim.day, control_claim(record, LATER_SHARE_CLAIM)),
             f"record:{claim.id}",
+            SHARE,
             note=f" (record {held} of {sectors})",
         ),
     ]
@@ -196,11 +214,12 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             f"{len(neutral) - len(missed)} of {len(neutral)}" + (f" (missed: {', '.join(missed)})" if missed else ""),
             not missed,
             "record: the neutral control claims",
+            SHARE,
         )
     )
     ok, text = _between_sides(fitted)
     checks.append(
-        Check("between the sides", "median between government and opposition claims", text, ok, "record: claims")
+        Check("between the sides", "median between government and opposition claims", text, ok, "record: claims", SHARE)
     )
     encircled = _median(event_days(outcome_values(runs, "encirclement_day")))
     surrounded = town_event(record, "encirclement")
@@ -212,6 +231,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             (surrounded.day - ENCIRCLEMENT_WITHIN_DAYS, surrounded.day + ENCIRCLEMENT_WITHIN_DAYS),
             f"median {encircled:.2f}",
             f"record:{surrounded.id}",
+            CAMPAIGN,
         )
     )
     for place, event in captures(record, scenario):
@@ -223,12 +243,15 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
                 f"median {median:.2f}",
                 abs(median - (event.day + 0.5)) <= CAPTURE_WITHIN_DAYS,
                 f"record:{event.id}",
+                CAMPAIGN,
             )
         )
     checks += spatial_checks(runs, fitted, record, scenario)
     for side, (low, high, cites) in killed_ranges(record).items():
         median = _median(outcome_values(runs, f"killed_{side}"))
-        checks.append(_in_range(f"{side} killed", "killed", median, (low, high), f"median {median:g}", cites))
+        checks.append(
+            _in_range(f"{side} killed", "killed", median, (low, high), f"median {median:g}", cites, CASUALTIES)
+        )
     first_day = next(r for r in record.casualties if r.id == FIRST_DAY_DEAD_REPORT)
     dead0 = _median(outcome_values(runs, f"killed_{first_day.side}_d{first_day.day:02d}"))
     reported = first_day.killed.value
@@ -240,6 +263,7 @@ def history_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             (reported / FIRST_DAY_DEAD_FACTOR, reported * FIRST_DAY_DEAD_FACTOR),
             f"median {dead0:g}",
             f"record:{first_day.id} ({reported:g}; within x{FIRST_DAY_DEAD_FACTOR:g}, assumption)",
+            FIRST_DAY,
         )
     )
     return checks
@@ -258,9 +282,11 @@ def capture_order_share(runs: pd.DataFrame, record: Record, scenario: Scenario) 
 
 
 def spatial_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Scenario) -> list[Check]:
-    """Where the town held and fell: the neutral spatial claims, and the order of the captures outside it."""
-    neutral = [t for t in fitted.per_target if t.target.kind == "spatial" and t.target.lean == "neutral"]
+    """Where the town held and fell: the neutral spatial claims, most spatial claims, the order of the captures."""
+    spatial = [t for t in fitted.per_target if t.target.kind == "spatial" and t.target.fitted]
+    neutral = [t for t in spatial if t.target.lean == "neutral"]
     missed = [t.target.id for t in neutral if not t.consistent]
+    met = sum(t.consistent for t in spatial)
     share, order = capture_order_share(runs, record, scenario)
     return [
         Check(
@@ -269,6 +295,15 @@ def spatial_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             f"{len(neutral) - len(missed)} of {len(neutral)}" + (f" (missed: {', '.join(missed)})" if missed else ""),
             not missed,
             "record: the neutral spatial claims; scenario: town.parts",
+            SECTOR_ORDER,
+        ),
+        Check(
+            "spatial claims",
+            f"more than {SPATIAL_CONSISTENT_SHARE:.0%} of the fitted spatial claims consistent with the 90 % band",
+            f"{met} of {len(spatial)}",
+            met > SPATIAL_CONSISTENT_SHARE * len(spatial),
+            "record: the spatial claims of every lean; scenario: town.parts",
+            SECTOR_ORDER,
         ),
         Check(
             "order of the captures",
@@ -276,6 +311,7 @@ def spatial_checks(runs: pd.DataFrame, fitted: Fit, record: Record, scenario: Sc
             f"{share:.0%} of runs",
             share > CAPTURE_ORDER_SHARE,
             "record: " + ", ".join(event.id for _, event in captures(record, scenario)),
+            CAPTURE_ORDER,
         ),
     ]
 
