@@ -17,7 +17,7 @@ import datetime as dt
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
@@ -50,9 +50,11 @@ class OddError(Exception):
 
 
 def unit(name: str, annotation: Any) -> str:
-    """The unit of a parameter, read off its name's suffix (or its type for dates, switches and lists)."""
+    """The unit of a parameter, read off its name's suffix (or its type for dates, switches, choices and lists)."""
     if annotation is bool:
         return "true / false"
+    if get_origin(annotation) is Literal:
+        return "choice"
     if dt.datetime in getattr(annotation, "__args__", (annotation,)):
         return "date and time"
     if getattr(annotation, "__origin__", None) is list:
@@ -61,7 +63,9 @@ def unit(name: str, annotation: Any) -> str:
 
 
 def allowed(info: FieldInfo) -> str:
-    """The range the schema allows, from the field's constraints: ``[0, 1]``, ``> 0``, ... or ``any``."""
+    """The range the schema allows, from the field's constraints: ``[0, 1]``, ``> 0``, a choice's values, or ``any``."""
+    if get_origin(info.annotation) is Literal:
+        return " or ".join(f"`{value}`" for value in get_args(info.annotation))
     low = high = None
     for bound in info.metadata:
         if isinstance(bound, annotated_types.Ge):

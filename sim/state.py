@@ -50,6 +50,7 @@ class Squads:
     arrival_step: np.ndarray  # int32: step at which a PENDING squad arrives
     entry: np.ndarray  # int16: where a PENDING squad arrives (direction code or outside place)
     suppressed: np.ndarray  # float32 0-1, this step's suppression by fire support
+    mine_wait_h: np.ndarray  # float64 hours an attacker squad still spends clearing its way (mines: delay)
 
     @classmethod
     def empty(cls, n: int) -> Squads:
@@ -66,6 +67,7 @@ class Squads:
             arrival_step=np.zeros(n, np.int32),
             entry=np.zeros(n, np.int16),
             suppressed=np.zeros(n, np.float32),
+            mine_wait_h=np.zeros(n),
         )
 
     def __len__(self) -> int:

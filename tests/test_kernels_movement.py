@@ -1,7 +1,8 @@
 """The movement kernels against the numpy code they replace (kept here as the reference), to the last bit.
 
 Each case is a random state (squads of every side and status, zero strengths, squads out of the town,
-random control, mines, terrain, odds, suppression and tunnels, and the edge cases: no squad in the town,
+random control, mines (killing or delaying, squads part-way through clearing), terrain, odds, suppression and
+tunnels, and the edge cases: no squad in the town,
 no rebels, no attackers, no cell held, every cell held, no tunnels) run through both, each on its own
 copy with its own copy of the generator: the squads, tallies, grids, tunnels and the generator's state
 afterwards must be equal.
@@ -73,7 +74,9 @@ def _reference_advance_attackers(
     ny = y + np.sign(near_y[x, y] - y)
     base = p.speed_m_per_h * state.dt_h / state.cell_m
     slowing = p.built_up_slowing * np.where(state.road[nx, ny], p.road_share, 1.0)
-    pace = base / (1.0 + slowing * state.built_up[nx, ny]) * (1.0 - state.mines[nx, ny])
+    delay = p.mines == "delay"
+    # mines that delay hold a squad instead of slowing its pace
+    pace = base / (1.0 + slowing * state.built_up[nx, ny]) * (1.0 - (0.0 if delay else state.mines[nx, ny]))
     pace *= np.where(state.river[nx, ny], p.river_factor, 1.0) * (1.0 - squads.suppressed[gov])
     engaged = state.engaged[gov]
     push = state.local_ratio[gov] >= p.assault_ratio
@@ -83,6 +86,11 @@ def _reference_advance_attackers(
     odds = np.where(engaged & push, np.minimum(state.local_ratio[gov], 1e6) / max(p.assault_ratio, 1e-9), 0.0)
     push_cells = p.assault_per_h * model_power(odds, p.assault_odds_power) * state.dt_h
     pace = np.where(engaged, np.where(push, np.minimum(pace, push_cells), 0.0), pace)
+    if delay:
+        # a squad clearing its way moves only in the part of the step left after it
+        wait = squads.mine_wait_h[gov]
+        pace = pace * np.maximum(0.0, 1.0 - wait / state.dt_h)
+        squads.mine_wait_h[gov] = np.maximum(0.0, wait - state.dt_h)
     # pace is the expected number of cells this step: its whole part, and one more by chance,
     # so that a long step covers the ground several short ones would
     cells = np.floor(pace) + (state.rng.random(gov.size) < pace - np.floor(pace))
@@ -97,7 +105,10 @@ def _reference_advance_attackers(
     squads.x[movers], squads.y[movers] = mx, my
     mined = state.mines[mx, my] > 0
     if mined.any():
-        inflict(state, casualties_p, movers[mined], state.mines[mx[mined], my[mined]] * p.mine_hit)
+        density = state.mines[mx[mined], my[mined]]
+        inflict(state, casualties_p, movers[mined], density * (p.mine_clearing_hit if delay else p.mine_hit))
+        if delay:
+            squads.mine_wait_h[movers[mined]] = density * p.mine_clear_h
         np.multiply.at(state.mines, (mx[mined], my[mined]), 1.0 - p.mine_clearing)
 
 
@@ -199,6 +210,7 @@ def _random_state(base: BattleState, rng: np.random.Generator, case: str) -> Bat
     squads.x[:] = rng.integers(0, shape[0], n)
     squads.y[:] = rng.integers(0, shape[1], n)
     squads.suppressed[:] = np.where(rng.random(n) < 0.5, 0.0, rng.random(n)).astype(np.float32)
+    squads.mine_wait_h[:] = np.where(rng.random(n) < 0.6, 0.0, rng.choice([0.1, 0.25, 3.0], n) * rng.random(n))
     state.squads = squads
     state.engaged = rng.random(n) < rng.random()
     state.local_ratio = rng.choice([np.inf, 1e7, 0.0, 0.1, 0.33, 1.5, 2.0, 3.0], n) * np.where(
@@ -236,7 +248,10 @@ def _params(rng: np.random.Generator) -> tuple[movement.Params, ControlParams, C
         assault_ratio=float(rng.choice([0.0, 2.0, 1.3])),
         assault_per_h=float(rng.choice([0.2, 5.0])),
         assault_odds_power=float(rng.choice([0.0, 0.5, 1.0, 1.7, 2.0, 3.0])),
+        mines=str(rng.choice(["kill", "delay"])),
         mine_hit=float(rng.choice([0.0, 0.05, 0.9])),
+        mine_clear_h=float(rng.choice([0.0, 0.3, 4.0])),
+        mine_clearing_hit=float(rng.choice([0.0, 0.005, 0.5])),
         mine_clearing=float(rng.choice([0.0, 0.5, 1.0])),
         retreat_ratio=float(rng.choice([0.33, 2.0])),  # 2.0: some rebels both fall back and counter-attack
         fallback_per_h=float(rng.choice([0.5, 100.0])),
@@ -249,7 +264,7 @@ def _params(rng: np.random.Generator) -> tuple[movement.Params, ControlParams, C
 
 
 def _assert_same(a: BattleState, b: BattleState) -> None:
-    for name in ("x", "y", "strength", "status", "node"):
+    for name in ("x", "y", "strength", "status", "node", "mine_wait_h"):
         np.testing.assert_array_equal(getattr(a.squads, name), getattr(b.squads, name))
         assert getattr(a.squads, name).dtype == getattr(b.squads, name).dtype
     for name in ("killed", "wounded", "wounded_evacuated"):
@@ -276,9 +291,11 @@ def test_step_as_numpy(base_state, case):
         _assert_same(expected, got)
 
 
-def test_steps_of_a_battle_as_numpy():
-    """Every step of a small battle: the phase's result from each state the battle reaches."""
-    model = BattleModel(small_scenario(), rng=11)
+@pytest.mark.parametrize("mines", ["kill", "delay"])
+def test_steps_of_a_battle_as_numpy(mines):
+    """Every step of a small battle, with either kind of mines: the phase's result from each state it reaches."""
+    extra = [f"rules.movement.mines={mines}", "rules.movement.mine_clear_h=2"]
+    model = BattleModel(small_scenario(extra=extra, dt_minutes=15), rng=11)
     params = (model.config.rules.movement, model.config.rules.control, model.config.rules.casualties)
     checked = []
 

@@ -188,5 +188,5 @@ def test_the_dead_by_each_days_end_are_the_tally_then():
             by_end.append(model.state.tally.killed.copy())
     expected = {name: [int(day[i]) for day in by_end] for i, name in enumerate(summary["killed"])}
     assert summary["killed_by_day"] == expected
-    assert summary["killed_by_day"]["army"][0] > 0  # the first day is fought
+    assert sum(day[0] for day in summary["killed_by_day"].values()) > 0  # the first day is fought
     assert all(day[-1] <= summary["killed"][side] for side, day in summary["killed_by_day"].items())

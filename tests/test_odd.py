@@ -1,5 +1,6 @@
 import re
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -74,10 +75,15 @@ def test_every_rule_has_a_table():
         ("cell_m", float, "metres"),
         ("break_share", float, "dimensionless"),
         ("enabled", bool, "true / false"),
+        ("mines", Literal["kill", "delay"], "choice"),
     ],
 )
 def test_the_unit_is_read_off_the_name(name, annotation, expected):
     assert unit(name, annotation) == expected
+
+
+def test_a_choice_lists_its_values():
+    assert row(blocks()["movement"], "mines")[3] == "`kill` or `delay`"
 
 
 def test_the_provenance_is_the_closing_parenthesis():

@@ -306,6 +306,47 @@ def test_long_odds_overrun_a_defended_cell_faster_than_even_odds():
     assert 0.05 < cells_pushed(20.0, 1.0, speed_m_per_h=20) < 0.4
 
 
+def _through_a_mined_cell(mines):
+    """Twenty squads of ten walking east one cell a step through a cell half mined: their columns each step, dead."""
+    extra = [
+        f"rules.movement.mines={mines}",
+        "rules.movement.speed_m_per_h=400",  # 100 m cells, 15-minute steps: exactly one cell a step
+        "rules.movement.mine_hit=0.5",
+        "rules.movement.mine_clear_h=4",  # half mined: 2 hours of clearing, 8 steps
+        "rules.movement.mine_clearing_hit=0.05",
+        "rules.movement.mine_clearing=0",
+    ]
+    model = bare_model(extra=extra, seed=4, dt_minutes=15)
+    assert model.state.cell_m == 100
+    assert model.state.dt_h == 0.25
+    att = place(model, ARMY, 0, 10, strength=10, count=20)
+    park_everyone_else(model, att)
+    state = model.state
+    state.control[state.in_town_mask] = GOV
+    state.control[town_cell(model, 23, 10)] = REB  # the target, far east along row 10
+    state.built_up[:] = 0.0
+    state.river[:] = False
+    state.mines[:] = 0
+    state.mines[town_cell(model, 1, 10)] = 0.5
+    columns = []
+    for _ in range(12):
+        state.engaged[:] = False
+        phase(model, "movement")
+        columns.append(set((state.squads.x[att] - town_cell(model, 0, 10)[0]).tolist()))
+    return columns, int(state.tally.killed[ARMY])
+
+
+def test_mines_that_delay_hold_a_squad_for_its_clearing_time_and_kill_fewer():
+    delayed, delay_dead = _through_a_mined_cell("delay")
+    # into the mined cell on the first step, held there 0.5 * 4 = 2 hours (8 steps), then on
+    assert delayed == [{1}] * 9 + [{2}, {3}, {4}]
+    killed, kill_dead = _through_a_mined_cell("kill")
+    # mines that kill do not hold the squads: they slow the way in (by 1 - 0.5) and walk on
+    assert max(killed[8]) > 2
+    # 200 fighters hit with chance 0.5 * 0.05 against 0.5 * 0.5: a tenth of the hits
+    assert 0 < delay_dead < kill_dead / 3
+
+
 def test_outnumbered_rebels_fall_back_away_from_the_attackers():
     model = bare_model(extra=["rules.movement.fallback_per_h=100"])
     reb = place(model, REBELS, 10, 10, strength=5)

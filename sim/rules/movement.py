@@ -11,12 +11,29 @@ covering per step on average::
 is the first cell on the way, ``road`` is ``road_share`` on a road and 1 off it; mines act in the
 cell where the squad stops.
 
+Mines (the entrances' and the booby traps', ``mines`` 0-1 per cell) follow one of two competing
+sub-models, the scenario's switch ``mines`` (issue 21):
+
+- ``kill``: mines kill and slow. Entering a mined cell hits each fighter with probability
+  ``mines * mine_hit``, and the pace has the factor ``(1 - mines(next))`` above.
+- ``delay``: mines cost time (record:mines-at-entrances, the troops "had to defuse mines and bombs";
+  record:town-mined, the attack "advancing slowly" for the mining). The pace has no mines factor; a
+  squad stopping in a mined cell stays to clear its way, for::
+
+      wait_h = mines(cell) * mine_clear_h
+
+  hours, moving in a step only in the part of it the wait leaves::
+
+      cells * max(0, 1 - wait_h / dt_h)        wait_h -> max(0, wait_h - dt_h) each step
+
+  and each of its fighters is hit with probability ``mines * mine_clearing_hit``.
+
+In both, each squad's passage clears ``mine_clearing`` of the cell's mines.
+
 When enemies are within range they stop to fight, and push on only where they outnumber the enemy
 near them by ``assault_ratio``, then at ``assault_per_h * (odds / assault_ratio) ** assault_odds_power``
 cells per hour (at most their pace out of contact): a handful of defenders before a company is overrun
 (record: the south was seized "quickly" after fierce fighting), an even fight barely moves.
-Entering a mined cell hits each fighter with probability ``mines * mine_hit``; their passage clears
-``mine_clearing`` of the mines.
 Rebels in contact fall back (to the neighbouring cell farthest from the attackers) when outnumbered
 by ``1 / retreat_ratio``, counter-attack into the nearest attacker-held cell when they outnumber the
 attackers near them by ``counterattack_ratio``, and otherwise hold; rebels out of contact deeper
@@ -29,6 +46,8 @@ is an assumption or calibrated.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 from numba import njit
@@ -70,8 +89,27 @@ class Params(InputModel):
         ge=0,
         description="how the push's rate grows with the odds beyond assault_ratio (assumption: linear)",
     )
+    mines: Literal["kill", "delay"] = Field(
+        "delay",
+        description="what mines do to the attackers (competing sub-models, issue 21): 'kill' hits fighters "
+        "entering a mined cell with mine_hit and slows the pace; 'delay' holds a squad mine_clear_h hours per "
+        "unit of density to clear its way, hitting fighters with mine_clearing_hit (assumption)",
+    )
     mine_hit: float = Field(
-        0.05, ge=0, le=1, description="hit chance per fighter entering a fully mined cell (assumption)"
+        0.05, ge=0, le=1, description="hit chance per fighter entering a fully mined cell (mines: kill; assumption)"
+    )
+    mine_clear_h: float = Field(
+        2.0,
+        ge=0,
+        description="hours a squad spends clearing its way through a fully mined cell (mines: delay; assumption, "
+        "chosen by hand against the day-0 share; to be calibrated)",
+    )
+    mine_clearing_hit: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="hit chance per fighter clearing its way through a fully mined cell (mines: delay; "
+        "assumption: a tenth of mine_hit, the squad searching and defusing instead of walking in)",
     )
     mine_clearing: float = Field(
         0.5, ge=0, le=1, description="share of a cell's mines cleared by each squad's passage (assumption)"
@@ -110,6 +148,7 @@ def step(state: BattleState, p: Params, control_p: ControlParams, casualties_p: 
         squads.strength,
         squads.status,
         squads.suppressed,
+        squads.mine_wait_h,
         state.engaged,
         state.local_ratio,
         state.in_town_mask,
@@ -135,7 +174,10 @@ def step(state: BattleState, p: Params, control_p: ControlParams, casualties_p: 
         p.assault_ratio,
         p.assault_per_h,
         p.assault_odds_power,
+        p.mines == "delay",
         p.mine_hit,
+        p.mine_clear_h,
+        p.mine_clearing_hit,
         p.mine_clearing,
         p.retreat_ratio,
         p.fallback_per_h,
@@ -213,6 +255,7 @@ def _move(
     strength: np.ndarray,
     status: np.ndarray,
     suppressed: np.ndarray,
+    mine_wait_h: np.ndarray,
     engaged: np.ndarray,
     local_ratio: np.ndarray,
     in_town_mask: np.ndarray,
@@ -238,7 +281,10 @@ def _move(
     assault_ratio: float,
     assault_per_h: float,
     assault_odds_power: float,
+    delay: bool,
     mine_hit: float,
+    mine_clear_h: float,
+    mine_clearing_hit: float,
     mine_clearing: float,
     retreat_ratio: float,
     fallback_per_h: float,
@@ -287,6 +333,7 @@ def _move(
         node,
         strength,
         suppressed,
+        mine_wait_h,
         engaged,
         local_ratio,
         in_town_mask,
@@ -312,7 +359,10 @@ def _move(
         assault_ratio,
         assault_per_h,
         assault_odds_power,
+        delay,
         mine_hit,
+        mine_clear_h,
+        mine_clearing_hit,
         mine_clearing,
         dt_h,
     )
@@ -345,6 +395,7 @@ def _advance_attackers(
     node: np.ndarray,
     strength: np.ndarray,
     suppressed: np.ndarray,
+    mine_wait_h: np.ndarray,
     engaged: np.ndarray,
     local_ratio: np.ndarray,
     in_town_mask: np.ndarray,
@@ -370,11 +421,18 @@ def _advance_attackers(
     assault_ratio: float,
     assault_per_h: float,
     assault_odds_power: float,
+    delay: bool,
     mine_hit: float,
+    mine_clear_h: float,
+    mine_clearing_hit: float,
     mine_clearing: float,
     dt_h: float,
 ) -> None:
-    """Attackers (squads ``gov``) move towards the nearest open target and set off mines where they stop."""
+    """Attackers (squads ``gov``) move towards the nearest open target and meet the mines where they stop.
+
+    With ``delay`` (``mines: delay``) a squad stopping in a mined cell has ``mine_wait_h`` hours of clearing
+    set, and moves only in the part of a step they leave; without, mines slow its pace and hit harder.
+    """
     if gov.size == 0:
         return
     width, height = control.shape
@@ -421,7 +479,7 @@ def _advance_attackers(
             river_factor,
             road[nx, ny],
             built_up[nx, ny],
-            mines[nx, ny],
+            0.0 if delay else mines[nx, ny],
             river[nx, ny],
             suppressed[squad],
             engaged[squad],
@@ -431,6 +489,10 @@ def _advance_attackers(
             assault_odds_power,
             dt_h,
         )
+        if delay:
+            # a squad clearing its way moves only in the part of the step left after it
+            cells[k] *= max(0.0, 1.0 - mine_wait_h[squad] / dt_h)
+            mine_wait_h[squad] = max(0.0, mine_wait_h[squad] - dt_h)
     # pace is the expected number of cells this step: its whole part, and one more by chance,
     # so that a long step covers the ground several short ones would
     for k in range(gov.size):
@@ -453,7 +515,9 @@ def _advance_attackers(
         x[squad], y[squad] = mx, my
         if mines[mx, my] > 0:
             mined[n_mined] = squad
-            p_hit[n_mined] = mines[mx, my] * mine_hit
+            p_hit[n_mined] = mines[mx, my] * (mine_clearing_hit if delay else mine_hit)
+            if delay:
+                mine_wait_h[squad] = mines[mx, my] * mine_clear_h
             n_mined += 1
     if n_mined == 0:
         return

@@ -131,6 +131,7 @@ CASES = {
     "set-nested-900-deep": override(f"description={DEEP}", "nested deeper"),
     "set-duplicate-key": override("forces.army={fighters: 1, fighters: 2}", "fighters: duplicate key"),
     "set-unknown-section": override("forces.navy.fighters=3", "forces.navy"),
+    "set-unknown-kind-of-mines": override("rules.movement.mines=maim", "rules.movement.mines", "'kill' or 'delay'"),
     "set-list-index-out-of-range": override("places.99.garrison=1", "places.99"),
     "set-no-equals-sign": override("forces.army.fighters", "expected dotted.path=value"),
     # the record
