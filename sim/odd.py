@@ -2,7 +2,7 @@
 
 A rule's table lists the fields of its ``Params`` (``sim/rules/<rule>.py``): the name, the baseline
 scenario's value, the unit (read off the name's suffix: ``_h`` hours, ``_per_day`` per day, ``_m``
-metres, ``_cells`` cells, ...; dimensionless otherwise), the range the schema allows, the
+metres, ``_cells`` cells, ...; a choice among named values; dimensionless otherwise), the range the schema allows, the
 provenance and the meaning (the field's description). A parameter left free by a calibration
 experiment (``experiments/calibration.yaml``, ``experiments/civilians.yaml``) is "calibrated", with
 its bounds; any other says where it comes from in its description's closing parenthesis
@@ -17,7 +17,7 @@ import datetime as dt
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel
@@ -50,9 +50,11 @@ class OddError(Exception):
 
 
 def unit(name: str, annotation: Any) -> str:
-    """The unit of a parameter, read off its name's suffix (or its type for dates, switches and lists)."""
+    """The unit of a parameter, read off its name's suffix (or its type for dates, switches, choices and lists)."""
     if annotation is bool:
         return "true / false"
+    if get_origin(annotation) is Literal:
+        return "choice"
     if dt.datetime in getattr(annotation, "__args__", (annotation,)):
         return "date and time"
     if getattr(annotation, "__origin__", None) is list:
@@ -61,7 +63,9 @@ def unit(name: str, annotation: Any) -> str:
 
 
 def allowed(info: FieldInfo) -> str:
-    """The range the schema allows, from the field's constraints: ``[0, 1]``, ``> 0``, ... or ``any``."""
+    """The range the schema allows, from the field's constraints (``[0, 1]``, ``> 0``, ... ``any``) or its choices."""
+    if get_origin(info.annotation) is Literal:
+        return " / ".join(get_args(info.annotation))
     low = high = None
     for bound in info.metadata:
         if isinstance(bound, annotated_types.Ge):

@@ -1,11 +1,13 @@
 import re
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from sim.model import BattleModel
-from sim.odd import OddError, blocks, main, render, split_description, unit
+from sim.odd import OddError, allowed, blocks, main, render, split_description, unit
 from sim.record import load_record
+from sim.rules import VillagesParams
 from sim.scenario import load_scenario
 from tests.conftest import small_scenario
 
@@ -74,10 +76,15 @@ def test_every_rule_has_a_table():
         ("cell_m", float, "metres"),
         ("break_share", float, "dimensionless"),
         ("enabled", bool, "true / false"),
+        ("order", Literal["plan", "routes"], "choice"),
     ],
 )
 def test_the_unit_is_read_off_the_name(name, annotation, expected):
     assert unit(name, annotation) == expected
+
+
+def test_a_choice_allows_its_named_values():
+    assert allowed(VillagesParams.model_fields["order"]) == "plan / routes"
 
 
 def test_the_provenance_is_the_closing_parenthesis():
