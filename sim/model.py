@@ -189,6 +189,8 @@ class BattleModel(mesa.Model):
             tunnels=tunnels,
             place_names=[p.name for p in places],
             place_index=place_index,
+            place_km=np.array([[p.x_km, p.y_km] for p in places]),
+            place_source=np.array([p.source for p in places], bool),
             town_node=town_node,
             routes=routes,
             network_neighbours=[set(neighbours) for neighbours in adjacent],

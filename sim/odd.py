@@ -2,7 +2,7 @@
 
 A rule's table lists the fields of its ``Params`` (``sim/rules/<rule>.py``): the name, the baseline
 scenario's value, the unit (read off the name's suffix: ``_h`` hours, ``_per_day`` per day, ``_m``
-metres, ``_cells`` cells, ...; dimensionless otherwise), the range the schema allows, the
+metres, ``_cells`` cells, ...; a choice among named values; dimensionless otherwise), the range the schema allows, the
 provenance and the meaning (the field's description). A parameter left free by a calibration
 experiment (``experiments/calibration.yaml``, ``experiments/civilians.yaml``) is "calibrated", with
 its bounds; any other says where it comes from in its description's closing parenthesis

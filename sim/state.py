@@ -140,6 +140,8 @@ class BattleState:
     # --- the outside places and routes ------------------------------------------------------------
     place_names: list[str]
     place_index: dict[str, int]
+    place_km: np.ndarray  # (places, 2): km east and north of the town centre
+    place_source: np.ndarray  # bool per place: the rebels' hinterland, where routes end
     town_node: int  # the town's index among the places
     routes: list[tuple[list[int], tuple[int, int]]]  # (places from the town outwards, entrance cell)
     network_neighbours: list[set[int]]  # places joined to each place by a route

@@ -145,7 +145,9 @@ def _choose_objective_reference(state, p):
     kept = [node for node in state.objectives if state.node_holder[node] == REB]
     if len(kept) == len(state.objectives) and (kept or not state.task_force.any()):
         return
-    for name in p.plan:
+    if p.order == "routes":
+        _routes_reference(state, p, kept)
+    for name in p.plan if p.order == "plan" else []:
         if len(kept) >= p.parallel_objectives:
             break
         node = state.place_index[name]
@@ -163,6 +165,33 @@ def _choose_objective_reference(state, p):
         squads.x[task_force], squads.y[task_force] = entry_cells(state, "north", task_force.size)
 
 
+def _routes_reference(state, p, kept):
+    """The routes order (the module docstring's score), in plain Python: tops ``kept`` up one place at a time."""
+    squads, holder = state.squads, state.node_holder
+    rebels_at = np.zeros(len(holder))
+    for i in np.flatnonzero((squads.status == ACTIVE) & (squads.node >= 0) & (squads.strength > 0)):
+        if squads.side[i] == REBELS:
+            rebels_at[squads.node[i]] += squads.strength[i]
+    while len(kept) < p.parallel_objectives:
+        best, best_score = None, -np.inf
+        for k in range(len(holder)):
+            borders = any(holder[n] == GOV or n == state.town_node for n in state.network_neighbours[k])
+            if k == state.town_node or state.place_source[k] or holder[k] != REB or k in kept or not borders:
+                continue
+            cuts = sum(
+                k in nodes and all(holder[n] == REB and n not in kept for n in nodes) for nodes, _ in state.routes
+            )
+            positions = [h for h in range(len(holder)) if h == state.town_node or holder[h] == GOV]
+            offsets = state.place_km[k] - state.place_km[positions]
+            distance_km = np.sqrt(offsets[:, 0] * offsets[:, 0] + offsets[:, 1] * offsets[:, 1]).min()
+            score = p.route_worth_km * cuts - distance_km - p.defender_cost_km * rebels_at[k]
+            if score > best_score:
+                best, best_score = k, score
+        if best is None:
+            return
+        kept.append(best)
+
+
 @pytest.mark.parametrize("seed", range(24))
 def test_villages_kernels_fight_as_numpy_did(model, seed):
     rules = model.config.rules
@@ -173,6 +202,9 @@ def test_villages_kernels_fight_as_numpy_did(model, seed):
             "campaign_start": campaign_start[seed % 3],
             "parallel_objectives": int(r.integers(1, 4)),
             "break_share": float(r.choice([0.05, 0.5, 1.0])),
+            "order": ["plan", "routes"][seed % 2],
+            "route_worth_km": float(r.choice([0.0, 2.0, 10.0])),
+            "defender_cost_km": float(r.choice([0.0, 0.01, 0.1])),
         }
     )
     fire_p = rules.fire.model_copy(update={"attacker_lethality_per_h": float(r.choice([0.00179, 0.05, 0.5]))})

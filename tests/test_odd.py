@@ -5,8 +5,9 @@ from typing import Literal
 import pytest
 
 from sim.model import BattleModel
-from sim.odd import OddError, blocks, main, render, split_description, unit
+from sim.odd import OddError, allowed, blocks, main, render, split_description, unit
 from sim.record import load_record
+from sim.rules import VillagesParams
 from sim.scenario import load_scenario
 from tests.conftest import small_scenario
 
@@ -76,6 +77,7 @@ def test_every_rule_has_a_table():
         ("break_share", float, "dimensionless"),
         ("enabled", bool, "true / false"),
         ("mines", Literal["kill", "delay"], "choice"),
+        ("order", Literal["plan", "routes"], "choice"),
     ],
 )
 def test_the_unit_is_read_off_the_name(name, annotation, expected):
@@ -84,6 +86,10 @@ def test_the_unit_is_read_off_the_name(name, annotation, expected):
 
 def test_a_choice_lists_its_values():
     assert row(blocks()["movement"], "mines")[3] == "`kill` or `delay`"
+
+
+def test_a_choice_allows_its_named_values():
+    assert allowed(VillagesParams.model_fields["order"]) == "`plan` or `routes`"
 
 
 def test_the_provenance_is_the_closing_parenthesis():

@@ -11,6 +11,7 @@ from sim.rules import (
     control,
     fire_support,
     supply,
+    villages,
 )
 from sim.state import ACTIVE, ARMY, CIVILIANS, CONTESTED, GONE, GOV, HEZBOLLAH, IN_TOWN, OFF_DUTY, REB, REBELS
 from tests.conftest import small_scenario
@@ -533,6 +534,73 @@ def test_the_task_force_takes_its_objective_and_the_survivors_fall_back():
     assert "Hamidiya" in model.state.place_captured_hour
     squads = model.state.squads
     assert not ((squads.node == hamidiya) & (squads.side == REBELS) & (squads.strength > 0)).any()
+
+
+def test_the_routes_score_is_the_equation():
+    # a hand-built network: the town (0), A (1) and B (2) border it, C (3) lies behind them, S (4) is the
+    # rebels' source, D (5) a place the attackers hold that borders nothing; routes: [A, S], [A, C, S], [B, C, S]
+    town, a, b, c, s, d = range(6)
+    links = {town: [a, b], a: [town, s, c], b: [town, c], c: [a, b, s], s: [a, c], d: []}
+    neighbours = np.array([n for k in range(6) for n in links[k]], np.int64)
+    neighbours_start = np.concatenate([[0], np.cumsum([len(links[k]) for k in range(6)])]).astype(np.int64)
+    route_nodes = np.array([a, s, a, c, s, b, c, s], np.int64)
+    route_start = np.array([0, 2, 5, 8], np.int64)
+    km = np.array([[0.0, 0.0], [0.0, 2.0], [3.0, 0.0], [6.0, 0.0], [0.0, 10.0], [3.0, -1.0]])
+    source = np.array([False, False, False, False, True, False])
+    rebels_at = np.array([0.0, 50.0, 100.0, 20.0, 500.0, 0.0])
+
+    def scores(holder, kept, route_worth_km=2.0, defender_cost_km=0.01):
+        return villages._scores(
+            np.array(kept, np.int64),
+            np.array(holder, np.int8),
+            neighbours,
+            neighbours_start,
+            town,
+            km,
+            source,
+            route_nodes,
+            route_start,
+            rebels_at,
+            route_worth_km,
+            defender_cost_km,
+        )
+
+    held = [REB, REB, REB, REB, REB, GOV]
+    no = -np.inf
+    # A cuts two routes, 2 km from the town, 50 defenders; B one route, 1 km from D, 100 defenders; C borders no
+    # attacker; S is a source
+    np.testing.assert_allclose(scores(held, []), [no, 2 * 2 - 2 - 0.5, 2 * 1 - 1 - 1.0, no, no, no])
+    # with A an objective its two routes are cut already, and A no candidate
+    np.testing.assert_allclose(scores(held, [a]), [no, no, 2 * 1 - 1 - 1.0, no, no, no])
+    # other weights: each term scales with its own
+    np.testing.assert_allclose(scores(held, [], 0.5, 0.03), [no, 0.5 * 2 - 2 - 1.5, 0.5 * 1 - 1 - 3.0, no, no, no])
+    # C taken: the routes through it are cut; B is 3 km from C and from the town, but 1 km from D
+    c_taken = [REB, REB, REB, GOV, REB, GOV]
+    np.testing.assert_allclose(scores(c_taken, []), [no, 2 * 1 - 2 - 0.5, 0 - 1 - 1.0, no, no, no])
+
+
+def test_by_routes_the_task_force_attacks_the_place_the_score_puts_first():
+    # the north-west and north routes cut further out (Arjoun and Borak taken): only the north-east route is
+    # open, through Jawadiyeh, which the score puts first (10 km for the route it cuts, less its 3.2 km from
+    # the town and 0.1 for its ten defenders); the plan's first candidate is Hamidiya
+    first = {}
+    for order in ("plan", "routes"):
+        model = bare_model(
+            extra=[
+                f"rules.villages.order={order}",
+                "rules.villages.route_worth_km=10",
+                "rules.villages.parallel_objectives=1",
+                "rules.villages.campaign_start=null",
+            ]
+        )
+        state = model.state
+        for name in ("Arjoun", "Borak"):
+            state.node_holder[state.place_index[name]] = GOV
+        phase(model, "villages")
+        first[order] = [state.place_names[k] for k in state.objectives]
+        task = np.flatnonzero(state.task_force & (state.squads.strength > 0))
+        assert (state.squads.node[task] == state.objectives[0]).all()
+    assert first == {"plan": ["Hamidiya"], "routes": ["Jawadiyeh"]}
 
 
 # --- supply --------------------------------------------------------------------------------------

@@ -1,15 +1,30 @@
 """Fighting for the outside places: the attackers' task force takes the villages and the air base.
 
 A share ``task_force_share`` of the army's starting squads works outside the town from
-``campaign_start`` (a policy input; until then it fights in the town with the rest). Its objectives
-are the first ``parallel_objectives`` rebel-held places of the scenario's ``plan`` (a policy, not a
-timetable) that border a place the attackers hold or the town; its squads are split evenly
-between them. At a place both sides fight with the aimed-fire law of
+``campaign_start`` (a policy input; until then it fights in the town with the rest). It attacks up
+to ``parallel_objectives`` rebel-held places at once, each of them a candidate: a place that borders
+a place the attackers hold or the town on the routes' network. Its squads are split evenly between
+them. When one falls, the others are kept and new ones chosen, by one of two sub-models (``order``):
+
+- ``plan``: the first candidates of the scenario's ``plan`` (a list; a policy, not a timetable).
+- ``routes``: one at a time, the candidate ``k`` (other than a source, the rebels' hinterland) with
+  the highest score, in kilometres of approach::
+
+      S_k = route_worth_km * R_k - d_k - defender_cost_km * G_k
+
+  where ``d_k`` is the distance from ``k`` (its ``x_km``, ``y_km``) to the attackers' nearest position
+  (the town centre or a place they hold), ``G_k`` the rebel fighters at ``k`` now, and ``R_k`` the
+  supply routes through ``k`` its capture would cut: those on which the rebels hold every place and
+  none of whose places is an objective already. Ties go to the place listed first in the scenario.
+  The attack aimed at encircling the town and cutting its supply lines (record:hamidiya-advance,
+  record:totally-surrounded); the weights are assumptions.
+
+At a place both sides fight with the aimed-fire law of
 the rule ``fire`` (same lethalities); a place's frontage lets at most ``engage_odds`` attackers
 per defender fire at once, and the garrison is protected by ``place_cover``. The place changes
 hands when its garrison has lost ``break_share`` of the strength it had when the fight began;
 the survivors fall back into the town or to a neighbouring rebel-held place, or are captured
-when they cannot. Capture times are outcomes.
+when they cannot. Capture times, and so their order, are outcomes.
 """
 
 from __future__ import annotations
@@ -17,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numba import njit
@@ -45,8 +61,26 @@ class Params(InputModel):
         description="when the task force leaves the town for the places (policy input, set by the scenario; "
         "none: from the start)"
     )
+    order: Literal["plan", "routes"] = Field(
+        "plan",
+        description="how the task force chooses its next objectives: the plan's list, or the score of the "
+        "routes they cut, their distance and garrison (assumption: competing sub-models; routes puts the four "
+        "recorded captures in the record's order in no run of 20, docs/decisions.md)",
+    )
     plan: list[str] = Field(
-        description="the attackers' order of objectives outside the town (policy input, set by the scenario)"
+        description="the attackers' order of objectives outside the town, read when order is plan "
+        "(policy input, set by the scenario)"
+    )
+    route_worth_km: float = Field(
+        2.0,
+        ge=0,
+        description="kilometres of approach a supply route cut is worth, in the routes order's score (assumption)",
+    )
+    defender_cost_km: float = Field(
+        0.01,
+        ge=0,
+        description="kilometres of approach each rebel fighter at a place costs, in the routes order's score "
+        "(assumption)",
     )
     parallel_objectives: int = Field(2, ge=1, description="places attacked at once (assumption)")
     place_cover: float = Field(0.3, ge=0, le=1, description="fire a garrison avoids behind its walls (assumption)")
@@ -74,6 +108,8 @@ class Campaign:
     plan: np.ndarray  # int64: the plan's places, in its order
     neighbours: np.ndarray  # int64: each place's neighbours, place after place (``network_neighbours``)
     neighbours_start: np.ndarray  # int64: where each place's neighbours begin in ``neighbours`` (one more entry)
+    route_nodes: np.ndarray  # int64: each route's places, route after route
+    route_start: np.ndarray  # int64: where each route's places begin in ``route_nodes`` (one more entry)
     kept: np.ndarray  # int64: the objectives chosen (``_villages`` writes them; room for the old ones and the plan)
     places: np.ndarray  # int64 per place: the places fought for this step, in order
     outside: np.ndarray  # bool per squad: the squads outside when this step's fights began
@@ -81,12 +117,13 @@ class Campaign:
 
 
 def campaign(state: BattleState, p: Params) -> Campaign:
-    """The campaign's start as a step number and the plan and network as arrays, held on the state."""
+    """The campaign's start as a step number and the plan, network and routes as arrays, held on the state."""
     key = (p.campaign_start, tuple(p.plan), len(state.squads), state.start, state.dt_h)
     held = state._held.get("villages")
     if held is None or held.key != key:
         first = -sys.maxsize if p.campaign_start is None else state.first_step_at(p.campaign_start)
         counts = [len(n) for n in state.network_neighbours]
+        route_lengths = [len(nodes) for nodes, _ in state.routes]
         n_places, n_squads = len(state.place_names), len(state.squads)
         held = state._held["villages"] = Campaign(
             key=key,
@@ -94,6 +131,8 @@ def campaign(state: BattleState, p: Params) -> Campaign:
             plan=np.array([state.place_index[name] for name in p.plan], np.int64),
             neighbours=np.array([n for ns in state.network_neighbours for n in ns], np.int64),
             neighbours_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            route_nodes=np.array([n for nodes, _ in state.routes for n in nodes], np.int64),
+            route_start=np.concatenate([[0], np.cumsum(route_lengths)]).astype(np.int64),
             kept=np.zeros(n_places + len(p.plan), np.int64),
             places=np.zeros(n_places, np.int64),
             outside=np.zeros(n_squads, bool),
@@ -135,6 +174,13 @@ def step(
             state.node_holder,
             state.town_node,
             p.parallel_objectives,
+            p.order == "routes",
+            state.place_km,
+            state.place_source,
+            held.route_nodes,
+            held.route_start,
+            p.route_worth_km,
+            p.defender_cost_km,
             state.task_force,
             squads.status,
             squads.strength,
@@ -186,6 +232,13 @@ def _villages(
     node_holder: np.ndarray,
     town_node: int,
     parallel_objectives: int,
+    by_routes: bool,
+    place_km: np.ndarray,
+    place_source: np.ndarray,
+    route_nodes: np.ndarray,
+    route_start: np.ndarray,
+    route_worth_km: float,
+    defender_cost_km: float,
     task_force: np.ndarray,
     status: np.ndarray,
     strength: np.ndarray,
@@ -230,9 +283,17 @@ def _villages(
             neighbours_start,
             town_node,
             parallel_objectives,
+            by_routes,
+            place_km,
+            place_source,
+            route_nodes,
+            route_start,
+            route_worth_km,
+            defender_cost_km,
             task_force,
             status,
             strength,
+            side,
             node,
             kept,
             chosen,
@@ -284,22 +345,30 @@ def _objectives(
     neighbours_start: np.ndarray,
     town_node: int,
     parallel_objectives: int,
+    by_routes: bool,
+    place_km: np.ndarray,
+    place_source: np.ndarray,
+    route_nodes: np.ndarray,
+    route_start: np.ndarray,
+    route_worth_km: float,
+    defender_cost_km: float,
     task_force: np.ndarray,
     status: np.ndarray,
     strength: np.ndarray,
+    side: np.ndarray,
     node: np.ndarray,
     kept: np.ndarray,
     into_town: np.ndarray,
 ) -> tuple[bool, int, int]:
     """Keep up to ``parallel_objectives`` objectives; split the task force evenly between them.
 
-    The objectives still held by the rebels are kept, and topped up from the plan: a place is taken
-    up when the rebels hold it and it borders a place the attackers hold or the town. The task
-    force's fighters (active, strength > 0) go to the objectives in turn; with none, they leave the
-    task force and go into the town (into ``into_town``: the caller draws their cells). Nothing
-    changes when every objective is still held and some squad is flagged task force, alive or not.
-    Returns whether anything changed, the number of objectives (in ``kept``) and of squads sent
-    into the town.
+    The objectives still held by the rebels are kept, and topped up with candidates (rebel-held
+    places bordering a place the attackers hold or the town): from the plan, in its order, or by
+    routes, the best by ``_scores`` one at a time. The task force's fighters (active, strength > 0)
+    go to the objectives in turn; with none, they leave the task force and go into the town (into
+    ``into_town``: the caller draws their cells). Nothing changes when every objective is still held
+    and some squad is flagged task force, alive or not. Returns whether anything changed, the number
+    of objectives (in ``kept``) and of squads sent into the town.
     """
     n = 0
     for place in objectives:
@@ -308,16 +377,40 @@ def _objectives(
             n += 1
     if n == objectives.size and (n > 0 or not task_force.any()):
         return False, n, 0  # nothing has changed, or the task force has already gone into the town
-    for place in plan:
-        if n >= parallel_objectives:
-            break
-        if node_holder[place] != REB or (kept[:n] == place).any():
-            continue
-        for j in range(neighbours_start[place], neighbours_start[place + 1]):
-            if node_holder[neighbours[j]] == GOV or neighbours[j] == town_node:
+    if by_routes:
+        rebels_at = np.zeros(node_holder.size)
+        for i in range(node.size):
+            if status[i] == ACTIVE and node[i] >= 0 and strength[i] > 0 and side[i] == REBELS:
+                rebels_at[node[i]] += strength[i]
+        while n < parallel_objectives:
+            scores = _scores(
+                kept[:n],
+                node_holder,
+                neighbours,
+                neighbours_start,
+                town_node,
+                place_km,
+                place_source,
+                route_nodes,
+                route_start,
+                rebels_at,
+                route_worth_km,
+                defender_cost_km,
+            )
+            best = np.argmax(scores)  # the first of the highest
+            if scores[best] == -np.inf:
+                break
+            kept[n] = best
+            n += 1
+    else:
+        for place in plan:
+            if n >= parallel_objectives:
+                break
+            if node_holder[place] != REB or (kept[:n] == place).any():
+                continue
+            if _borders_attackers(place, node_holder, neighbours, neighbours_start, town_node):
                 kept[n] = place
                 n += 1
-                break
     members = np.flatnonzero(task_force & (status == ACTIVE) & (strength > 0))
     if n > 0:
         for i in range(members.size):
@@ -328,6 +421,61 @@ def _objectives(
         node[members[i]] = IN_TOWN
         into_town[i] = members[i]
     return True, 0, members.size
+
+
+@njit(cache=True)
+def _borders_attackers(
+    place: int, node_holder: np.ndarray, neighbours: np.ndarray, neighbours_start: np.ndarray, town_node: int
+) -> bool:
+    """Whether ``place`` borders a place the attackers hold or the town."""
+    for j in range(neighbours_start[place], neighbours_start[place + 1]):
+        if node_holder[neighbours[j]] == GOV or neighbours[j] == town_node:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _scores(
+    kept: np.ndarray,
+    node_holder: np.ndarray,
+    neighbours: np.ndarray,
+    neighbours_start: np.ndarray,
+    town_node: int,
+    place_km: np.ndarray,
+    place_source: np.ndarray,
+    route_nodes: np.ndarray,
+    route_start: np.ndarray,
+    rebels_at: np.ndarray,
+    route_worth_km: float,
+    defender_cost_km: float,
+) -> np.ndarray:
+    """Each place's score ``S_k`` as a next objective (module docstring); ``-inf`` for a place that is no candidate.
+
+    ``kept``: the objectives already chosen; ``rebels_at``: the rebel fighters at each place.
+    """
+    n_places = node_holder.size
+    cuts = np.zeros(n_places)  # R_k
+    for route in range(route_start.size - 1):
+        nodes = route_nodes[route_start[route] : route_start[route + 1]]
+        cut_already = False
+        for place in nodes:
+            cut_already = cut_already or node_holder[place] != REB or (kept == place).any()
+        if not cut_already:
+            for place in nodes:
+                cuts[place] += 1.0
+    scores = np.full(n_places, -np.inf)
+    for k in range(n_places):
+        if k == town_node or place_source[k] or node_holder[k] != REB or (kept == k).any():
+            continue
+        if not _borders_attackers(k, node_holder, neighbours, neighbours_start, town_node):
+            continue
+        distance_km = np.inf  # d_k
+        for h in range(n_places):
+            if h == town_node or node_holder[h] == GOV:
+                dx, dy = place_km[k, 0] - place_km[h, 0], place_km[k, 1] - place_km[h, 1]
+                distance_km = min(distance_km, np.sqrt(dx * dx + dy * dy))
+        scores[k] = route_worth_km * cuts[k] - distance_km - defender_cost_km * rebels_at[k]
+    return scores
 
 
 @njit(cache=True)

@@ -91,6 +91,9 @@ CASES = {
         "s.yaml", variant("rules:\n  cohesion:\n    loss_weight: .inf\n"), "rules.cohesion.loss_weight", "finite"
     ),
     "scenario-yes-as-a-count": run("s.yaml", variant("town:\n  tunnels: yes\n"), "town.tunnels"),
+    "scenario-unknown-village-order": run(
+        "s.yaml", variant("rules:\n  villages:\n    order: nearest\n"), "rules.villages.order", "'plan' or 'routes'"
+    ),
     "scenario-name-climbs-out": run("s.yaml", variant("name: ../../escaped\n"), "name", "output folders"),
     "scenario-name-absolute": run("s.yaml", variant("name: /tmp/escaped\n"), "name", "output folders"),
     "scenario-name-backslash": run("s.yaml", variant("name: 'a\\b'\n"), "name", "output folders"),
@@ -125,6 +128,7 @@ CASES = {
     "set-infinite-rule-parameter": override("rules.cohesion.loss_weight=inf", "rules.cohesion.loss_weight", "finite"),
     "set-nan-position": override("places.1.x_km=.nan", "places.1", "x_km", "finite"),
     "set-on-as-a-count": override("town.tunnels=on", "town.tunnels"),
+    "set-unknown-village-order": override("rules.villages.order=nearest", "rules.villages.order", "'plan' or 'routes'"),
     "set-name-climbs-out": override("name=../../escaped", "name", "output folders"),
     "set-munitions-per-hour": override("fire_plans.0.per_hour=1e15", "fire_plans.0.per_hour"),
     "set-alias": override("town.built_up_by_sector=[&a [0.5, 0.5, 0.5, 0.5], *a, *a, *a]", "1: aliases"),
