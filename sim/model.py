@@ -21,7 +21,7 @@ from sim.grid import DIRECTIONS, entry_cells, town_xy
 from sim.rules import phases
 from sim.rules.arrivals import ROTATION_COHORTS, effectiveness_in_force, on_duty, policy_in_force
 from sim.rules.control import update_sectors
-from sim.scenario import BATTLE_START, TOWN_PLACE, Reinforcement, Scenario, load_scenario
+from sim.scenario import BATTLE_START, TOWN_PLACE, Reinforcement, Scenario, deployment_weights, load_scenario
 from sim.series import SeriesCollector
 from sim.state import (
     ACTIVE,
@@ -274,8 +274,8 @@ class BattleModel(mesa.Model):
 
     def _deployment_weight(self) -> np.ndarray:
         """The rebels' deployment weight of each town cell's sector (town cells in ``in_town_mask`` order)."""
-        deployment = np.array(self.config.forces.rebels.deployment_by_sector, dtype=float).ravel()
-        return deployment[self.state.sector[self.state.in_town_mask]]
+        weights = deployment_weights(self.config.forces.rebels.deployment, self.config.town.sectors_per_side)
+        return weights.ravel()[self.state.sector[self.state.in_town_mask]]
 
     def _schedule(self, sl: slice, reinforcement: Reinforcement) -> None:
         squads = self.state.squads

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
 from sim.loading import InputModel, LoadError, SafeName, named_file, parse, parse_yaml, read_mapping
@@ -44,6 +45,9 @@ MAX_PLACES = 1_000  # assumption: the baseline's 12 places, many times over; bel
 MAX_ITEMS = 10_000  # assumption: a list of scheduled inputs (arrivals, fire plans) longer than any battle needs
 MAX_TUNNELS = 10_000  # assumption: the baseline's 20; several per built-up cell of the largest town
 MAX_CIVILIANS = 10_000_000  # assumption: 400 times the record's 25,000
+# assumption: a leaning of the deployment of at most e^20 (5 x 10^8) between the sectors it favours most
+# and least, far past any plan; the three together stay within floating point (e^60)
+DEPLOYMENT_BOUND = 20.0
 
 Direction = Literal["north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest"]
 FightingSide = Literal["rebels", "army", "hezbollah"]
@@ -218,6 +222,63 @@ class ForceSpec(InputModel):
     start: list[Direction] = Field(max_length=8, description="directions of the outskirts where it starts")
 
 
+class Deployment(InputModel):
+    """Where the rebels stand at the start: three leanings of a sector's weight (``deployment_weights``).
+
+    Each is the logarithm of the ratio between the weight of the sectors it favours most and least:
+    0 everywhere is a uniform deployment, a positive value a deployment leaning that way.
+    """
+
+    north: float = Field(
+        0.0,
+        ge=-DEPLOYMENT_BOUND,
+        le=DEPLOYMENT_BOUND,
+        description="log of the weight of the northern row over the southern one, other things equal",
+    )
+    west: float = Field(
+        0.0,
+        ge=-DEPLOYMENT_BOUND,
+        le=DEPLOYMENT_BOUND,
+        description="log of the weight of the western column (the river's bank) over the eastern one",
+    )
+    centre: float = Field(
+        0.0,
+        ge=-DEPLOYMENT_BOUND,
+        le=DEPLOYMENT_BOUND,
+        description="log of the weight of the middle sectors over the corners, other things equal",
+    )
+
+
+def deployment_weights(deployment: Deployment, sectors_per_side: int) -> np.ndarray:
+    """The rebels' relative deployment weight of each sector (rows north to south, columns west to east).
+
+    For the sector in row ``r`` and column ``q`` of a ``k`` x ``k`` town::
+
+        w = exp(north * n + west * e + centre * c)
+        n = 1 - r / (k - 1)                   (1 at the northern row, 0 at the southern)
+        e = 1 - q / (k - 1)                   (1 at the western column, 0 at the eastern)
+        c = (d_max - d) / (d_max - d_min)     d = |r - m| + |q - m|,  m = (k - 1) / 2
+
+    ``c`` falls off with the sector's distance from the town's middle along the streets (``d``): 1 at
+    the middle sectors, 0 at the corners (for 4 x 4: 1 for the middle four, 1/2 for the other edge
+    sectors, 0 for the corners); where every sector is a corner (``k = 2``) ``c = 0``, and a town of
+    one sector has ``n = e = c = 0``. Only ratios matter: the squads are placed with probability
+    proportional to ``w`` times building density, and the clearing work follows ``w / mean(w)``
+    (``rules.control``).
+    """
+    k = sectors_per_side
+    if k == 1:
+        return np.ones((1, 1))
+    r, q = np.indices((k, k), dtype=float)
+    n = 1.0 - r / (k - 1)
+    e = 1.0 - q / (k - 1)
+    middle = (k - 1) / 2
+    d = np.abs(r - middle) + np.abs(q - middle)
+    spread = d.max() - d.min()
+    c = (d.max() - d) / spread if spread else np.zeros_like(d)
+    return np.exp(deployment.north * n + deployment.west * e + deployment.centre * c)
+
+
 class RebelSpec(ForceSpec):
     """The defenders: their fighters form ``units`` units, each split into squads."""
 
@@ -228,8 +289,9 @@ class RebelSpec(ForceSpec):
         "the record, below the int16 unit numbers of the squads)",
     )
     start: list[Direction] = Field([], max_length=8)
-    deployment_by_sector: list[list[float]] | None = Field(
-        None, description="relative density of rebels per sector (rows north to south), times building density"
+    deployment: Deployment = Field(
+        default_factory=Deployment,
+        description="where the rebels stand at the start (default: uniform; weights: deployment_weights)",
     )
 
 
@@ -302,19 +364,6 @@ class Scenario(InputModel):
                 raise ValueError(f"routes: {route.name!r} arrives at unknown entrance {route.entrance!r}")
         if not self.forces.rebels.take_part:
             raise ValueError("forces.rebels.take_part: the rebels defend the town in every scenario")
-        deployment = self.forces.rebels.deployment_by_sector
-        n = self.town.sectors_per_side
-        if deployment is None:
-            self.forces.rebels.deployment_by_sector = [[1.0] * n for _ in range(n)]
-        elif (
-            len(deployment) != n
-            or any(len(row) != n for row in deployment)
-            or any(v < 0 for r in deployment for v in r)
-            or sum(v for r in deployment for v in r) <= 0
-        ):
-            raise ValueError(
-                f"forces.rebels.deployment_by_sector must be {n} rows of {n} non-negative values, not all zero"
-            )
         garrisons = sum(p.garrison for p in self.places)
         forces = self.forces
         fighters = sum(f.fighters for f in (forces.rebels, forces.army, forces.hezbollah))

@@ -13,6 +13,7 @@ from sim.rules import (
     supply,
     villages,
 )
+from sim.scenario import deployment_weights
 from sim.state import ACTIVE, ARMY, CIVILIANS, CONTESTED, GONE, GOV, HEZBOLLAH, IN_TOWN, OFF_DUTY, REB, REBELS
 from tests.conftest import small_scenario
 
@@ -412,7 +413,9 @@ def test_clearing_work_follows_the_rebels_deployment():
         model = bare_model(
             extra=[f"rules.control.work_follows_deployment={follows}", "rules.control.clear_fighter_h=100"]
         )
-        deployment = np.array(model.config.forces.rebels.deployment_by_sector).ravel()
+        deployment = deployment_weights(
+            model.config.forces.rebels.deployment, model.config.town.sectors_per_side
+        ).ravel()
         sector = model.state.sector[model.state.in_town_mask]
         per_density = (
             model.state.clearing_left[model.state.in_town_mask] / model.state.built_up[model.state.in_town_mask]
@@ -426,6 +429,25 @@ def test_clearing_work_follows_the_rebels_deployment():
     assert follows == pytest.approx(100.0 * weight / weight.mean())
     assert follows.mean() == pytest.approx(100.0)
     assert follows[weight == weight.max()].min() > follows[weight == weight.min()].max()
+
+
+def test_the_rebels_start_where_the_deployment_leans():
+    def rebels_by_row(leaning):
+        alone = [
+            f"forces.rebels.deployment.{name}={3 if name == leaning else 0}" for name in ("north", "west", "centre")
+        ]
+        model = BattleModel(small_scenario(rebels=1000, extra=alone), rng=0)
+        squads = model.state.squads
+        placed = (squads.side == REBELS) & squads.in_town()
+        rows, cols = np.divmod(model.state.sector[squads.x[placed], squads.y[placed]], 4)  # row-major, 4 x 4
+        return np.bincount(rows, minlength=4), np.bincount(cols, minlength=4)
+
+    rows, cols = rebels_by_row("north")
+    assert rows[0] > 3 * rows[3]
+    assert cols[0] < 3 * cols[3]  # no leaning west
+    rows, cols = rebels_by_row("west")
+    assert cols[0] > 3 * cols[3]
+    assert rows[0] < 3 * rows[3]
 
 
 def _clearing_beside(defenders, *extra):

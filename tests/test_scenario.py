@@ -2,13 +2,23 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
 from sim.cli import main
 from sim.record import load_record
 from sim.rules import Rules
-from sim.scenario import SCENARIO_DIR, ScenarioError, list_scenarios, load_scenario, scale_forces, scenario_path
+from sim.scenario import (
+    SCENARIO_DIR,
+    Deployment,
+    ScenarioError,
+    deployment_weights,
+    list_scenarios,
+    load_scenario,
+    scale_forces,
+    scenario_path,
+)
 
 VARIANTS = ["attackers-5000", "attackers-8000", "no-hezbollah", "supply-open", "no-corridor"]
 
@@ -81,6 +91,48 @@ def test_every_number_in_a_scenario_file_says_where_it_comes_from(path):
     assert cited - record_ids == set(), "cited record ids must exist in the record"
 
 
+def test_a_uniform_deployment_weighs_every_sector_alike():
+    for k in range(1, 9):
+        assert deployment_weights(Deployment(), k) == pytest.approx(np.ones((k, k)))
+
+
+def test_each_leaning_of_the_deployment_favours_its_sectors_by_its_exponent():
+    north = deployment_weights(Deployment(north=1.5), 4)
+    assert north[0] == pytest.approx(np.full(4, np.exp(1.5)))  # the northern row
+    assert north[3] == pytest.approx(np.ones(4))  # the southern row
+    assert north[1] / north[2] == pytest.approx(np.full(4, np.exp(0.5)))  # a third of the way each row
+    west = deployment_weights(Deployment(west=-2.0), 4)
+    assert west[:, 0] == pytest.approx(np.full(4, np.exp(-2.0)))  # negative: the west emptier
+    assert west[:, 3] == pytest.approx(np.ones(4))
+    centre = deployment_weights(Deployment(centre=1.0), 4)
+    e = np.exp(1.0)
+    expected = [[1, e**0.5, e**0.5, 1], [e**0.5, e, e, e**0.5], [e**0.5, e, e, e**0.5], [1, e**0.5, e**0.5, 1]]
+    assert centre == pytest.approx(np.array(expected))
+    assert deployment_weights(Deployment(centre=1.0), 3)[1, 1] == pytest.approx(e)  # one middle sector
+    assert deployment_weights(Deployment(centre=1.0), 2) == pytest.approx(np.ones((2, 2)))  # all corners
+
+
+def test_the_leanings_multiply():
+    both = deployment_weights(Deployment(north=0.7, west=0.4, centre=-0.3), 5)
+    north, west, centre = (deployment_weights(Deployment(**{name: 1.0}), 5) for name in ("north", "west", "centre"))
+    assert both == pytest.approx(north**0.7 * west**0.4 * centre**-0.3)
+
+
+def test_the_baselines_deployment_is_strongest_in_the_north_west_and_weakest_in_the_south_east():
+    scenario = load_scenario()
+    weights = deployment_weights(scenario.forces.rebels.deployment, scenario.town.sectors_per_side)
+    assert np.unravel_index(weights.argmax(), weights.shape) == (0, 0)  # record:hezbollah-from-al-tal
+    assert np.unravel_index(weights.argmin(), weights.shape) == (3, 3)  # record:assault-directions
+    assert weights[:2].sum() > weights[2:].sum()  # record: "entrenched in the northern and western parts"
+
+
+def test_a_deployment_path_is_addressable_by_an_override():
+    scenario = load_scenario("al-qusayr-2013", ["forces.rebels.deployment.north=-1.5"])
+    assert scenario.forces.rebels.deployment.north == -1.5
+    weights = deployment_weights(scenario.forces.rebels.deployment, scenario.town.sectors_per_side)
+    assert weights[3].sum() > weights[0].sum()
+
+
 @pytest.mark.parametrize(
     ("overrides", "fragments"),
     [
@@ -93,10 +145,9 @@ def test_every_number_in_a_scenario_file_says_where_it_comes_from(path):
         (["time.end=2013-08-01T00:00:00"], ["time", "outside the battle and the days after it"]),
         (["rules.fire.lethality=0.2"], ["rules.fire.lethality", "valid keys:", "range_cells"]),
         (["places.99.garrison=3"], ["places.99", "not an item"]),
-        (
-            [f"forces.rebels.deployment_by_sector.{row}.{col}=0" for row in range(4) for col in range(4)],
-            ["forces.rebels.deployment_by_sector", "not all zero"],
-        ),
+        (["forces.rebels.deployment.west=inf"], ["forces.rebels.deployment.west", "finite"]),
+        (["forces.rebels.deployment.centre=100"], ["forces.rebels.deployment.centre", "less than or equal to 20"]),
+        (["forces.rebels.deployment.south=1"], ["forces.rebels.deployment.south", "valid keys:", "north"]),
         (["forces.army.fighters"], ["dotted.path=value"]),
     ],
 )

@@ -7,9 +7,10 @@ starts at::
 
     clear_fighter_h * built_up * (1 - work_follows_deployment + work_follows_deployment * w / mean(w))
 
-fighter-hours, ``w`` being the rebels' deployment weight of the cell's sector (``mean`` over the
-town's cells): the rebels mined and fortified the quarters they held in strength, where they expected
-the attack (record:rebels-surprised), and little else. Each step the attackers in a cell work off::
+fighter-hours, ``w`` being the rebels' deployment weight of the cell's sector
+(``sim.scenario.deployment_weights``; ``mean`` over the town's cells): the rebels mined and
+fortified the quarters they held in strength, where they expected the attack
+(record:rebels-surprised), and little else. Each step the attackers in a cell work off::
 
     min(attackers in the cell, clearing_capacity) * dt_h / (1 + (defenders / defenders_halving) ** defenders_steepness)
 

@@ -127,6 +127,7 @@ CASES = {
     "set-inf": override("town.cell_m=inf", "town.cell_m", "finite"),
     "set-infinite-rule-parameter": override("rules.cohesion.loss_weight=inf", "rules.cohesion.loss_weight", "finite"),
     "set-nan-position": override("places.1.x_km=.nan", "places.1", "x_km", "finite"),
+    "set-nan-deployment": override("forces.rebels.deployment.north=.nan", "forces.rebels.deployment.north", "finite"),
     "set-on-as-a-count": override("town.tunnels=on", "town.tunnels"),
     "set-unknown-village-order": override("rules.villages.order=nearest", "rules.villages.order", "'plan' or 'routes'"),
     "set-name-climbs-out": override("name=../../escaped", "name", "output folders"),
