@@ -1,4 +1,4 @@
-"""Calibration: fit a few free parameters (at most ~6) of a scenario to the record.
+"""Calibration: fit a few free parameters (at most ~9) of a scenario to the record.
 
 Three stages on the replicate-averaged loss (``sim.analysis.fit``), then a check: **screen**
 (history matching: a point's implausibility is the second-largest distance of its replicate means
@@ -38,7 +38,8 @@ CHECK_DIR = "check"
 JOURNAL = "refine.journal"
 INCUMBENT_POINT = -1  # the scenario's own values' row among the screen's points
 BEST_SHARE_WHEN_NONE_PLAUSIBLE = 0.25  # assumption: a quarter keeps the box from collapsing onto one lucky point
-MAX_FREE_PARAMETERS = 6  # the record's ~15 claims identify at most ~6
+# the record's ~15 share and event claims identify ~6 parameters; its 30 spatial claims ~3 more (the deployment)
+MAX_FREE_PARAMETERS = 9
 
 
 def implausibility(runs: pd.DataFrame, found: list[Target], parameters: list[str]) -> pd.DataFrame:
@@ -346,7 +347,7 @@ def calibration_targets(experiment: Experiment, record: Record, train_until: int
     if len(experiment.bounded) > MAX_FREE_PARAMETERS:
         raise ExperimentError(
             f"{name}: parameters: {len(experiment.bounded)} free parameters; the record's ~15 claims "
-            f"identify at most ~{MAX_FREE_PARAMETERS}"
+            f"and spatial claims identify at most ~{MAX_FREE_PARAMETERS}"
         )
     settings = experiment.calibration or Calibration()
     scenario = load_scenario(experiment.scenario, experiment.set)

@@ -226,7 +226,7 @@ def test_calibrate_refuses_to_resume_a_refinement_scored_against_other_intervals
 @pytest.mark.parametrize(
     ("case", "argv", "message"),
     [
-        ("many", [], "at most ~6"),
+        ("many", [], "at most ~9"),
         ("tiny", [], "end before the days of"),
         ("unknown", ["--train-until", "1"], "calibration.targets: no such target before the cut: fall"),
         ("contradicted", ["--train-until", "1"], "the targets left are all scored but not fitted"),
@@ -240,6 +240,7 @@ def test_an_experiment_calibration_cannot_fit_stops_with_status_2_and_writes_not
     many += [{"path": "rules.movement.road_share", "low": 0.1, "high": 0.2}]
     many += [{"path": "rules.control.defenders_halving", "low": 0.1, "high": 0.2}]
     many += [{"path": "rules.corridor.cohesion_threshold", "low": 0.1, "high": 0.2}]
+    many += [{"path": f"forces.rebels.deployment.{k}", "low": 0, "high": 1} for k in ("north", "west", "centre")]
     extra = {
         "many": {"parameters": many, "points": 8},
         "tiny": {},
