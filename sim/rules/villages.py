@@ -45,6 +45,7 @@ from sim.rules.casualties import inflict_kernel
 from sim.rules.cohesion import Params as CohesionParams
 from sim.rules.cohesion import fire_factor
 from sim.rules.fire import Params as FireParams
+from sim.rules.supply import network
 from sim.state import ACTIVE, GONE, GOV, IN_TOWN, REB, REBELS, BattleState
 
 
@@ -108,8 +109,6 @@ class Campaign:
     plan: np.ndarray  # int64: the plan's places, in its order
     neighbours: np.ndarray  # int64: each place's neighbours, place after place (``network_neighbours``)
     neighbours_start: np.ndarray  # int64: where each place's neighbours begin in ``neighbours`` (one more entry)
-    route_nodes: np.ndarray  # int64: each route's places, route after route
-    route_start: np.ndarray  # int64: where each route's places begin in ``route_nodes`` (one more entry)
     kept: np.ndarray  # int64: the objectives chosen (``_villages`` writes them; room for the old ones and the plan)
     places: np.ndarray  # int64 per place: the places fought for this step, in order
     outside: np.ndarray  # bool per squad: the squads outside when this step's fights began
@@ -117,13 +116,12 @@ class Campaign:
 
 
 def campaign(state: BattleState, p: Params) -> Campaign:
-    """The campaign's start as a step number and the plan, network and routes as arrays, held on the state."""
+    """The campaign's start as a step number and the plan and network as arrays, held on the state."""
     key = (p.campaign_start, tuple(p.plan), len(state.squads), state.start, state.dt_h)
     held = state._held.get("villages")
     if held is None or held.key != key:
         first = -sys.maxsize if p.campaign_start is None else state.first_step_at(p.campaign_start)
         counts = [len(n) for n in state.network_neighbours]
-        route_lengths = [len(nodes) for nodes, _ in state.routes]
         n_places, n_squads = len(state.place_names), len(state.squads)
         held = state._held["villages"] = Campaign(
             key=key,
@@ -131,8 +129,6 @@ def campaign(state: BattleState, p: Params) -> Campaign:
             plan=np.array([state.place_index[name] for name in p.plan], np.int64),
             neighbours=np.array([n for ns in state.network_neighbours for n in ns], np.int64),
             neighbours_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            route_nodes=np.array([n for nodes, _ in state.routes for n in nodes], np.int64),
-            route_start=np.concatenate([[0], np.cumsum(route_lengths)]).astype(np.int64),
             kept=np.zeros(n_places + len(p.plan), np.int64),
             places=np.zeros(n_places, np.int64),
             outside=np.zeros(n_squads, bool),
@@ -154,6 +150,7 @@ def step(
     held = campaign(state, p)
     if state.steps < held.first_step:  # before the campaign's start
         return
+    routes = network(state)  # the routes as arrays, as the rule supply holds them
     squads, tally = state.squads, state.tally
     objectives = np.array(state.objectives, np.int64)
     if objectives.size + held.plan.size > held.kept.size:
@@ -177,8 +174,8 @@ def step(
             p.order == "routes",
             state.place_km,
             state.place_source,
-            held.route_nodes,
-            held.route_start,
+            routes.nodes,
+            routes.nodes_start,
             p.route_worth_km,
             p.defender_cost_km,
             state.task_force,
