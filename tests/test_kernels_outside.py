@@ -157,7 +157,14 @@ def _choose_objective_reference(state, p):
             kept.append(node)
     state.objectives = kept
     task_force = np.flatnonzero(state.task_force & (squads.status == ACTIVE) & (squads.strength > 0))
-    if kept:
+    if kept and p.split == "by_defenders":
+        defenders = [max(_rebels_at(state)[node], 1.0) for node in kept]
+        sent = [0.0] * len(kept)
+        for i in task_force:  # each squad to the objective with the fewest attackers per defender so far
+            best = min(range(len(kept)), key=lambda j: (sent[j] / defenders[j], j))
+            squads.node[i] = kept[best]
+            sent[best] += squads.strength[i]
+    elif kept:
         squads.node[task_force] = np.array(kept)[np.arange(task_force.size) % len(kept)]
     else:
         state.task_force[task_force] = False
@@ -165,13 +172,20 @@ def _choose_objective_reference(state, p):
         squads.x[task_force], squads.y[task_force] = entry_cells(state, "north", task_force.size)
 
 
-def _routes_reference(state, p, kept):
-    """The routes order (the module docstring's score), in plain Python: tops ``kept`` up one place at a time."""
-    squads, holder = state.squads, state.node_holder
-    rebels_at = np.zeros(len(holder))
+def _rebels_at(state):
+    """The rebel fighters at each place."""
+    squads = state.squads
+    rebels_at = np.zeros(len(state.node_holder))
     for i in np.flatnonzero((squads.status == ACTIVE) & (squads.node >= 0) & (squads.strength > 0)):
         if squads.side[i] == REBELS:
             rebels_at[squads.node[i]] += squads.strength[i]
+    return rebels_at
+
+
+def _routes_reference(state, p, kept):
+    """The routes order (the module docstring's score), in plain Python: tops ``kept`` up one place at a time."""
+    holder = state.node_holder
+    rebels_at = _rebels_at(state)
     while len(kept) < p.parallel_objectives:
         best, best_score = None, -np.inf
         for k in range(len(holder)):
@@ -203,6 +217,7 @@ def test_villages_kernels_fight_as_numpy_did(model, seed):
             "parallel_objectives": int(r.integers(1, 4)),
             "break_share": float(r.choice([0.05, 0.5, 1.0])),
             "order": ["plan", "routes"][seed % 2],
+            "split": ["even", "by_defenders"][seed // 2 % 2],
             "route_worth_km": float(r.choice([0.0, 2.0, 10.0])),
             "defender_cost_km": float(r.choice([0.0, 0.01, 0.1])),
         }

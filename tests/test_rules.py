@@ -625,6 +625,34 @@ def test_by_routes_the_task_force_attacks_the_place_the_score_puts_first():
     assert first == {"plan": ["Hamidiya"], "routes": ["Jawadiyeh"]}
 
 
+def test_split_by_defenders_sends_attackers_in_proportion_to_the_garrisons():
+    # the plan's first two candidates, Hamidiya and Haret al-Turkumen, garrisoned 60 and 20: split by the
+    # defenders, Hamidiya gets three times the attackers (to within a squad); split evenly, the same squads
+    sent = {}
+    for split in ("by_defenders", "even"):
+        model = bare_model(
+            extra=[
+                f"rules.villages.split={split}",
+                "places.4.garrison=60",  # Hamidiya
+                "places.6.garrison=20",  # Haret al-Turkumen
+                "rules.villages.campaign_start=null",
+            ]
+        )
+        state = model.state
+        assert [state.place_names[k] for k in (4, 6)] == ["Hamidiya", "Haret al-Turkumen"]
+        phase(model, "villages")
+        squads = state.squads
+        task = state.task_force & (squads.strength > 0)
+        sent[split] = [squads.strength[task & (squads.node == k)].sum() for k in (4, 6)]
+        squad_size = squads.strength[task].max()
+        total = sum(sent[split])
+        if split == "by_defenders":
+            assert abs(sent[split][0] - 0.75 * total) <= squad_size
+        else:
+            assert abs(sent[split][0] - sent[split][1]) <= squad_size
+    assert sent["by_defenders"][0] > 2 * sent["by_defenders"][1]
+
+
 # --- supply --------------------------------------------------------------------------------------
 
 

@@ -48,7 +48,7 @@ class Params(InputModel):
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
     )
     clear_fighter_h: float = Field(
-        179.8,
+        268.6,
         ge=0,
         description="fighter-hours to clear a fully built-up 100 m cell of average preparation no rebel is near "
         "(calibrated: experiments/calibration.yaml)",
@@ -57,7 +57,7 @@ class Params(InputModel):
         2, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
     )
     defenders_halving: float = Field(
-        4.463,
+        8.558,
         gt=0,
         description="rebels within range that halve the pace of clearing (calibrated: experiments/calibration.yaml)",
     )

@@ -23,7 +23,7 @@ class Params(InputModel):
 
     enabled: bool = Field(True, description="whether a corridor can be negotiated at all (policy input)")
     cohesion_threshold: float = Field(
-        0.1899,
+        0.1086,
         ge=0,
         le=1,
         description="cohesion below which talks begin (calibrated: experiments/calibration.yaml)",

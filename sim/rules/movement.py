@@ -125,7 +125,7 @@ class Params(InputModel):
     reserve_depth_cells: float = Field(3.0, ge=0, description="rebels deeper than this move to the front (assumption)")
     reposition_per_h: float = Field(0.2, ge=0, description="chance per hour of moving towards the front (assumption)")
     reserves_react_h: float = Field(
-        2.24,
+        10.39,
         ge=0,
         description="hours from the start before reserves move to the front (calibrated: "
         "experiments/calibration.yaml; record:rebels-surprised)",

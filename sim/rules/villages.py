@@ -3,8 +3,13 @@
 A share ``task_force_share`` of the army's starting squads works outside the town from
 ``campaign_start`` (a policy input; until then it fights in the town with the rest). It attacks up
 to ``parallel_objectives`` rebel-held places at once, each of them a candidate: a place that borders
-a place the attackers hold or the town on the routes' network. Its squads are split evenly between
-them. When one falls, the others are kept and new ones chosen, by one of two sub-models (``order``):
+a place the attackers hold or the town on the routes' network. Its squads are split between them by
+one of two sub-models (``split``): evenly, squad by squad (``even``); or in proportion to the rebel
+fighters at each (``by_defenders``: each squad in turn goes to the objective ``j`` with the least
+``A_j / max(G_j, 1)``, ``A_j`` the attackers sent there so far and ``G_j`` its rebel fighters, the
+first on a tie), so that every objective is attacked at the same odds (assumption: a commander's
+economy of force). When one falls, the others are kept, new ones chosen and the task force split
+again. The new objectives come from one of two sub-models (``order``):
 
 - ``plan``: the first candidates of the scenario's ``plan`` (a list; a policy, not a timetable).
 - ``routes``: one at a time, the candidate ``k`` (other than a source, the rebels' hinterland) with
@@ -53,7 +58,7 @@ class Params(InputModel):
     """Parameters of the fight for the outside places."""
 
     task_force_share: float = Field(
-        0.2199,
+        0.2031,
         ge=0,
         le=1,
         description="share of army squads working outside the town (calibrated: experiments/calibration.yaml)",
@@ -84,6 +89,11 @@ class Params(InputModel):
         "(assumption)",
     )
     parallel_objectives: int = Field(2, ge=1, description="places attacked at once (assumption)")
+    split: Literal["even", "by_defenders"] = Field(
+        "by_defenders",
+        description="how the task force is split between its objectives: evenly, or in proportion to their "
+        "defenders (assumption: competing sub-models, docs/history/patterns.md)",
+    )
     place_cover: float = Field(0.3, ge=0, le=1, description="fire a garrison avoids behind its walls (assumption)")
     engage_odds: float = Field(
         7.767,
@@ -172,6 +182,7 @@ def step(
             state.town_node,
             p.parallel_objectives,
             p.order == "routes",
+            p.split == "by_defenders",
             state.place_km,
             state.place_source,
             routes.nodes,
@@ -230,6 +241,7 @@ def _villages(
     town_node: int,
     parallel_objectives: int,
     by_routes: bool,
+    by_defenders: bool,
     place_km: np.ndarray,
     place_source: np.ndarray,
     route_nodes: np.ndarray,
@@ -281,6 +293,7 @@ def _villages(
             town_node,
             parallel_objectives,
             by_routes,
+            by_defenders,
             place_km,
             place_source,
             route_nodes,
@@ -343,6 +356,7 @@ def _objectives(
     town_node: int,
     parallel_objectives: int,
     by_routes: bool,
+    by_defenders: bool,
     place_km: np.ndarray,
     place_source: np.ndarray,
     route_nodes: np.ndarray,
@@ -357,7 +371,7 @@ def _objectives(
     kept: np.ndarray,
     into_town: np.ndarray,
 ) -> tuple[bool, int, int]:
-    """Keep up to ``parallel_objectives`` objectives; split the task force evenly between them.
+    """Keep up to ``parallel_objectives`` objectives; split the task force between them (``split``).
 
     The objectives still held by the rebels are kept, and topped up with candidates (rebel-held
     places bordering a place the attackers hold or the town): from the plan, in its order, or by
@@ -374,11 +388,12 @@ def _objectives(
             n += 1
     if n == objectives.size and (n > 0 or not task_force.any()):
         return False, n, 0  # nothing has changed, or the task force has already gone into the town
-    if by_routes:
-        rebels_at = np.zeros(node_holder.size)
+    rebels_at = np.zeros(node_holder.size)  # G_k
+    if by_routes or by_defenders:
         for i in range(node.size):
             if status[i] == ACTIVE and node[i] >= 0 and strength[i] > 0 and side[i] == REBELS:
                 rebels_at[node[i]] += strength[i]
+    if by_routes:
         while n < parallel_objectives:
             scores = _scores(
                 kept[:n],
@@ -409,6 +424,16 @@ def _objectives(
                 kept[n] = place
                 n += 1
     members = np.flatnonzero(task_force & (status == ACTIVE) & (strength > 0))
+    if n > 0 and by_defenders:
+        sent = np.zeros(n)  # A_j
+        for i in range(members.size):
+            best = 0
+            for j in range(1, n):  # A_j / G_j < A_best / G_best, without dividing
+                if sent[j] * max(rebels_at[kept[best]], 1.0) < sent[best] * max(rebels_at[kept[j]], 1.0):
+                    best = j
+            node[members[i]] = kept[best]
+            sent[best] += strength[members[i]]
+        return True, n, 0
     if n > 0:
         for i in range(members.size):
             node[members[i]] = kept[i % n]
