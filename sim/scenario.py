@@ -104,6 +104,11 @@ class TownPart(InputModel):
 
     name: str
     sectors: list[int] = Field(min_length=1, max_length=64, description="sector numbers, row-major from the north-west")
+    landmark: bool = Field(
+        False,
+        description="a place within one of the sectors, which one unknown: taken when the first of them is, held "
+        "while the last is",
+    )
 
 
 class TownSpec(InputModel):
@@ -172,6 +177,11 @@ class TownSpec(InputModel):
     def part_sectors(self) -> dict[str, tuple[int, ...]]:
         """Each part's name -> its sectors."""
         return {part.name: tuple(part.sectors) for part in self.parts}
+
+    @property
+    def landmarks(self) -> frozenset[str]:
+        """The names of the parts that are landmarks (a place within one of their sectors)."""
+        return frozenset(part.name for part in self.parts if part.landmark)
 
     @property
     def town_cells(self) -> int:

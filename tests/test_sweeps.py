@@ -92,6 +92,30 @@ def test_bad_experiments_are_refused_before_anything_runs(tmp_path, changes, fra
     assert not out.exists()
 
 
+def test_a_given_design_runs_the_points_it_lists(tmp_path):
+    low, high = 4000, 6000
+    parameters = [{"path": "forces.army.fighters", "low": low, "high": high}]
+    given = [{"forces.army.fighters": 4500.0}, {"forces.army.fighters": 5900.0}]
+    path = smoke(tmp_path, parameters=parameters, design="given", given=given, points=2)
+    assert [spec.values for spec in plan(load_experiment(path), "sha")[::2]] == given  # two replicates a point
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"design": "given", "points": 1}, "give the points"),
+        ({"given": [{"forces.army.fighters": 4500.0}], "points": 1}, "give the points"),
+        ({"design": "given", "given": [{"forces.army.fighters": 4500.0}], "points": 2}, "2 but 1 points"),
+        ({"design": "given", "given": [{"forces.army.fighters": 7000.0}], "points": 1}, "outside"),
+        ({"design": "given", "given": [{"forces.rebels.fighters": 1.0}], "points": 1}, "not the bounded"),
+    ],
+)
+def test_bad_given_points_are_refused(tmp_path, changes, fragment):
+    parameters = [{"path": "forces.army.fighters", "low": 4000, "high": 6000}]
+    with pytest.raises(ExperimentError, match=fragment):
+        load_experiment(smoke(tmp_path, parameters=parameters, **changes))
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [

@@ -97,6 +97,11 @@ class Target:
     minus: str = ""  # an outcome taken off ``outcome`` (a day's dead: the total at its end less the day before's)
     sectors: tuple[int, ...] = ()  # a spatial target's sectors: its outcome is the day the attackers hold
     rank: int = 0  # ... ``rank`` of them for good (the rank-th smallest of the sectors' days)
+    nearest: bool = False  # ... or one of them, whichever's day comes nearest to [low, high] (a landmark taken)
+    # what the entry states, before the lean's stretch and the dates' slack (sim.analysis.observation):
+    stated: tuple[float, float] | None = None  # the interval its wording gives, in the outcome's units
+    report_sd: float = 0.0  # how far a report strays from what it states: the slack of its date (days), or
+    # the spread of a lone casualty figure (natural log units)
 
     @property
     def fitted(self) -> bool:
@@ -122,6 +127,8 @@ class Target:
 
     def values(self, runs: pd.DataFrame) -> np.ndarray:
         """The target's outcome in each run (row of ``runs``); NaN where a run does not have it."""
+        if self.sectors and self.nearest:
+            return nearest_taken_days(runs, self.sectors, self.low, self.high)
         if self.sectors:
             return part_taken_days(runs, self.sectors, self.rank)
         values = outcome_values(runs, self.outcome)
@@ -149,6 +156,16 @@ def part_taken_days(runs: pd.DataFrame, sectors: tuple[int, ...], rank: int) -> 
     return np.where(np.isinf(days), np.nan, days)
 
 
+def nearest_taken_days(runs: pd.DataFrame, sectors: tuple[int, ...], low: float, high: float) -> np.ndarray:
+    """Per run, of the days the attackers take each of ``sectors`` for good, the one nearest to ``[low, high]``.
+
+    A sector never taken counts as ``NEVER_DAY``; of days equally near, the first sector's.
+    """
+    days = np.column_stack([event_days(outcome_values(runs, sector_column(s))) for s in sectors])
+    off = np.maximum.reduce([low - days, np.zeros_like(days), days - high])
+    return days[np.arange(len(days)), np.argmin(off, axis=1)] if len(days) else np.zeros(0)
+
+
 def share_interval(claim: ControlClaim) -> tuple[float, float]:
     """The claim as an interval of the attackers' share, before the lean."""
     figure = claim.share
@@ -165,7 +182,7 @@ def share_interval(claim: ControlClaim) -> tuple[float, float]:
 
 def control_target(claim: ControlClaim) -> Target:
     """A control claim as a target on the share at the end of its day."""
-    low, high = share_interval(claim)
+    low, high = stated = share_interval(claim)
     if claim.lean == "government":
         low = max(low - PARTISAN_STRETCH, 0.0)
     elif claim.lean == "opposition":
@@ -181,6 +198,7 @@ def control_target(claim: ControlClaim) -> Target:
         low=round(low, 4),
         high=round(high, 4),
         weight=LEAN_WEIGHT[claim.lean],
+        stated=(round(stated[0], 4), round(stated[1], 4)),
     )
 
 
@@ -265,22 +283,28 @@ def event_target(event: Event, outcome: str) -> Target:
         low=max(event.day + start - slack, 0.0),
         high=event.day + end + slack,
         weight=LEAN_WEIGHT[event.lean],
+        stated=(event.day + start, event.day + end),
+        report_sd=slack,
     )
 
 
-def part_rank(sectors: int, claim: SpatialClaim) -> int:
+def part_rank(sectors: int, claim: SpatialClaim, landmark: bool = False) -> int:
     """How many of a part's sectors the attackers must hold for the part to count as theirs.
 
     More than half (assumption: a part changes hands with most of its sectors). "Some parts of"
     (``extent: some``) reads as one sector when the attackers hold them, and as all but one while
-    the rebels still hold some.
+    the rebels still hold some; so does a landmark, a place in one of its sectors (which one, the
+    scenario does not say): held by the attackers with the first of them, by the rebels while the
+    last is. (A landmark taken on a day is read by ``nearest_taken_days`` instead.)
     """
-    if claim.extent == "some":
+    if claim.extent == "some" or landmark:
         return 1 if claim.holder == "gov" else sectors
     return sectors // 2 + 1
 
 
-def spatial_targets(claim: SpatialClaim, parts: dict[str, tuple[int, ...]]) -> list[Target]:
+def spatial_targets(
+    claim: SpatialClaim, parts: dict[str, tuple[int, ...]], landmarks: frozenset[str] = frozenset()
+) -> list[Target]:
     """A spatial claim as windows on the day the attackers take each of its parts (the scenario maps).
 
     ``taken`` on day d: the part taken within the claim's time of day (with the events' slack);
@@ -291,8 +315,10 @@ def spatial_targets(claim: SpatialClaim, parts: dict[str, tuple[int, ...]]) -> l
     start, end = TIME_OF_DAY[claim.time_of_day]
     slack = INFERRED_SLACK_DAYS if claim.date_basis == "inferred" else EVENT_SLACK_DAYS
     low, high = max(claim.day + start - slack, 0.0), claim.day + end + slack
+    stated = (claim.day + start, claim.day + end)
     if claim.change == "holds":
         low, high = (0.0, high) if claim.holder == "gov" else (low, NEVER_DAY)
+        stated = (0.0, stated[1]) if claim.holder == "gov" else (stated[0], NEVER_DAY)
     found = []
     for part in mapped:
         sectors = parts[part]
@@ -310,7 +336,10 @@ def spatial_targets(claim: SpatialClaim, parts: dict[str, tuple[int, ...]]) -> l
                 weight=LEAN_WEIGHT[claim.lean] / len(mapped),
                 ids=(claim.id,),
                 sectors=sectors,
-                rank=part_rank(len(sectors), claim),
+                rank=part_rank(len(sectors), claim, part in landmarks),
+                nearest=part in landmarks and claim.change == "taken",
+                stated=stated,
+                report_sd=slack,
             )
         )
     return found
@@ -338,11 +367,12 @@ def battle_casualty_targets(record: Record) -> list[Target]:
         totals = [r for r in reports if not r.part_of_total]
         if totals:
             numbers = [x for r in totals for x in r.killed.interval if x is not None and math.isfinite(x)]
-            low, high = lone_figure_band(min(numbers), max(numbers))
+            stated = (min(numbers), max(numbers))
+            low, high = lone_figure_band(*stated)
             label = f"{side} killed in the battle"
         elif reports:
             totals = reports
-            low, high = max(r.killed.interval[0] for r in reports), math.inf
+            low, high = stated = max(r.killed.interval[0] for r in reports), math.inf
             label = f"{side} killed in the battle (at least: the record counts part of them)"
         else:
             continue
@@ -361,6 +391,8 @@ def battle_casualty_targets(record: Record) -> list[Target]:
                 weight=1.0,
                 log_scale=True,
                 ids=tuple(r.id for r in totals),
+                stated=(float(stated[0]), float(stated[1])),
+                report_sd=math.log(LONE_FIGURE_FACTOR),
             )
         )
     return targets
@@ -397,6 +429,8 @@ def dated_casualty_targets(record: Record) -> list[Target]:
                 log_scale=True,
                 ids=(report.id,),
                 minus=minus,
+                stated=(max(float(report.killed.interval[0]), 1.0), float(report.killed.interval[1])),
+                report_sd=math.log(LONE_FIGURE_FACTOR),
             )
         )
     return targets
@@ -420,7 +454,7 @@ def targets(record: Record, scenario: Scenario, until_day: int | None = None) ->
             found.append(event_target(event, outcome))
     parts = scenario.town.part_sectors
     for claim in record.spatial_claims:
-        found += spatial_targets(claim, parts)
+        found += spatial_targets(claim, parts, scenario.town.landmarks)
     found += casualty_targets(record)
     if until_day is not None:
         found = [t for t in found if t.day <= until_day]

@@ -42,6 +42,7 @@ class Parameter(InputModel):
     low: float | None = None
     high: float | None = None
     integer: bool = Field(False, description="round the design's values to whole numbers")
+    source: str = Field("", description="where the bounds come from: the record, the literature, or an assumption")
     values: list[JsonValue] | None = Field(
         None, max_length=1_000, description="at most 1,000 (assumption: a discrete factor has a few levels)"
     )
@@ -102,6 +103,92 @@ class Calibration(InputModel):
     )
 
 
+class Prior(InputModel):
+    """A uniform prior of an input, with where its range comes from."""
+
+    low: float
+    high: float
+    source: str = Field(min_length=1, description="the record, the literature, or a stated assumption")
+
+
+class ObservationSettings(InputModel):
+    """The observation model's inputs: the sides' biases (priors), the noise of a share and the discrepancy."""
+
+    share_bias_government: Prior = Prior(
+        low=0.0,
+        high=0.25,
+        source="assumption: a government source may put the attackers' share up to 25 points above the truth",
+    )
+    share_bias_opposition: Prior = Prior(
+        low=0.0,
+        high=0.25,
+        source="assumption: an opposition source may put the attackers' share up to 25 points below the truth",
+    )
+    share_noise_sd: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="noise of a share beyond its stated interval (assumption: the interval already reads a "
+        "point figure as +/- 10 points)",
+    )
+    discrepancy_share: float = Field(
+        0.05, ge=0, le=1, description="the model's discrepancy on a share (assumption: 5 points of the town)"
+    )
+    discrepancy_day: float = Field(
+        0.5, ge=0, le=30, description="the model's discrepancy on the day of an event (assumption: half a day)"
+    )
+    discrepancy_log: float = Field(
+        0.2, ge=0, le=5, description="the model's discrepancy on a count of dead (assumption: log units, ~x1.2)"
+    )
+
+    @property
+    def bias_priors(self) -> dict[str, Prior]:
+        """The biases as inputs: name -> prior."""
+        return {
+            "share_bias_government": self.share_bias_government,
+            "share_bias_opposition": self.share_bias_opposition,
+        }
+
+
+class Posterior(InputModel):
+    """How ``qusayr match`` samples the posterior on the last wave's emulators (emcee's ensemble sampler)."""
+
+    samples: int = Field(400, ge=10, le=100_000, description="input sets kept (at most 100,000)")
+    walkers: int = Field(64, ge=4, le=10_000, description="walkers of the ensemble sampler (at least twice the inputs)")
+    steps: int = Field(2_000, ge=10, le=1_000_000, description="steps of each walker, burn-in included")
+    burn: int = Field(1_000, ge=0, le=1_000_000, description="steps dropped at the start of each walker")
+
+
+class HistoryMatching(InputModel):
+    """Settings of ``qusayr match``: waves of runs, emulators and implausibility, then the posterior.
+
+    Wave 1 runs the experiment's own design over the priors (``parameters``); each later wave runs
+    ``wave_points`` points drawn from the space not yet ruled out, each ``replicates`` times.
+    """
+
+    observation: ObservationSettings = ObservationSettings()
+    cutoff: float = Field(3.0, gt=0, description="implausibility above which inputs are ruled out (Pukelsheim's 3)")
+    rank: int = Field(
+        2,
+        ge=1,
+        le=10,
+        description="rule out by the rank-th largest implausibility (2: one target may miss, against an emulator's "
+        "or a claim's outlier; Vernon et al. 2010)",
+    )
+    wave_points: int = Field(400, ge=10, le=100_000, description="points of each wave after the first")
+    max_waves: int = Field(4, ge=1, le=20, description="waves at most")
+    stop_shrink: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="stop when a wave keeps more than this share of the space the previous waves left",
+    )
+    candidates: int = Field(
+        50_000, ge=1_000, le=2_000_000, description="uniform draws over the priors that measure the space left"
+    )
+    posterior: Posterior = Posterior()
+
+
 class Experiment(InputModel):
     """A sweep: a scenario, parameters, a design, replicates and a master seed."""
 
@@ -114,7 +201,12 @@ class Experiment(InputModel):
         max_length=100,
         description="none: every run at the scenario's own values (at most 100, assumption: nolh takes 29 factors)",
     )
-    design: Literal["grid", "lhs", "sobol", "nolh"] = "grid"
+    design: Literal["grid", "lhs", "sobol", "nolh", "given"] = "grid"
+    given: list[dict[str, float]] | None = Field(
+        None,
+        max_length=100_000,
+        description="with design given: the points, each a value for every bounded parameter (at most 100,000)",
+    )
     points: int = Field(
         1,
         ge=1,
@@ -127,6 +219,24 @@ class Experiment(InputModel):
     )
     master_seed: int = Field(ge=0, le=2**64 - 1, description="a 64-bit seed")
     calibration: Calibration | None = Field(None, description="settings for qusayr calibrate")
+    history_matching: HistoryMatching | None = Field(None, description="settings for qusayr match")
+
+    @model_validator(mode="after")
+    def _given_points(self) -> Experiment:
+        if (self.design == "given") != (self.given is not None):
+            raise ValueError("give the points (given) exactly when the design is given")
+        if self.given is not None:
+            if len(self.given) != self.points:
+                raise ValueError(f"points is {self.points} but {len(self.given)} points are given")
+            bounds = {p.path: (p.low, p.high) for p in self.bounded}
+            for i, point in enumerate(self.given):
+                if set(point) != set(bounds):
+                    raise ValueError(f"given point {i}: gives {sorted(point)}, not the bounded parameters")
+                for path, value in point.items():
+                    low, high = bounds[path]
+                    if not (low <= value <= high and math.isfinite(value)):
+                        raise ValueError(f"given point {i}: {path} = {value!r} is outside [{low}, {high}]")
+        return self
 
     @model_validator(mode="after")
     def _bounded_runs(self) -> Experiment:
@@ -255,7 +365,7 @@ def load_experiment(name_or_path: str | Path) -> Experiment:
         source.build(experiment.set)
     except ScenarioError as exc:
         raise ExperimentError(f"{path}: scenario / set: {exc}") from None
-    if experiment.bounded:
+    if experiment.bounded and experiment.design != "given":
         factors = len(experiment.bounded)
         try:
             minimum = designs.minimum_points(experiment.design, factors)
@@ -274,7 +384,9 @@ def design_values(experiment: Experiment) -> list[dict[str, Any]]:
     """The design points: for each, the value of every varied parameter."""
     rows: list[dict[str, Any]] = [{}]
     bounded = experiment.bounded
-    if bounded:
+    if experiment.given is not None:
+        rows = [dict(point) for point in experiment.given]
+    elif bounded:
         unit = designs.unit_design(experiment.design, len(bounded), experiment.points, experiment.master_seed)
         scaled = designs.scale(unit, [p.low for p in bounded], [p.high for p in bounded], [p.integer for p in bounded])
         rows = [

@@ -85,6 +85,24 @@ def test_spatial_claims_become_windows_on_the_day_a_part_is_taken():
     assert rebels.distance(rebels.values(runs)) == pytest.approx([0.0, 4.3])
 
 
+def test_a_landmark_is_taken_in_one_of_its_sectors_and_held_while_one_is():
+    parts, landmarks = {"square": (0, 1, 2)}, frozenset({"square"})
+    (taken,) = spatial_targets(_claim(change="taken", parts=["square"]), parts, landmarks)
+    (gov,) = spatial_targets(_claim(parts=["square"]), parts, landmarks)
+    (rebels,) = spatial_targets(_claim(holder="rebels", parts=["square"]), parts, landmarks)
+    (area,) = spatial_targets(_claim(change="taken", parts=["square"]), parts)  # the same sectors as an area
+    assert (gov.rank, rebels.rank, area.rank) == (1, 3, 2)
+    assert taken.nearest
+    assert not area.nearest
+    # the window of day 5 is [4.5, 6.5]: run 0 takes a sector on day 5 (the others far off), run 1 none near
+    runs = _runs([[1.0, 5.0, None], [2.0, 3.0, 9.0], [None, None, None]])
+    assert taken.values(runs) == pytest.approx([5.0, 3.0, NEVER_DAY])
+    assert taken.distance(taken.values(runs)) == pytest.approx([0.0, 1.5, NEVER_DAY - 6.5])
+    assert area.values(runs) == pytest.approx([5.0, 3.0, np.nan], nan_ok=True)  # the second of three
+    assert gov.values(runs) == pytest.approx([1.0, 2.0, np.nan], nan_ok=True)  # held with the first
+    assert rebels.values(runs) == pytest.approx([np.nan, 9.0, np.nan], nan_ok=True)  # held while the last is not
+
+
 def test_the_records_spatial_claims_are_targets_or_listed_as_left_out():
     record, scenario = load_record(), load_scenario("al-qusayr-2013")
     found = [t for t in targets(record, scenario) if t.kind == "spatial"]

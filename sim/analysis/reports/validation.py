@@ -48,7 +48,12 @@ SECTIONS = {  # kind of target -> (section title, digits of its numbers)
 
 def target_json(target: Target) -> dict[str, Any]:
     """A target as JSON allows it: an open upper end is null."""
-    return {**asdict(target), "high": None if math.isinf(target.high) else target.high}
+
+    def finite(x: float) -> float | None:
+        return None if math.isinf(x) else x
+
+    stated = None if target.stated is None else [finite(x) for x in target.stated]
+    return {**asdict(target), "high": finite(target.high), "stated": stated}
 
 
 def fit_json(fitted: Fit) -> dict[str, Any]:
