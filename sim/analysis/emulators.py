@@ -37,16 +37,24 @@ noise floor ``noise / (Var_x E[f(x)] + noise)``, the share of a run's variance t
 Choices, measured on this machine (one core; ``python -m sim.analysis.emulators`` repeats the first):
 
 - Speed, 40 outputs x 1,000 points x 15 inputs (test functions: a sine of a sparse projection, a
-  product, an exponential, noise SD 0.1): fit 45-65 s; ``predict`` 2.1 ms a row (20,000 rows: 43 s; it
-  costs ``k n^2`` per output, so 200,000 rows take about 7 minutes); ``screen`` 0.24 ms a row. Held-out
-  (2,000 points): share within 3 median 0.999 (worst 0.85), R^2 median 0.98 (worst -0.12, a sine of a
-  projection of norm 4.8: hyperparameters from all 1,000 points gave 0.87, but took 175 s for 3 outputs).
-- ``FIT_POINTS`` 250 and one start: each step of the optimiser costs O(n^3); with 300 points or a second
-  start the fit of 40 outputs exceeded two minutes. BLAS is held to one thread in the fit: with two
-  threads on 250 x 250 matrices the fit was 5 to 20 times slower on this 2-core machine.
-- No fitted ``WhiteKernel`` beside the given nugget: on 12 outputs (half with a step of size 1) it left
-  the held-out share within 3 as it was (smooth: 0.997-1.0 both; step: 0.77-0.96 with, 0.81-0.95 without),
-  raised R^2 of two step outputs (0.84 to 0.88, 0.86 to 0.96) and cost a third more time.
+  product, an exponential, noise SD 0.1): fit 46 s (65 s in one run); ``predict`` 1.8-2.1 ms a row (it
+  costs ``k n^2`` per output: 200,000 rows take 6-7 minutes); ``screen`` 0.17-0.24 ms a row;
+  ``loo_errors`` 1.3 s (share within 3: 0.995). Held-out (2,000 points): share within 3 median 0.999
+  (worst 0.85), R^2 median 0.98 (worst -0.12, a sine of a projection of norm 4.8: hyperparameters from
+  all 1,000 points gave 0.87, but took 175 s for 3 outputs).
+  40 outputs x 1,500 points x 20 inputs: fit 85 s, ``predict`` 4.3 ms a row, ``screen`` 0.42 ms a row;
+  within 3 median 0.99 (worst 0.78), R^2 median 0.92.
+- ``FIT_POINTS`` 250 and one start: a step of the optimiser costs O(n^3) in the points. On 8 outputs
+  (1,000 points, 15 inputs) 300 points took 2.6 s an output against 2.9 (fewer steps) and gave a worse
+  worst R^2 (0.49 against 0.96): which points, more than how many; a second start (sigma^2 = 1, l = 0.5)
+  cost a quarter more and changed nothing there.
+- BLAS held to one thread (threadpoolctl) in the fit and the predictions: with two threads on this 2-core
+  machine the fit took 2.2 times as long (5 to 20 times while another process held the other core), and
+  ``predict`` twice as long.
+- No fitted ``WhiteKernel`` beside the given nugget: on 12 outputs (half with a step of size 1 in one
+  input) it did not improve the held-out share within 3 (smooth: 0.997-1.0 with and without; step:
+  0.77-0.96 with, 0.81-0.95 without), raised R^2 of two step outputs (0.84 to 0.88, 0.86 to 0.96) and
+  cost a third more time. Steps are emulated overconfidently either way: validate before use.
 
 Methods: docs/methods.md, the history-matching section (issue 22, written with the driver).
 """
@@ -110,7 +118,13 @@ class Emulators:
         return self._evaluate(x_unit, exact=False)
 
     def _evaluate(self, x_unit: np.ndarray, *, exact: bool) -> tuple[np.ndarray, np.ndarray]:
+        from threadpoolctl import threadpool_limits
+
         x = _checked(x_unit, "x_unit", dims=self.dims)
+        with threadpool_limits(1):  # one BLAS thread: two took twice as long (module docstring)
+            return self._batches(x, exact=exact)
+
+    def _batches(self, x: np.ndarray, *, exact: bool) -> tuple[np.ndarray, np.ndarray]:
         mean = np.empty((len(x), len(self.names)))
         var = np.zeros_like(mean)
         mean[:] = self.constants
@@ -179,11 +193,9 @@ def fit_emulators(
     """Fit one emulator per output (module docstring).
 
     ``x_unit``: n x d design in ``[0, 1]^d``; ``y_mean``: n x m replicate means; ``y_mean_var``: n x m variance
-    of each mean (ensemble variance / replicates), the per-point nugget. Same arguments, same emulators.
+    of each mean (ensemble variance / replicates), the per-point nugget. ``seed`` draws the points the
+    hyperparameters are optimised on (the optimiser is deterministic): same arguments, same emulators.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.gaussian_process import GaussianProcessRegressor
-    from sklearn.gaussian_process.kernels import RBF, ConstantKernel
     from threadpoolctl import threadpool_limits
 
     x = _checked(x_unit, "x_unit")
@@ -199,39 +211,46 @@ def fit_emulators(
     basis = _basis(x)
     if n < 2 * basis.shape[1]:
         raise ValueError(f"{n} design points: at least {2 * basis.shape[1]} needed for {d} inputs")
-    rng = np.random.default_rng(seed)
-    subset = np.sort(rng.choice(n, size=min(n, FIT_POINTS), replace=False))
-    outputs, constants = [], np.full(y.shape[1], np.nan)
-    for j in range(y.shape[1]):
-        beta, *_ = np.linalg.lstsq(basis, y[:, j], rcond=None)
-        if np.ptp(y[:, j]) == 0:
-            constants[j] = y[0, j]
-            outputs.append(None)
-            continue
-        # an exact quadratic of the inputs leaves no residual: its GP then has a negligible amplitude
-        scale = max(float(np.std(y[:, j] - basis @ beta)), 1e-6 * float(np.std(y[:, j])))
-        z = y[:, j] / scale
-        nugget = noise[:, j] / scale**2 + JITTER
-        kernel = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * RBF(np.ones(d), LENGTH_BOUNDS)
-        gp = GaussianProcessRegressor(
-            kernel, alpha=nugget[subset], optimizer=_lbfgs, random_state=seed + j, copy_X_train=False
-        )
-        with warnings.catch_warnings(), threadpool_limits(1):  # small matrices: one BLAS thread is faster
-            warnings.simplefilter("ignore", ConvergenceWarning)  # a length scale at a bound: an input without effect
-            gp.fit(x[subset], z[subset] - basis[subset] @ (beta / scale))
-        sigma2 = float(gp.kernel_.k1.constant_value)
-        inv_length = 1.0 / np.broadcast_to(gp.kernel_.k2.length_scale, (d,))
-        scaled = x * inv_length
-        cov = _kernel(scaled, scaled, sigma2)
-        cov[np.diag_indices(n)] = sigma2 + nugget
-        chol = cholesky(cov, lower=True, check_finite=False)
-        h_white = solve_triangular(chol, basis, lower=True, check_finite=False)
-        z_white = solve_triangular(chol, z, lower=True, check_finite=False)
-        a_chol = cholesky(h_white.T @ h_white, lower=True, check_finite=False)
-        beta_gls = cho_solve((a_chol, True), h_white.T @ z_white)
-        weights = cho_solve((chol, True), z - basis @ beta_gls)
-        outputs.append(_Output(scale, beta_gls, inv_length, sigma2, scaled, chol, weights, h_white, a_chol))
-    return Emulators(tuple(names), d, tuple(outputs), constants)
+    subset = np.sort(np.random.default_rng(seed).choice(n, size=min(n, FIT_POINTS), replace=False))
+    with threadpool_limits(1):  # one BLAS thread (module docstring)
+        outputs = tuple(_fit_output(x, basis, y[:, j], noise[:, j], subset) for j in range(y.shape[1]))
+    constants = np.array([np.nan if out else y[0, j] for j, out in enumerate(outputs)])
+    return Emulators(tuple(names), d, outputs, constants)
+
+
+def _fit_output(
+    x: np.ndarray, basis: np.ndarray, y: np.ndarray, noise: np.ndarray, subset: np.ndarray
+) -> _Output | None:
+    """One output's emulator (None for a constant output)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel
+
+    if np.ptp(y) == 0:
+        return None
+    n, d = x.shape
+    beta, *_ = np.linalg.lstsq(basis, y, rcond=None)
+    # an exact quadratic of the inputs leaves no residual: its GP then has a negligible amplitude
+    scale = max(float(np.std(y - basis @ beta)), 1e-6 * float(np.std(y)))
+    z = y / scale
+    nugget = noise / scale**2 + JITTER
+    kernel = ConstantKernel(1.0, AMPLITUDE_BOUNDS) * RBF(np.ones(d), LENGTH_BOUNDS)
+    gp = GaussianProcessRegressor(kernel, alpha=nugget[subset], optimizer=_lbfgs, copy_X_train=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a length scale at a bound: an input without effect
+        gp.fit(x[subset], z[subset] - basis[subset] @ (beta / scale))
+    sigma2 = float(gp.kernel_.k1.constant_value)
+    inv_length = 1.0 / np.broadcast_to(gp.kernel_.k2.length_scale, (d,))
+    scaled = x * inv_length
+    cov = _kernel(scaled, scaled, sigma2)
+    cov[np.diag_indices(n)] = sigma2 + nugget
+    chol = cholesky(cov, lower=True, check_finite=False)
+    h_white = solve_triangular(chol, basis, lower=True, check_finite=False)
+    z_white = solve_triangular(chol, z, lower=True, check_finite=False)
+    a_chol = cholesky(h_white.T @ h_white, lower=True, check_finite=False)
+    beta_gls = cho_solve((a_chol, True), h_white.T @ z_white)
+    weights = cho_solve((chol, True), z - basis @ beta_gls)
+    return _Output(scale, beta_gls, inv_length, sigma2, scaled, chol, weights, h_white, a_chol)
 
 
 def loo_errors(
@@ -250,13 +269,16 @@ def loo_errors(
     uncertainty is left out, so the errors are slightly too large. ``fitted``: the emulators already fitted
     on these arguments (otherwise fitted here).
     """
+    from threadpoolctl import threadpool_limits
+
     em = fitted if fitted is not None else fit_emulators(x_unit, y_mean, y_mean_var, names, seed=seed)
     errors = np.zeros((len(y_mean), len(em.names)))
-    for j, out in enumerate(em.outputs):
-        if out is None:
-            continue
-        inverse_diag = np.einsum("ij,ij->j", *(solve_triangular(out.chol, np.eye(len(out.chol)), lower=True),) * 2)
-        errors[:, j] = out.weights / np.sqrt(inverse_diag)
+    with threadpool_limits(1):  # one BLAS thread (module docstring)
+        for j, out in enumerate(em.outputs):
+            if out is None:
+                continue
+            inverse = solve_triangular(out.chol, np.eye(len(out.chol)), lower=True, check_finite=False)  # L^-1
+            errors[:, j] = out.weights / np.sqrt(np.einsum("ij,ij->j", inverse, inverse))
     return pd.DataFrame(errors, columns=list(em.names))
 
 
@@ -350,10 +372,14 @@ def _benchmark(points: int = 1_000, outputs: int = 40, inputs: int = 15, rows: i
         start = time.perf_counter()
         em.screen(x_new)
         screened = time.perf_counter() - start
+        start = time.perf_counter()
+        loo = loo_errors(x, y, np.full_like(y, 0.01), names, seed=1, fitted=em)
+        left_out = time.perf_counter() - start
     x_test = rng.random((2_000, inputs))
     table = emulator_diagnostics(em, x_test, model(x_test), np.zeros((2_000, outputs)))
     print(f"{outputs} outputs x {points} points x {inputs} inputs: fit {fitted:.1f} s")
     print(f"predict {rows} rows: {predicted:.1f} s; screen: {screened:.1f} s")
+    print(f"leave-one-out: {left_out:.1f} s, share within 3 {(loo.abs() < 3).to_numpy().mean():.3f}")
     print(table.describe().loc[["min", "50%"]].to_string())
 
 
