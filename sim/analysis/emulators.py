@@ -74,8 +74,8 @@ FIT_FTOL = 1e-6  # L-BFGS-B's relative tolerance on the log marginal likelihood:
 # default, the optimum within 0.3 of it
 LENGTH_BOUNDS = (0.05, 100.0)  # length scales in the unit cube: below 0.05 no design resolves; above 100, flat
 # the optimiser's start (sigma^2, one length scale for all inputs); from sigma^2 = 1, l = 1 it fell, for a smooth
-# function of 6 inputs, into a local optimum (R^2 0.93), from l = 2, for noisy ones of 15 inputs, it stalled on the
-# all-noise flat of the likelihood; from this start it reached the best of ten starts in both (module docstring)
+# function of 6 inputs, into a local optimum (held-out R^2 0.93), from l = 2, for noisy ones of 15 inputs, it
+# stalled on the all-noise flat of the likelihood; from this start it reached the best of the 10 and 5 starts tried
 START = (100.0, 1.0)
 AMPLITUDE_BOUNDS = (1e-4, 1e4)  # sigma^2 of the residuals scaled to variance 1: smooth residuals want it large
 JITTER = 1e-8  # added to the scaled nugget: a noise-free output keeps K positive definite
@@ -109,7 +109,8 @@ class Emulators:
     def predict(self, x_unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and code variance of every output at each row of ``x_unit`` (k x d): two k x m arrays.
 
-        The variance excludes the ensemble (nugget) variance. Cost: k n^2 per output (a triangular solve).
+        The variance includes the uncertainty of the mean's coefficients and excludes the ensemble (nugget)
+        variance. Cost: k n^2 per output (a triangular solve).
         """
         return self._evaluate(x_unit, exact=True)
 
