@@ -203,6 +203,25 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_match(args: argparse.Namespace) -> int:
+    from sim.analysis.reports.match import match_lines, write_match
+
+    name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
+    out = check_out_folder(args.out or Path("results") / "match" / name)
+    match = write_match(
+        args.experiment,
+        out,
+        train_until=args.train_until,
+        first_wave=args.first_wave,
+        workers=args.workers,
+        cluster=args.cluster,
+        quiet=args.quiet,
+        command=_command_line(),
+    )
+    print("\n".join(match_lines(match, out)))
+    return 0
+
+
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis.reports.sensitivity import sensitivity_lines, write_sensitivity
 
@@ -388,6 +407,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_engine_arguments(calibrate)
     calibrate.set_defaults(handler=_cmd_calibrate)
+
+    match = commands.add_parser(
+        "match", help="history matching in waves and a posterior sample: every uncertain input against the record"
+    )
+    match.add_argument("experiment", help="experiment name or file (parameters with bounds, history_matching:)")
+    match.add_argument("--out", type=Path, help="output folder (default: results/match/<experiment>)")
+    match.add_argument(
+        "--train-until",
+        type=_count(0, MAX_TRAIN_UNTIL),
+        metavar="DAY",
+        help="match only the record up to this day (a forecast's fit)",
+    )
+    match.add_argument(
+        "--first-wave", type=Path, metavar="FOLDER", help="wave 1's sweep folder, shared with another match"
+    )
+    _add_engine_arguments(match)
+    match.set_defaults(handler=_cmd_match)
 
     sens = commands.add_parser("sensitivity", help="SALib sensitivity indices over an experiment's parameters")
     sens.add_argument("experiment", help="experiment name or file (two or more bounded parameters)")

@@ -432,3 +432,32 @@ def plot_share_difference(table, *, ax: Axes | None = None) -> Axes:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_posterior_pairs(posterior, priors: dict[str, tuple[float, float]], axes: np.ndarray) -> np.ndarray:
+    """The posterior sample's pairs: each input's histogram on the diagonal, each pair's scatter below it.
+
+    ``posterior``: one row per input set, one column per input (the order of ``priors``); ``priors``:
+    each input's prior range, the axes' limits (so that how much the record narrows an input shows).
+    ``axes``: an n x n grid of axes for the n inputs; those above the diagonal are switched off.
+    """
+    names = list(priors)
+    for row, y_name in enumerate(names):
+        for col, x_name in enumerate(names):
+            ax = axes[row, col]
+            if col > row:
+                ax.set_axis_off()
+                continue
+            if row == col:
+                ax.hist(posterior[x_name], bins=20, range=priors[x_name], color="tab:blue", alpha=0.7)
+                ax.set_yticks([])
+            else:
+                ax.plot(posterior[x_name], posterior[y_name], ".", ms=1.5, color="tab:blue", alpha=0.4)
+                ax.set_ylim(*priors[y_name])
+            ax.set_xlim(*priors[x_name])
+            ax.tick_params(labelsize=5)
+            if row == len(names) - 1:
+                ax.set_xlabel(x_name.rsplit(".", 1)[-1], fontsize=6, rotation=30)
+            if col == 0 and row > 0:
+                ax.set_ylabel(y_name.rsplit(".", 1)[-1], fontsize=6, rotation=60)
+    return axes

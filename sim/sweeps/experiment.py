@@ -175,7 +175,7 @@ class HistoryMatching(InputModel):
         description="rule out by the rank-th largest implausibility (2: one target may miss, against an emulator's "
         "or a claim's outlier; Vernon et al. 2010)",
     )
-    wave_points: int = Field(400, ge=10, le=100_000, description="points of each wave after the first")
+    wave_points: int = Field(400, ge=2, le=100_000, description="points of each wave after the first")
     max_waves: int = Field(4, ge=1, le=20, description="waves at most")
     stop_shrink: float = Field(
         0.8,
@@ -187,6 +187,12 @@ class HistoryMatching(InputModel):
         50_000, ge=1_000, le=2_000_000, description="uniform draws over the priors that measure the space left"
     )
     posterior: Posterior = Posterior()
+    predictive_runs: int = Field(
+        200, ge=1, le=100_000, description="runs of the posterior predictive, one per input set of the posterior"
+    )
+    sbc_replications: int = Field(
+        10, ge=0, le=1_000, description="synthetic records refitted by simulation-based calibration (0: none)"
+    )
 
 
 class Experiment(InputModel):

@@ -1,0 +1,139 @@
+"""Predictions from a posterior: the posterior predictive runs, and the forecast of what the record says later.
+
+**Posterior predictive**: one run (its own seed) at each of ``predictive_runs`` input sets of the
+posterior sample, evenly spaced in it (a sweep with the given points: resumable).
+
+**What a source would report** for an observation ``t`` (``sim.analysis.observation``): per run
+``i``, ``y_i + beta_t,i + e_i`` with ``y_i`` the run's output, ``beta_t,i`` the bias of that run's
+input set (0 for neutral sources, dates and counts) and ``e_i ~ N(0, s_t^2 + delta_t^2)`` the
+report's noise and the model's discrepancy, drawn from a generator seeded by the experiment.
+
+**The forecast** (the match trained on the record up to a day): for each later observation its
+stated value (the middle of its stated interval; a lower bound where the interval is open above),
+the predicted reports' median and 90 % interval, and the continuous ranked probability score (CRPS,
+Gneiting & Raftery 2007, JASA 102: 359-378; ``scoringrules.crps_ensemble``). The naive baseline is
+the prior predictive: the same reports from the runs of wave 1 (a Latin hypercube over the priors)
+with the biases drawn from their priors. Lower is better; in the output's units (days, shares,
+natural log of a count).
+
+Methods: docs/methods.md, section 7.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.history_matching import Match, run_wave, wave_experiment
+from sim.analysis.observation import Observation, observations, output_values
+from sim.analysis.targets import Target, event_days, targets
+from sim.record import load_record
+from sim.scenario import load_scenario
+
+PREDICTIVE_DIR = "predictive"
+PREDICTIVE_SEED_OFFSET = 1_000  # the predictive runs' master seed: the experiment's plus this (no wave's)
+
+
+def predictive_runs(
+    match: Match, out: Path, count: int, *, workers: int | None, cluster: str | None, quiet: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One run at each of ``count`` posterior input sets (into ``out/predictive``): the runs and their input sets."""
+    chosen = match.posterior.iloc[np.linspace(0, len(match.posterior) - 1, count).astype(int)].reset_index(drop=True)
+    simulated = [i.name for i in match.inputs if i.simulated]
+    points = [{name: float(row[name]) for name in simulated} for _, row in chosen.iterrows()]
+    experiment = wave_experiment(match.experiment, PREDICTIVE_SEED_OFFSET, points).model_copy(
+        update={"name": f"{match.experiment.name}-predictive", "replicates": 1}
+    )
+    runs = run_wave(experiment, out / PREDICTIVE_DIR, workers=workers, cluster=cluster, quiet=quiet)
+    runs = runs.sort_values("point").reset_index(drop=True)
+    return runs, chosen.iloc[runs["point"].to_numpy()].reset_index(drop=True)
+
+
+def reports(
+    observed: list[Observation], runs: pd.DataFrame, found: list[Target], biases: pd.DataFrame, seed: int
+) -> np.ndarray:
+    """What each observation's source would report, per run: an observations x runs array.
+
+    ``biases``: per run, the value of each bias input (the run's input set's).
+    """
+    values = output_values(runs, found)
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(observed), len(runs)))
+    for k, o in enumerate(observed):
+        bias = o.bias_sign * biases[o.bias].to_numpy() if o.bias is not None else 0.0
+        out[k] = values[o.output].to_numpy() + bias + rng.normal(0.0, math.sqrt(o.noise_var), len(runs))
+    return out
+
+
+def stated_value(o: Observation) -> tuple[float, bool]:
+    """The value an observation states: its interval's middle, or its lower end when open above (censored)."""
+    if math.isinf(o.high):
+        return o.low, True
+    return (o.low + o.high) / 2, False
+
+
+def forecast_json(
+    match: Match,
+    predictive: pd.DataFrame,
+    predictive_sets: pd.DataFrame,
+    prior_runs: pd.DataFrame,
+    prior_sets: pd.DataFrame,
+) -> dict[str, Any]:
+    """The contract of ``forecast.json``: the later observations predicted, scored against the prior predictive."""
+    import scoringrules
+
+    experiment = match.experiment
+    settings = experiment.history_matching
+    everything = targets(load_record(), load_scenario(experiment.scenario, experiment.set))
+    later = [o for o in observations(everything, settings.observation) if o.day > match.trained_until_day]
+    seed = experiment.master_seed
+    predicted = reports(later, predictive, everything, predictive_sets, seed)
+    baseline = reports(later, prior_runs, everything, prior_sets, seed + 1)
+    reached = ~(np.isnan(predicted).any(axis=1) | np.isnan(baseline).any(axis=1))  # past some run's end: not
+    rows = []
+    for k, o in enumerate(later):
+        if not reached[k]:
+            continue
+        observed, censored = stated_value(o)
+        q05, q50, q95 = np.quantile(predicted[k], [0.05, 0.5, 0.95])
+        rows.append(
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "lean": o.lean,
+                "day": o.day,
+                "output": o.output,
+                "observed": observed,
+                "censored": censored,
+                "median": float(q50),
+                "q05": float(q05),
+                "q95": float(q95),
+                "crps": float(scoringrules.crps_ensemble(observed, predicted[k])),
+                "crps_baseline": float(scoringrules.crps_ensemble(observed, baseline[k])),
+            }
+        )
+    fall = event_days(predictive["fall_day"])
+    return {
+        "trained_until_day": match.trained_until_day,
+        "posterior_runs": len(predictive),
+        "baseline": "prior predictive: the runs of wave 1 (a Latin hypercube over the priors), biases drawn from "
+        "their priors",
+        "fall_day": dict(zip(("q05", "median", "q95"), map(float, np.quantile(fall, [0.05, 0.5, 0.95])), strict=True)),
+        "targets": rows,
+        "unreached": [o.id for o, ok in zip(later, reached, strict=True) if not ok],
+        "crps_mean": float(np.mean([r["crps"] for r in rows])) if rows else None,
+        "crps_mean_baseline": float(np.mean([r["crps_baseline"] for r in rows])) if rows else None,
+        "units": "CRPS in each output's units: days, shares of the town, natural log of a count of dead",
+    }
+
+
+def prior_sets(match: Match, runs: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Per run of wave 1, its input set: the bias inputs drawn from their priors (the model's are the run's)."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {i.name: rng.uniform(i.low, i.high, len(runs)) for i in match.inputs if not i.simulated}, index=runs.index
+    )

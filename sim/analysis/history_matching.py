@@ -1,0 +1,444 @@
+"""Bayesian history matching in waves, then a posterior sample on the emulators.
+
+The method of Vernon et al. 2010 (Bayesian Analysis 5: 619-669) and Andrianakis et al. 2015 (PLoS
+Comput Biol 11: e1003968), on the observation model of ``sim.analysis.observation``:
+
+1. **Wave 1** runs the experiment's design over the priors (its ``parameters``: uniform within
+   ``low``-``high``), each point ``replicates`` times (a sweep: resumable through its ledger, on the
+   local pool or Dask).
+2. For each wave ``k``, Gaussian-process **emulators** (``sim.analysis.emulators``) of every output
+   the record is compared with are fitted to the replicate means of the wave's points, with the
+   pooled ensemble variance ``w`` of one run as the nugget (``w / replicates`` for a mean).
+3. **The space not ruled out** (NROY): ``candidates`` uniform draws over every input (the model's
+   and the observation model's biases) are kept where, for every wave's emulators so far, the
+   ``rank``-th largest implausibility ``I_t(x)`` is at most ``cutoff``. The kept share of the draws
+   is the wave's non-implausible fraction (of the whole prior space).
+4. **The next wave** runs ``wave_points`` of the kept draws (more are made, where too few are
+   kept, by jittering the kept ones and keeping what passes), and so on until a wave keeps more
+   than ``stop_shrink`` of the space the previous one left, or ``max_waves``.
+5. **The posterior**: emcee's affine-invariant ensemble sampler (Foreman-Mackey et al. 2013, PASP
+   125: 306) on ``log p(x) = log_likelihood(x)`` with the last wave's emulators, a uniform prior
+   and zero outside the NROY space; ``samples`` input sets kept from the walkers after burn-in.
+
+A wave's points are written to ``wave-<k>/points.json`` before it runs, so an interrupted match
+resumes each wave's sweep where it stopped.
+
+Methods: docs/methods.md, section 6.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis.emulators import Emulators, fit_emulators
+from sim.analysis.observation import (
+    Observation,
+    implausibility,
+    log_likelihood,
+    observations,
+    output_values,
+)
+from sim.analysis.targets import Target, targets
+from sim.output import write_bytes
+from sim.record import load_record
+from sim.scenario import load_scenario
+from sim.sweeps.experiment import Experiment, ExperimentError, HistoryMatching, load_experiment
+from sim.sweeps.failures import RunFailedError
+from sim.sweeps.runner import RUNS_TABLE, sweep
+
+METHOD = "history-matching"
+POINTS_FILE = "points.json"
+RULING_DRAWS = 5_000  # prior draws that measure how much each observation rules out (assumption: +/- 1.4 %)
+JITTER_ROUNDS = 30  # assumption: rounds of jittering the kept draws before a wave runs with fewer points
+
+
+@dataclass(frozen=True)
+class Input:
+    """An input of the match: a model parameter (run) or a bias of the observation model (not run)."""
+
+    name: str
+    low: float
+    high: float
+    source: str
+    simulated: bool
+
+
+@dataclass(frozen=True)
+class Wave:
+    """A wave's runs, its emulators and what it left of the space."""
+
+    number: int
+    folder: Path  # its sweep folder
+    runs: int
+    points: int
+    emulators: Emulators
+    ensemble_var: np.ndarray  # per output: the variance of one run's value, pooled over the wave's points
+    non_implausible_fraction: float
+
+
+@dataclass(frozen=True)
+class Match:
+    """What ``history_match`` found: the inputs, the waves, the posterior sample."""
+
+    experiment: Experiment
+    inputs: list[Input]
+    observed: list[Observation]
+    outputs: list[str]
+    waves: list[Wave]
+    posterior: pd.DataFrame  # one row per kept input set, one column per input (physical units)
+    acceptance_fraction: float
+    trained_until_day: int | None
+    ruling: pd.DataFrame  # per observation: how much of the prior space it rules out (``ruling_table``)
+    unreached: list[str]  # observations left out: some run of wave 1 ended before their day
+
+    @property
+    def total_runs(self) -> int:
+        """The model runs of every wave."""
+        return sum(w.runs for w in self.waves)
+
+
+def match_inputs(experiment: Experiment, settings: HistoryMatching) -> list[Input]:
+    """The model's bounded parameters, then the observation model's biases."""
+    model = [Input(p.path, float(p.low), float(p.high), p.source, True) for p in experiment.bounded]
+    biases = [Input(name, p.low, p.high, p.source, False) for name, p in settings.observation.bias_priors.items()]
+    return model + biases
+
+
+def to_physical(unit: np.ndarray, inputs: list[Input]) -> np.ndarray:
+    """Points of the unit cube in the inputs' units."""
+    low = np.array([i.low for i in inputs])
+    high = np.array([i.high for i in inputs])
+    return low + unit * (high - low)
+
+
+def to_unit(values: np.ndarray, inputs: list[Input]) -> np.ndarray:
+    """Points in the inputs' units as points of the unit cube."""
+    low = np.array([i.low for i in inputs])
+    high = np.array([i.high for i in inputs])
+    return (values - low) / np.where(high > low, high - low, 1.0)
+
+
+def wave_outputs(runs: pd.DataFrame, found: list[Target], inputs: list[Input]) -> tuple[np.ndarray, pd.DataFrame]:
+    """The wave's points (unit cube, model inputs only) and each run's outputs, with the run's point."""
+    simulated = [i for i in inputs if i.simulated]
+    values = output_values(runs, found)
+    values.insert(0, "point", runs["point"].to_numpy())
+    points = runs.groupby("point")[[i.name for i in simulated]].first().sort_index()
+    return to_unit(points.to_numpy(dtype=float), simulated), values
+
+
+def fit_wave(
+    number: int, runs: pd.DataFrame, found: list[Target], inputs: list[Input], outputs: list[str], seed: int
+) -> tuple[Emulators, np.ndarray, int]:
+    """A wave's emulators of the replicate means, the pooled variance of one run, and its point count."""
+    x_unit, values = wave_outputs(runs, found, inputs)
+    grouped = values.groupby("point")[outputs]
+    mean = grouped.mean().sort_index().to_numpy()
+    count = grouped.count().sort_index().to_numpy()
+    within = grouped.var(ddof=1).sort_index().to_numpy()
+    # pooled over the points with more than one run; an output constant within every point gets a tiny floor
+    ensemble_var = np.nanmean(np.where(count > 1, within, np.nan), axis=0)
+    ensemble_var = np.where(np.isfinite(ensemble_var), ensemble_var, 0.0) + 1e-9
+    emulators = fit_emulators(x_unit, mean, ensemble_var / count, outputs, seed=seed + number)
+    return emulators, ensemble_var, len(mean)
+
+
+def ruling_implausibility(
+    unit: np.ndarray,
+    inputs: list[Input],
+    waves: list[tuple[Emulators, np.ndarray]],
+    observed: list[Observation],
+    outputs: list[str],
+    settings: HistoryMatching,
+) -> np.ndarray:
+    """Per point of the unit cube (all inputs): the largest over the waves of its ``rank``-th largest ``I_t``.
+
+    Each wave screens first: its emulators' bound on their variance gives a lower bound of ``I_t``
+    at the cost of the mean (``Emulators.screen``); a point ruled out even so, or by an earlier wave,
+    keeps that bound (above the cut-off all the same), and only the others pay for the exact variance.
+    """
+    simulated = [j for j, i in enumerate(inputs) if i.simulated]
+    physical = to_physical(unit, inputs)
+    biases = {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+    rank = min(settings.rank, len(observed))
+    worst = np.zeros(len(unit))
+    for emulators, ensemble_var in waves:
+        mean, bound = emulators.screen(unit[:, simulated])
+        marks = implausibility(observed, outputs, mean, bound, ensemble_var, biases)
+        low = np.sort(marks, axis=1)[:, -rank]
+        open_ = np.flatnonzero((low <= settings.cutoff) & (worst <= settings.cutoff))  # not yet ruled out
+        if open_.size:
+            mean, var = emulators.predict(unit[open_][:, simulated])
+            marks = implausibility(observed, outputs, mean, var, ensemble_var, {k: v[open_] for k, v in biases.items()})
+            low[open_] = np.sort(marks, axis=1)[:, -rank]
+        worst = np.maximum(worst, low)
+    return worst
+
+
+def not_ruled_out(
+    unit: np.ndarray,
+    inputs: list[Input],
+    waves: list[tuple[Emulators, np.ndarray]],
+    observed: list[Observation],
+    outputs: list[str],
+    settings: HistoryMatching,
+) -> np.ndarray:
+    """Whether each point of the unit cube passes every wave's emulators (``ruling_implausibility`` <= cutoff)."""
+    return ruling_implausibility(unit, inputs, waves, observed, outputs, settings) <= settings.cutoff
+
+
+def next_points(rng: np.random.Generator, kept: np.ndarray, count: int, passes: Callable) -> np.ndarray:
+    """``count`` points of the NROY space (unit cube): the kept draws, topped up by jittering them.
+
+    ``passes(points)``: whether each point is not ruled out.
+    """
+    pool = kept
+    for _ in range(JITTER_ROUNDS):
+        if len(pool) >= count or len(pool) == 0:
+            break
+        spread = np.maximum(pool.std(axis=0) / 2, 0.01)
+        jitter = rng.normal(0, spread, (4 * count, pool.shape[1]))
+        trial = np.clip(pool[rng.integers(len(pool), size=4 * count)] + jitter, 0, 1)
+        pool = np.concatenate([pool, trial[passes(trial)]])
+    return pool[rng.choice(len(pool), size=min(count, len(pool)), replace=False)]
+
+
+def run_wave(
+    experiment: Experiment, folder: Path, *, workers: int | None, cluster: str | None, quiet: bool
+) -> pd.DataFrame:
+    """Sweep one wave's experiment into ``folder`` (resumable); its runs."""
+    if sweep(experiment, folder, workers=workers, cluster=cluster, quiet=quiet):
+        raise RunFailedError(f"{folder}: some runs of the wave failed; see 'qusayr status {folder}'")
+    return pd.read_parquet(folder / RUNS_TABLE)
+
+
+def wave_experiment(experiment: Experiment, number: int, points: list[dict[str, float]]) -> Experiment:
+    """The experiment of a later wave: the same runs per point, at the given points, with the wave's seeds."""
+    return experiment.model_copy(
+        update={
+            "name": f"{experiment.name}-wave-{number}",
+            "design": "given",
+            "given": points,
+            "points": len(points),
+            "master_seed": experiment.master_seed + number,
+            "history_matching": None,
+        }
+    )
+
+
+def saved_points(folder: Path, make: Callable[[], list[dict[str, float]]]) -> list[dict[str, float]]:
+    """A wave's points from ``folder`` (an interrupted match), else made by ``make()`` and saved first."""
+    path = folder / POINTS_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    points = make()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_bytes(path, json.dumps(points).encode())
+    return points
+
+
+def sample_posterior(
+    rng: np.random.Generator,
+    start: np.ndarray,
+    inputs: list[Input],
+    waves: list[tuple[Emulators, np.ndarray]],
+    observed: list[Observation],
+    outputs: list[str],
+    settings: HistoryMatching,
+    within_nroy: bool,
+) -> tuple[np.ndarray, float]:
+    """The posterior by emcee on the last wave's emulators: kept points (unit cube) and the acceptance.
+
+    ``within_nroy``: zero outside the space not ruled out (when the waves left none: the likelihood alone).
+    """
+    import emcee
+
+    simulated = [j for j, i in enumerate(inputs) if i.simulated]
+    emulators, ensemble_var = waves[-1]
+
+    def log_probability(unit: np.ndarray) -> np.ndarray:
+        out = np.full(len(unit), -np.inf)
+        rows = np.flatnonzero(((unit >= 0) & (unit <= 1)).all(axis=1))
+        if within_nroy and rows.size:
+            rows = rows[not_ruled_out(unit[rows], inputs, waves, observed, outputs, settings)]
+        if rows.size:
+            physical = to_physical(unit[rows], inputs)
+            biases = {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+            mean, var = emulators.predict(unit[rows][:, simulated])
+            out[rows] = log_likelihood(observed, outputs, mean, var, ensemble_var, biases)
+        return out
+
+    p = settings.posterior
+    walkers = max(p.walkers, 2 * len(inputs) + 2)
+    initial = start[rng.choice(len(start), size=walkers, replace=len(start) < walkers)]
+    if within_nroy:  # a little apart, but still inside
+        nudged = np.clip(initial + rng.normal(0, 1e-4, initial.shape), 0, 1)
+        inside = not_ruled_out(nudged, inputs, waves, observed, outputs, settings)
+        initial[inside] = nudged[inside]
+    sampler = emcee.EnsembleSampler(walkers, len(inputs), log_probability, vectorize=True)
+    # emcee draws from numpy's legacy RandomState: seeded from the match's generator
+    sampler.random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
+    sampler.run_mcmc(initial, p.steps, progress=False)
+    chain = sampler.get_chain(discard=p.burn, flat=True)
+    kept = chain[np.linspace(0, len(chain) - 1, min(p.samples, len(chain))).astype(int)]
+    return kept, float(np.mean(sampler.acceptance_fraction))
+
+
+def history_match(
+    experiment_name: str | Path,
+    out: Path,
+    *,
+    train_until: int | None = None,
+    first_wave: Path | None = None,
+    workers: int | None = None,
+    cluster: str | None = None,
+    quiet: bool = False,
+) -> Match:
+    """Waves of runs into ``out/wave-<k>`` until the NROY space stops shrinking, then the posterior.
+
+    ``train_until``: only the record's targets dated on or before that day are matched (a
+    forecast's fit). ``first_wave``: a folder holding wave 1 already (the same experiment's), shared
+    between fits to different targets since its design does not depend on them.
+    """
+    experiment = load_experiment(experiment_name)
+    settings = experiment.history_matching
+    if settings is None:
+        raise ExperimentError(f"{experiment_name}: history_matching: missing (the settings of qusayr match)")
+    found = targets(load_record(), load_scenario(experiment.scenario, experiment.set), train_until)
+    observed = observations(found, settings.observation)
+    outputs = list(dict.fromkeys(o.output for o in observed))
+    inputs = match_inputs(experiment, settings)
+    simulated = [i for i in inputs if i.simulated]
+    columns = [j for j, i in enumerate(inputs) if i.simulated]
+    # one generator per use, so that a resumed match draws what an uninterrupted one does
+    candidates = np.random.default_rng([experiment.master_seed, 0]).random((settings.candidates, len(inputs)))
+    waves: list[Wave] = []
+    fitted: list[tuple[Emulators, np.ndarray]] = []
+    kept = candidates
+
+    def passes(unit: np.ndarray) -> np.ndarray:
+        return not_ruled_out(unit, inputs, fitted, observed, outputs, settings)
+
+    def wave_points(rng: np.random.Generator, kept: np.ndarray) -> list[dict[str, float]]:
+        chosen = to_physical(next_points(rng, kept, settings.wave_points, passes)[:, columns], simulated)
+        return [{i.name: float(v) for i, v in zip(simulated, row, strict=True)} for row in chosen]
+
+    for number in range(1, settings.max_waves + 1):
+        if number == 1:
+            folder = first_wave or out / "wave-1"
+            wave_run = experiment.model_copy(update={"history_matching": None})
+        else:
+            folder = out / f"wave-{number}"
+            rng = np.random.default_rng([experiment.master_seed, number])
+            points = saved_points(folder, lambda rng=rng, kept=kept: wave_points(rng, kept))
+            wave_run = wave_experiment(experiment, number, points)
+        runs = run_wave(wave_run, folder, workers=workers, cluster=cluster, quiet=quiet)
+        if number == 1:  # outputs some run does not have (a day past its end) cannot be emulated
+            _, values = wave_outputs(runs, found, inputs)
+            reached = set(values.columns[values.notna().all()])
+            unreached = [o.id for o in observed if o.output not in reached]
+            observed = [o for o in observed if o.output in reached]
+            outputs = [name for name in outputs if name in reached]
+        emulators, ensemble_var, n_points = fit_wave(number, runs, found, inputs, outputs, experiment.master_seed)
+        fitted.append((emulators, ensemble_var))
+        passed = passes(candidates)
+        fraction = float(passed.mean())
+        previous = waves[-1].non_implausible_fraction if waves else 1.0
+        waves.append(Wave(number, folder, len(runs), n_points, emulators, ensemble_var, fraction))
+        if not quiet:
+            print(f"match: wave {number}: {len(runs)} runs, non-implausible fraction {fraction:.4g}", file=sys.stderr)
+        kept = candidates[passed]
+        if len(kept) == 0 or fraction > settings.stop_shrink * previous:
+            break
+    within_nroy = len(kept) > 0
+    if not within_nroy:  # nothing left: the posterior from the likelihood alone, started at the least implausible
+        worst = ruling_implausibility(candidates, inputs, fitted, observed, outputs, settings)
+        kept = candidates[np.argsort(worst)[: settings.posterior.walkers]]
+    rng = np.random.default_rng([experiment.master_seed, settings.max_waves + 1])
+    unit, acceptance = sample_posterior(rng, kept, inputs, fitted, observed, outputs, settings, within_nroy)
+    posterior = pd.DataFrame(to_physical(unit, inputs), columns=[i.name for i in inputs])
+    ruling = ruling_table(candidates, unit, inputs, fitted[-1], observed, outputs, settings.cutoff)
+    return Match(experiment, inputs, observed, outputs, waves, posterior, acceptance, train_until, ruling, unreached)
+
+
+def ruling_table(
+    candidates: np.ndarray,
+    posterior: np.ndarray,
+    inputs: list[Input],
+    wave: tuple[Emulators, np.ndarray],
+    observed: list[Observation],
+    outputs: list[str],
+    cutoff: float,
+) -> pd.DataFrame:
+    """Per observation, on the last wave's emulators: what it rules out, and how far the posterior meets it.
+
+    The share of the prior draws it alone rules out, its smallest implausibility over them, and its
+    median implausibility over the posterior sample.
+    """
+    simulated = [j for j, i in enumerate(inputs) if i.simulated]
+    emulators, ensemble_var = wave
+    marks = {}
+    prior = candidates[:RULING_DRAWS]  # the exact variance costs n^2 a point and output: a sample is enough
+    for name, unit in (("prior", prior), ("posterior", posterior)):
+        physical = to_physical(unit, inputs)
+        biases = {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+        mean, var = emulators.predict(unit[:, simulated])
+        marks[name] = implausibility(observed, outputs, mean, var, ensemble_var, biases)
+    return pd.DataFrame(
+        {
+            "id": [o.id for o in observed],
+            "kind": [o.kind for o in observed],
+            "lean": [o.lean for o in observed],
+            "day": [o.day for o in observed],
+            "ruled_out_share": (marks["prior"] > cutoff).mean(axis=0),
+            "smallest_implausibility": marks["prior"].min(axis=0),
+            "posterior_implausibility": np.median(marks["posterior"], axis=0),
+        }
+    )
+
+
+def calibration_json(match: Match) -> dict[str, Any]:
+    """The contract of ``calibration.json`` (docs/methods.md, section 6)."""
+    settings = match.experiment.history_matching
+    return {
+        "method": METHOD,
+        "experiment": match.experiment.name,
+        "trained_until_day": match.trained_until_day,
+        "inputs": [
+            {"name": i.name, "low": i.low, "high": i.high, "source": i.source, "simulated": i.simulated}
+            for i in match.inputs
+        ],
+        "waves": [
+            {
+                "wave": w.number,
+                "runs": w.runs,
+                "points": w.points,
+                "non_implausible_fraction": w.non_implausible_fraction,
+            }
+            for w in match.waves
+        ],
+        "total_runs": match.total_runs,
+        "cutoff": settings.cutoff,
+        "rank": settings.rank,
+        "observation_model": {
+            "claim": "report = truth + bias(lean) + noise; neutral sources unbiased (sim/analysis/observation.py)",
+            **settings.observation.model_dump(mode="json"),
+            "observations": len(match.observed),
+            "outputs": len(match.outputs),
+        },
+        "posterior": {
+            "samples": len(match.posterior),
+            "walkers": settings.posterior.walkers,
+            "steps": settings.posterior.steps,
+            "burn": settings.posterior.burn,
+            "acceptance_fraction": match.acceptance_fraction,
+        },
+    }
