@@ -9,9 +9,11 @@ input set (0 for neutral sources, dates and counts) and ``e_i ~ N(0, s_t^2 + del
 report's noise and the model's discrepancy, drawn from a generator seeded by the experiment.
 
 **The forecast** (the match trained on the record up to a day): for each later observation its
-stated value (the middle of its stated interval; a lower bound where the interval is open above),
-the predicted reports' median and 90 % interval, and the continuous ranked probability score (CRPS,
-Gneiting & Raftery 2007, JASA 102: 359-378; ``scoringrules.crps_ensemble``). The naive baseline is
+stated interval, the predicted reports' median and 90 % interval (and whether it meets the stated
+interval), and the continuous ranked probability score (CRPS, Gneiting & Raftery 2007, JASA 102:
+359-378; ``scoringrules.crps_ensemble``) of an interval: its mean over 21 evenly spaced values of the
+interval (what a report states anywhere in its interval scores alike; a day "never" is day 24), or
+at the lower end of an interval open above (a count "at least"). The naive baseline is
 the prior predictive: the same reports from the runs of wave 1 (a Latin hypercube over the priors)
 with the biases drawn from their priors. Lower is better; in the output's units (days, shares,
 natural log of a count).
@@ -69,11 +71,21 @@ def reports(
     return out
 
 
-def stated_value(o: Observation) -> tuple[float, bool]:
-    """The value an observation states: its interval's middle, or its lower end when open above (censored)."""
-    if math.isinf(o.high):
-        return o.low, True
-    return (o.low + o.high) / 2, False
+INTERVAL_POINTS = 21  # values of a stated interval over which its CRPS is averaged
+
+
+def interval_crps(low: float, high: float, ensemble: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The CRPS of an ensemble against a stated interval: averaged over it, or at an open one's low end."""
+    import scoringrules
+
+    values = np.array([low]) if math.isinf(high) else np.linspace(low, high, INTERVAL_POINTS)
+    scores = [scoringrules.crps_ensemble(v, ensemble, ens_w=weights) for v in values]
+    return float(np.mean(scores))
+
+
+def meets(low: float, high: float, q05: float, q95: float) -> bool:
+    """Whether a predicted 90 % interval meets a stated interval."""
+    return bool(q05 <= high and q95 >= low)
 
 
 def forecast_json(
@@ -84,8 +96,6 @@ def forecast_json(
     prior_sets: pd.DataFrame,
 ) -> dict[str, Any]:
     """The contract of ``forecast.json``: the later observations predicted, scored against the prior predictive."""
-    import scoringrules
-
     experiment = match.experiment
     settings = experiment.history_matching
     everything = targets(load_record(), load_scenario(experiment.scenario, experiment.set))
@@ -98,7 +108,6 @@ def forecast_json(
     for k, o in enumerate(later):
         if not reached[k]:
             continue
-        observed, censored = stated_value(o)
         q05, q50, q95 = np.quantile(predicted[k], [0.05, 0.5, 0.95])
         rows.append(
             {
@@ -107,13 +116,13 @@ def forecast_json(
                 "lean": o.lean,
                 "day": o.day,
                 "output": o.output,
-                "observed": observed,
-                "censored": censored,
+                "observed": [o.low, None if math.isinf(o.high) else o.high],
                 "median": float(q50),
                 "q05": float(q05),
                 "q95": float(q95),
-                "crps": float(scoringrules.crps_ensemble(observed, predicted[k])),
-                "crps_baseline": float(scoringrules.crps_ensemble(observed, baseline[k])),
+                "meets_90": meets(o.low, o.high, q05, q95),
+                "crps": interval_crps(o.low, o.high, predicted[k]),
+                "crps_baseline": interval_crps(o.low, o.high, baseline[k]),
             }
         )
     fall = event_days(predictive["fall_day"])

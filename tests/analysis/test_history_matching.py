@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from sim.analysis import forecast
 from sim.analysis import history_matching as hm
 from sim.analysis.observation import Observation
 from sim.cli import main
@@ -174,6 +175,13 @@ def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
     assert sbc["replications"] == 2
     assert 0 <= sbc["coverage_90"] <= 1
     assert set(sbc["per_input"]) == set(names)
+    loo = pd.read_csv(out / "loo.csv")
+    assert len(loo) == calibration["observation_model"]["observations"]  # one row per observation
+    assert loo["q05"].le(loo["q95"]).all()
+    assert loo["meets_90"].isin([True, False]).all()
+    sobol = pd.read_csv(out / "sobol.csv")
+    assert set(sobol["input"]) == set(names[:2])  # the model's inputs, not the biases
+    assert sobol["noise_floor"].between(0, 1).all()
     assert (out / "posterior-pairs.png").exists()
     assert (out / "posterior-control.png").exists()
     # trained up to day 1, sharing wave 1: predicts the later record and scores it against the prior predictive
@@ -187,7 +195,18 @@ def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
     assert set(forecast["fall_day"]) == {"median", "q05", "q95"}
     assert forecast["targets"]
     assert all(t["day"] > 1 for t in forecast["targets"])
-    assert {"id", "observed", "median", "q05", "q95", "crps"} <= set(forecast["targets"][0])
+    assert {"id", "observed", "median", "q05", "q95", "crps", "meets_90"} <= set(forecast["targets"][0])
     assert forecast["crps_mean"] == pytest.approx(np.mean([t["crps"] for t in forecast["targets"]]))
     assert forecast["crps_mean_baseline"] > 0
     assert not (until / "wave-1").exists()  # wave 1 was read from the shared folder
+
+
+def test_the_crps_of_a_stated_interval_averages_over_it():
+    ensemble = np.array([1.0, 2.0, 3.0])
+    point = forecast.interval_crps(2.0, 2.0, ensemble)
+    assert point == pytest.approx(2 / 3 - 4 / 9)  # E|X - 2| - E|X - X'| / 2 for X uniform on {1, 2, 3}
+    wide = forecast.interval_crps(0.0, 4.0, ensemble)
+    assert wide == pytest.approx(np.mean([forecast.interval_crps(v, v, ensemble) for v in np.linspace(0, 4, 21)]))
+    assert forecast.interval_crps(5.0, np.inf, ensemble) == pytest.approx(forecast.interval_crps(5.0, 5.0, ensemble))
+    assert forecast.meets(0.0, 1.0, 0.5, 2.0)
+    assert not forecast.meets(0.0, 1.0, 1.5, 2.0)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from sim.analysis.forecast import forecast_json, predictive_runs, prior_sets
 from sim.analysis.history_matching import Match, calibration_json, history_match
+from sim.analysis.posterior_checks import leave_one_claim_out, sobol_table
 from sim.analysis.reports import plotting
 from sim.analysis.sbc import simulation_based_calibration
 from sim.analysis.targets import targets
@@ -21,7 +22,10 @@ from sim.record import load_record
 from sim.scenario import load_scenario
 from sim.sweeps.runner import RUNS_TABLE
 
-FILES = "match.md, calibration.json, posterior.parquet, forecast.json or sbc.json, posterior-pairs/-control .png .svg"
+FILES = (
+    "match.md, calibration.json, posterior.parquet, forecast.json or sbc.json, loo.csv, sobol.csv, "
+    "posterior-pairs/-control .png .svg"
+)
 PINNED_SHARE = 0.5  # assumption: an input is pinned when its posterior 90 % interval spans under half its prior range
 
 
@@ -48,8 +52,8 @@ def pinned(match: Match) -> list[dict[str, float | str | bool]]:
     return rows
 
 
-def match_markdown(match: Match, *, command: str) -> str:
-    """``match.md``: the waves, and which inputs the record pins and which it leaves open."""
+def match_markdown(match: Match, loo: pd.DataFrame, sobol: pd.DataFrame, *, command: str) -> str:
+    """``match.md``: the waves, which inputs the record pins, what rules out the most, the claims left out, Sobol."""
     git = git_commit()
     commit = f"{git['commit'] or 'unknown'}{' (dirty)' if git['dirty'] else ''}"
     until = f" on the record up to day {match.trained_until_day}" if match.trained_until_day is not None else ""
@@ -101,6 +105,34 @@ def match_markdown(match: Match, *, command: str) -> str:
             f"| {row.id} | {row.kind} | {row.lean} | {row.day} | {row.ruled_out_share:.0%} | "
             f"{row.smallest_implausibility:.2f} | {row.posterior_implausibility:.2f} |"
         )
+    lines += [
+        "",
+        "## Each claim left out and predicted",
+        "",
+        f"The posterior without the claim (importance weights on the last wave's emulators, "
+        f"docs/methods.md): the predicted 90 % interval meets {loo['meets_90'].mean():.0%} of {len(loo)} stated "
+        f"intervals; mean CRPS {loo['crps'].mean():.3f} (units of each output). All rows: `loo.csv`.",
+        "",
+        "| observation | lean | day | stated | predicted median | 90 % interval | meets | CRPS |",
+        "|---|---|---:|---:|---:|---|---|---:|",
+        *(
+            f"| {r.id} | {r.lean} | {r.day} | {r.low:.3g}-{r.high:.3g} | {r.median:.3g} | {r.q05:.3g}-{r.q95:.3g} | "
+            f"{'yes' if r.meets_90 else '**no**'} | {r.crps:.3f} |"
+            for r in loo.itertuples()
+        ),
+        "",
+        "## Sobol indices on wave 1's emulators",
+        "",
+        "Total indices over the prior space of the inputs above each output's noise floor (the share of one "
+        "run's variance that is ensemble noise), largest first; all rows: `sobol.csv`.",
+        "",
+        "| output | noise floor | inputs above it (total index) |",
+        "|---|---:|---|",
+    ]
+    for output, rows in sobol.groupby("output", sort=False):
+        above = rows[rows["above_floor"]].sort_values("ST", ascending=False)
+        listed = ", ".join(f"`{r.input.rsplit('.', 1)[-1]}` {r.ST:.2f}" for r in above.itertuples()) or "none"
+        lines.append(f"| {output} | {rows['noise_floor'].iloc[0]:.2f} | {listed} |")
     return "\n".join(lines) + "\n"
 
 
@@ -137,7 +169,11 @@ def write_match(
     elif settings.sbc_replications:
         sbc = simulation_based_calibration(match, out, settings.sbc_replications, **engine)
         write_text(out / "sbc.json", json.dumps(sbc, indent=2) + "\n")
-    write_text(out / "match.md", match_markdown(match, command=command))
+    loo = leave_one_claim_out(match, match.experiment.master_seed)
+    sobol = sobol_table(match, match.experiment.master_seed)
+    write_bytes(out / "loo.csv", loo.to_csv(index=False).encode())
+    write_bytes(out / "sobol.csv", sobol.to_csv(index=False).encode())
+    write_text(out / "match.md", match_markdown(match, loo, sobol, command=command))
     match_figures(match, predictive, out)
     return match
 
