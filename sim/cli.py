@@ -157,6 +157,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         out,
         record=load_record(),
         master_seed=args.master_seed,
+        posterior=args.posterior,
         workers=args.workers,
         cluster=args.cluster,
         quiet=args.quiet,
@@ -382,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--master-seed", type=_count(0, MAX_SEED), default=1, help="seeds come from this (default: %(default)s)"
     )
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
+    validate.add_argument(
+        "--posterior",
+        type=Path,
+        metavar="FILE",
+        help="each run draws its inputs from this posterior sample (posterior.parquet of qusayr match)",
+    )
     _add_engine_arguments(validate)
     validate.set_defaults(handler=_cmd_validate)
 

@@ -101,30 +101,13 @@ def forecast_json(
     everything = targets(load_record(), load_scenario(experiment.scenario, experiment.set))
     later = [o for o in observations(everything, settings.observation) if o.day > match.trained_until_day]
     seed = experiment.master_seed
-    predicted = reports(later, predictive, everything, predictive_sets, seed)
-    baseline = reports(later, prior_runs, everything, prior_sets, seed + 1)
-    reached = ~(np.isnan(predicted).any(axis=1) | np.isnan(baseline).any(axis=1))  # past some run's end: not
+    predicted = scored_reports(later, predictive, everything, predictive_sets, seed)
+    baseline = scored_reports(later, prior_runs, everything, prior_sets, seed + 1)
+    scored = predicted.merge(baseline[["id", "crps"]].rename(columns={"crps": "crps_baseline"}), on="id")
     rows = []
-    for k, o in enumerate(later):
-        if not reached[k]:
-            continue
-        q05, q50, q95 = np.quantile(predicted[k], [0.05, 0.5, 0.95])
-        rows.append(
-            {
-                "id": o.id,
-                "kind": o.kind,
-                "lean": o.lean,
-                "day": o.day,
-                "output": o.output,
-                "observed": [o.low, None if math.isinf(o.high) else o.high],
-                "median": float(q50),
-                "q05": float(q05),
-                "q95": float(q95),
-                "meets_90": meets(o.low, o.high, q05, q95),
-                "crps": interval_crps(o.low, o.high, predicted[k]),
-                "crps_baseline": interval_crps(o.low, o.high, baseline[k]),
-            }
-        )
+    for row in scored.to_dict("records"):
+        low, high = row.pop("low"), row.pop("high")
+        rows.append({**row, "observed": [low, None if math.isinf(high) else high]})  # JSON has no infinity
     fall = event_days(predictive["fall_day"])
     return {
         "trained_until_day": match.trained_until_day,
@@ -133,7 +116,7 @@ def forecast_json(
         "their priors",
         "fall_day": dict(zip(("q05", "median", "q95"), map(float, np.quantile(fall, [0.05, 0.5, 0.95])), strict=True)),
         "targets": rows,
-        "unreached": [o.id for o, ok in zip(later, reached, strict=True) if not ok],
+        "unreached": sorted({o.id for o in later} - set(scored["id"])),
         "crps_mean": float(np.mean([r["crps"] for r in rows])) if rows else None,
         "crps_mean_baseline": float(np.mean([r["crps_baseline"] for r in rows])) if rows else None,
         "units": "CRPS in each output's units: days, shares of the town, natural log of a count of dead",
@@ -146,3 +129,35 @@ def prior_sets(match: Match, runs: pd.DataFrame, seed: int) -> pd.DataFrame:
     return pd.DataFrame(
         {i.name: rng.uniform(i.low, i.high, len(runs)) for i in match.inputs if not i.simulated}, index=runs.index
     )
+
+
+def scored_reports(
+    observed: list[Observation], runs: pd.DataFrame, found: list[Target], sets: pd.DataFrame, seed: int
+) -> pd.DataFrame:
+    """Per observation: what its source would report of these runs against what it stated.
+
+    ``sets``: each run's input set (its biases). Columns: the stated interval (``low``, ``high``), the
+    reports' median and 90 % interval, whether it meets the stated interval, the interval's CRPS.
+    """
+    said = reports(observed, runs, found, sets, seed)
+    rows = []
+    for k, o in enumerate(observed):
+        if np.isnan(said[k]).any():  # past some run's end
+            continue
+        q05, q50, q95 = np.quantile(said[k], [0.05, 0.5, 0.95])
+        rows.append(
+            {
+                "id": o.id,
+                "kind": o.kind,
+                "lean": o.lean,
+                "day": o.day,
+                "low": o.low,
+                "high": o.high,
+                "median": float(q50),
+                "q05": float(q05),
+                "q95": float(q95),
+                "meets_90": meets(o.low, o.high, q05, q95),
+                "crps": interval_crps(o.low, o.high, said[k]),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.fit import Fit, fit
+from sim.analysis.forecast import scored_reports
+from sim.analysis.observation import observations
 from sim.analysis.targets import (
     BETWEEN_SIDES,
     NEVER_DAY,
@@ -32,10 +34,12 @@ from sim.analysis.targets import (
     targets,
     town_event,
 )
+from sim.loading import LoadError
 from sim.record import FRACTION_WORDS, ControlClaim, Record, format_figure
 from sim.run import captured_column, sector_column
-from sim.scenario import Scenario, load_scenario
+from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.sweeps.ensemble import run_ensemble
+from sim.sweeps.experiment import ObservationSettings, override_text
 
 ENSEMBLE_DIR = "runs"
 # what the calibrated baseline must show (issue 5), each resting on entries of the record
@@ -89,6 +93,24 @@ class ValidationResult:
     targets: list[Target]
     fit: Fit
     checks: list[Check]
+    posterior: pd.DataFrame | None = None  # with --posterior: each run's input set, biases included
+    reports: pd.DataFrame | None = None  # ... and per observation, the runs as its source would report them
+
+
+class PosteriorError(LoadError):
+    """A posterior sample that cannot be read; the message names the file."""
+
+
+def posterior_sets(path: Path, runs: int) -> pd.DataFrame:
+    """``runs`` input sets of a posterior sample (``posterior.parquet`` of ``qusayr match``), evenly spaced in it."""
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise PosteriorError(f"{path}: not a posterior sample (a Parquet table of input sets): {exc}") from None
+    numeric = table.select_dtypes("number")
+    if table.empty or numeric.shape[1] != table.shape[1] or not np.isfinite(numeric.to_numpy()).all():
+        raise PosteriorError(f"{path}: a posterior sample needs rows of finite numbers, one column per input")
+    return table.iloc[np.linspace(0, len(table) - 1, runs).astype(int)].reset_index(drop=True)
 
 
 def _median(values) -> float:
@@ -370,18 +392,34 @@ def validate(
     *,
     record: Record,
     master_seed: int = 1,
+    posterior: Path | None = None,
     workers: int | None = None,
     cluster: str | None = None,
     quiet: bool = False,
 ) -> ValidationResult:
-    """Run (or resume) the ensemble into ``out/runs``, fit it to the record and measure the checks."""
+    """Run (or resume) the ensemble into ``out/runs``, fit it to the record and measure the checks.
+
+    ``posterior``: a posterior sample; each run then draws its own input set from it (``runs`` sets,
+    evenly spaced), so that the uncertainty of the inputs reaches the outcomes. Its columns that
+    are not scenario paths (the observation model's biases) do not go to the runs.
+    """
     scenario = load_scenario(scenario_name, overrides)
+    sets = points = None
+    if posterior is not None:
+        sets = posterior_sets(posterior, runs)
+        model = [c for c in sets.columns if c not in ObservationSettings().bias_priors]
+        points = [{c: float(row[c]) for c in model} for _, row in sets.iterrows()]
+        try:  # a column that is no scenario path is refused here, before any run
+            load_scenario(scenario_name, [*overrides, *(override_text(k, v) for k, v in points[0].items())])
+        except ScenarioError as exc:
+            raise PosteriorError(f"{posterior}: {exc}") from None
     table, summaries = run_ensemble(
         scenario_name,
         overrides,
         runs,
         out / ENSEMBLE_DIR,
         master_seed=master_seed,
+        points=points,
         workers=workers,
         cluster=cluster,
         quiet=quiet,
@@ -389,4 +427,8 @@ def validate(
     found = targets(record, scenario)
     fitted = fit(table, found)
     checks = history_checks(table, fitted, record, scenario)
-    return ValidationResult(scenario, list(overrides), master_seed, table, summaries, found, fitted, checks)
+    said = None
+    if sets is not None:
+        observed = observations(found, ObservationSettings())
+        said = scored_reports(observed, table, found, sets.iloc[table["point"].to_numpy()], master_seed)
+    return ValidationResult(scenario, list(overrides), master_seed, table, summaries, found, fitted, checks, sets, said)

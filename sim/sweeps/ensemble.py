@@ -17,14 +17,34 @@ from sim.sweeps.failures import RunFailedError
 from sim.sweeps.runner import RUNS_TABLE, read_summaries, sweep
 
 
-def seeds_experiment(scenario: str, overrides: list[str], runs: int, master_seed: int = 1) -> Experiment:
-    """An experiment of ``runs`` seeds of one scenario, nothing varied."""
+def seeds_experiment(
+    scenario: str, overrides: list[str], runs: int, master_seed: int = 1, points: list[dict[str, float]] | None = None
+) -> Experiment:
+    """An experiment of ``runs`` seeds of one scenario, nothing varied; or one run at each of ``points``.
+
+    ``points``: input sets (say, a posterior sample's), each a value for the same scenario paths.
+    """
+    if points is None:
+        return Experiment(
+            name=f"ensemble-{Path(scenario).stem}",
+            description=f"{runs} seeds of {scenario}",
+            scenario=str(scenario),
+            set=list(overrides),
+            replicates=runs,
+            master_seed=master_seed,
+        )
+    paths = list(points[0])
+    bounds = [{"path": k, "low": min(p[k] for p in points), "high": max(p[k] for p in points)} for k in paths]
     return Experiment(
-        name=f"ensemble-{Path(scenario).stem}",
-        description=f"{runs} seeds of {scenario}",
+        name=f"ensemble-{Path(scenario).stem}-sets",
+        description=f"one run at each of {len(points)} input sets of {scenario}",
         scenario=str(scenario),
         set=list(overrides),
-        replicates=runs,
+        parameters=bounds,
+        design="given",
+        given=points,
+        points=len(points),
+        replicates=1,
         master_seed=master_seed,
     )
 
@@ -36,15 +56,14 @@ def run_ensemble(
     folder: Path,
     *,
     master_seed: int = 1,
+    points: list[dict[str, float]] | None = None,
     workers: int | None = None,
     cluster: str | None = None,
     quiet: bool = False,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """Run (or resume) an ensemble into ``folder``; its outcomes table and summaries, by replicate."""
-    status = sweep(
-        seeds_experiment(scenario, overrides, runs, master_seed), folder, workers=workers, cluster=cluster, quiet=quiet
-    )
-    if status:
+    """Run (or resume) an ensemble into ``folder``; its outcomes table and summaries, by replicate (or point)."""
+    experiment = seeds_experiment(scenario, overrides, runs, master_seed, points)
+    if sweep(experiment, folder, workers=workers, cluster=cluster, quiet=quiet):
         raise RunFailedError(f"{folder}: some runs failed; see 'qusayr status {folder}'")
-    table = pd.read_parquet(folder / RUNS_TABLE).sort_values("replicate").reset_index(drop=True)
+    table = pd.read_parquet(folder / RUNS_TABLE).sort_values(["point", "replicate"]).reset_index(drop=True)
     return table, read_summaries(folder, list(table["run_id"]))

@@ -182,6 +182,20 @@ def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
     sobol = pd.read_csv(out / "sobol.csv")
     assert set(sobol["input"]) == set(names[:2])  # the model's inputs, not the biases
     assert sobol["noise_floor"].between(0, 1).all()
+    # validate draws each run's inputs from the posterior: the observation model's scores in its report
+    short = ["--set", "time.end=2013-05-22T00:00:00", "--set", "time.dt_minutes=60", "--quiet", "--workers", "0"]
+    checked = tmp_path / "validate"
+    posterior_file = str(out / "posterior.parquet")
+    assert main(["validate", "--posterior", posterior_file, "--runs", "4", "--out", str(checked), *short]) == 0
+    validation = json.loads((checked / "validation.json").read_text())
+    assert validation["posterior_reports"]
+    assert {"id", "meets_90", "crps", "q05", "q95"} <= set(validation["posterior_reports"][0])
+    assert "posterior predictive against the observation model" in (checked / "validation.md").read_text()
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("not parquet")
+    capsys.readouterr()
+    assert main(["validate", "--posterior", str(bad), "--runs", "4", "--out", str(tmp_path / "v2"), *short]) == 2
+    assert f"{bad}: not a posterior sample" in capsys.readouterr().err
     assert (out / "posterior-pairs.png").exists()
     assert (out / "posterior-control.png").exists()
     # trained up to day 1, sharing wave 1: predicts the later record and scores it against the prior predictive

@@ -81,6 +81,9 @@ def validation_json(result: ValidationResult) -> dict[str, Any]:
         "master_seed": result.master_seed,
         "fit": fit_json(result.fit),
         "checks": [asdict(c) for c in result.checks],
+        "posterior_reports": None
+        if result.reports is None
+        else result.reports.replace([np.inf], None).to_dict("records"),  # JSON has no infinity
         "runs": result.summaries,
     }
 
@@ -142,6 +145,25 @@ def validation_markdown(result: ValidationResult, record: Record, *, command: st
             f"{np.isnan(values).mean():.0%} |"
         )
     lines += sector_table(runs, result.scenario.town.sectors_per_side)
+    if result.reports is not None:
+        said = result.reports
+        lines += [
+            "",
+            "## The posterior predictive against the observation model",
+            "",
+            f"Each run drew its input set from the posterior sample; each observation as its source would report "
+            f"the runs (output + its side's bias + noise; docs/methods.md, section 6). The 90 % band meets "
+            f"{said['meets_90'].mean():.0%} of {len(said)} stated intervals; mean CRPS {said['crps'].mean():.3f} "
+            "(in each output's units: shares, days, natural log of a count).",
+            "",
+            "| observation | lean | day | stated | median | 90 % band | meets | CRPS |",
+            "|---|---|---:|---|---:|---|---|---:|",
+            *(
+                f"| {r.id} | {r.lean} | {r.day} | {r.low:.3g}-{r.high:.3g} | {r.median:.3g} | "
+                f"{r.q05:.3g}-{r.q95:.3g} | {'yes' if r.meets_90 else '**no**'} | {r.crps:.3f} |"
+                for r in said.itertuples()
+            ),
+        ]
     lines += ["", "## Entries of the record that are not targets", ""]
     for i, day, what, why in left_out(record, result.scenario):
         lines.append(f"- {battle_date(day, iso=True)} `{i}`: {what}: {why}")
