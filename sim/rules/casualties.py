@@ -77,7 +77,7 @@ def inflict_kernel(
     any_hit = False
     for i in range(idx.size):
         if p_hit[i] > 0:
-            hits[i] = rng.binomial(strength[idx[i]], min(p_hit[i], 1.0))
+            hits[i] = rng.binomial(np.int64(strength[idx[i]]), min(p_hit[i], 1.0))  # int64: one compiled binomial
             any_hit = any_hit or hits[i] > 0
     if not any_hit:
         return hits

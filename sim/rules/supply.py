@@ -325,9 +325,14 @@ def _reinforcements_enter(
     """
     rng = generator(rng_handle)
     waiting = np.flatnonzero(en_route & (status == ACTIVE) & (strength > 0))
+    if waiting.size == 0:
+        return 0
     arrived = 0
-    for source in np.unique(node[waiting]):
-        group = waiting[node[waiting] == source]
+    sources = node[waiting]
+    for source in range(sources.min(), sources.max() + 1):  # the sources with reinforcements waiting, in order
+        group = waiting[sources == source]
+        if group.size == 0:
+            continue
         route = -1
         for i in opened:
             if nodes[nodes_start[i + 1] - 1] == source:

@@ -87,7 +87,7 @@ def surrender_kernel(
             and engaged[i]
             and local_ratio[i] * surrender_odds < 1.0
         ):
-            surrendered = rng.binomial(strength[i], chance)
+            surrendered = rng.binomial(np.int64(strength[i]), chance)  # int64: one compiled binomial
             strength[i] -= surrendered
             gave_up += surrendered
     captured[REBELS] += gave_up
