@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sim.cli import main
 from sim.run import run
 from sim.scenario import Scenario, list_scenarios, load_scenario
-from sim.sweeps import runner, worker
+from sim.sweeps import worker
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
 from sim.sweeps.ledger import LEDGER_NAME, Ledger, LedgerError
 from sim.sweeps.runner import (

@@ -27,6 +27,7 @@ from numba import njit
 from pydantic import Field
 
 from sim.loading import InputModel
+from sim.numerics import binomial
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
@@ -250,13 +251,13 @@ def _supply(
             for cx in range(wounded_in_cell.shape[0]):
                 for cy in range(wounded_in_cell.shape[1]):
                     if wounded_in_cell[cx, cy] != 0:
-                        out = rng.binomial(wounded_in_cell[cx, cy], evacuated)
+                        out = binomial(rng, wounded_in_cell[cx, cy], evacuated)
                         wounded_in_cell[cx, cy] -= out
                         wounded_evacuated[REBELS] += out
     if evacuated != 0:
         for place in range(wounded_at_node.size):
             if node_holder[place] == REB and wounded_at_node[place] != 0:
-                out = rng.binomial(wounded_at_node[place], evacuated)
+                out = binomial(rng, wounded_at_node[place], evacuated)
                 wounded_at_node[place] -= out
                 wounded_evacuated[REBELS] += out
     if not entering:
