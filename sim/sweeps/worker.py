@@ -7,6 +7,7 @@ the engine's; the driver (``sim.sweeps.runner``) writes the series' Parquet file
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -19,6 +20,20 @@ from sim.scenario import TOWN_PLACE, Scenario
 
 class ScenarioMismatchError(Exception):
     """A worker built another scenario than the driver sent (another version of the code)."""
+
+
+def free_finished_battle() -> None:
+    """Free the battle just run, now, and keep the next such collection short.
+
+    A battle's model holds reference cycles (Mesa's grid and its cells: about 4,500 objects) that only
+    a full collection frees. Left to the collector, they pile up for ten runs or so (a worker grows by
+    about 25 MB), and each full collection traverses every object of the process (about 0.1 s). So:
+    a full collection after each run, then the survivors frozen (``gc.freeze``: the imported modules
+    and loaded kernels, alive to the worker's end, and never traversed again), so that each later
+    collection traverses only what the next run made.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +51,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
             "does the worker run another version of the code?"
         )
     result = run(scenario, spec["seed"])
+    free_finished_battle()
     places = [p.name for p in scenario.places if p.name != TOWN_PLACE]
     return {
         "run_id": spec["run_id"],
