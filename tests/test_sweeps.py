@@ -471,9 +471,9 @@ def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, 
     pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
 
 
-def test_a_worker_runs_without_pandas():
-    # pandas and pyarrow are about 60 MB of a worker's memory (docs/performance.md): the worker's run, the
-    # battle and Mesa import neither; the driver writes the Parquet files
+def test_a_worker_runs_without_pandas_networkx_or_scipy_spatial():
+    # about 100 MB of a worker's memory (docs/performance.md): the worker's run, the battle and Mesa
+    # (sim.lean_mesa) import none of them; the driver writes the Parquet files
     code = (
         "import sys\n"
         "from sim.scenario import load_scenario\n"
@@ -481,7 +481,7 @@ def test_a_worker_runs_without_pandas():
         "s = load_scenario('al-qusayr-2013', ['time.end=2013-05-19T06:00:00'])\n"
         "r = execute({'run_id': 'x', 'scenario': s.model_dump(), 'scenario_sha256': s.sha256(), 'seed': 1})\n"
         "assert len(r['series']['step']) == 25, r['series']['step']\n"
-        "print(sorted(m for m in ('pandas', 'pyarrow') if m in sys.modules))\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'networkx', 'scipy.spatial') if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
