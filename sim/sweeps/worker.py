@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+import multiprocessing
 import os
 import socket
 import time
@@ -30,8 +31,12 @@ def free_finished_battle() -> None:
     about 25 MB), and each full collection traverses every object of the process (about 0.1 s). So:
     a full collection after each run, then the survivors frozen (``gc.freeze``: the imported modules
     and loaded kernels, alive to the worker's end, and never traversed again), so that each later
-    collection traverses only what the next run made.
+    collection traverses only what the next run made. Only in a worker process (a pool's or a Dask
+    nanny's child): a driver running the runs itself (``--workers 0``) holds objects of its own, which
+    frozen could never be collected.
     """
+    if multiprocessing.parent_process() is None:
+        return
     gc.collect()
     gc.freeze()
 
