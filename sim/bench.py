@@ -77,7 +77,7 @@ def bench(
     scenario = scale_forces(load_scenario(scenario_name, overrides), forces_scale)
     first_seconds, result = _timed_run(scenario, seed)
     summary = result.summary
-    line: dict[str, Any] = {"scenario": scenario.name, "fighters": 0, "steps": len(result.series) - 1}
+    line: dict[str, Any] = {"scenario": scenario.name, "fighters": 0, "steps": len(result.columns["step"]) - 1}
     attackers = sum(summary["initial"][s] + summary["arrived"][s] for s in ("army", "hezbollah"))
     defenders = summary["initial"]["rebels"] + summary["arrived"]["rebels"]
     line["fighters"] = attackers + defenders

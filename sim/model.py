@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import itertools
 
-import mesa
 import numpy as np
-from mesa.discrete_space import OrthogonalMooreGrid
 
 from sim.grid import DIRECTIONS, entry_cells, town_xy
+from sim.lean_mesa import mesa
 from sim.rules import phases
 from sim.rules.arrivals import ROTATION_COHORTS, effectiveness_in_force, on_duty, policy_in_force
 from sim.rules.control import update_sectors
@@ -76,7 +75,7 @@ class BattleModel(mesa.Model):
         time = self.config.time
         self.n_steps = int((time.end - time.start).total_seconds() // (time.dt_minutes * 60))
         side = self.config.town.grid_cells
-        self.grid = OrthogonalMooreGrid((side, side), torus=False, random=self.random)
+        self.grid = mesa.discrete_space.OrthogonalMooreGrid((side, side), torus=False, random=self.random)
         blocks = self._blocks()
         self.state = self._build_state(sum(len(strengths) for _, strengths in blocks))
         state = self.state

@@ -25,11 +25,12 @@ replaces in the last bits:
   C library's ``pow`` and ``exp``, element by element, otherwise (``model_power`` and
   ``model_exp`` in ``tests/conftest.py``), never with numpy's array ``**`` or ``np.exp``.
 
-And two of numpy's draws as its C code makes them (``numpy/random/src/distributions/distributions.c``),
+And three of numpy's draws as its C code makes them (``numpy/random/src/distributions/distributions.c``),
 from a generator inside a kernel (``sim.rng.generator``): ``poisson(rng, lam)`` is
-``Generator.poisson(lam)`` (numba's own rounds ``k`` toward zero where numpy takes the floor), and
+``Generator.poisson(lam)`` (numba's own rounds ``k`` toward zero where numpy takes the floor),
 ``multinomial(rng, n, pvals)`` is ``Generator.multinomial(n, pvals)`` (numba has none): binomials of
-what is left, element by element, stopping when nothing is left.
+what is left, element by element, stopping when nothing is left, and ``binomial(rng, n, p)`` is
+``Generator.binomial(n, p)``, made cheap where the draw is 0 (most of the model's draws).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ from numba.np.random.distributions import random_loggam
 
 PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE: at or below it, one block of 8 partial sums
 _STACK = 256  # room for the halves: the depth is about 2 * log2(n / 128)
+# binomial's shortcut: how far below 1 - n p a uniform must fall to be surely below numpy's (1 - p) ** n as
+# computed (exp(n log(1 - p)): its rounding is under n * 2.3e-16 for counts up to SHORTCUT_MAX_N)
+SHORTCUT_MARGIN = 1e-9
+SHORTCUT_MAX_N = 1_000_000
 
 
 @njit(cache=True)
@@ -172,7 +177,7 @@ def multinomial(rng, n: int, pvals: np.ndarray) -> np.ndarray:
     remaining_p = 1.0
     left = np.int64(n)
     for j in range(d - 1):
-        counts[j] = rng.binomial(left, pvals[j] / remaining_p)
+        counts[j] = binomial(rng, left, pvals[j] / remaining_p)
         left -= counts[j]
         if left <= 0:
             break
@@ -180,3 +185,53 @@ def multinomial(rng, n: int, pvals: np.ndarray) -> np.ndarray:
     if left > 0:
         counts[d - 1] = left
     return counts
+
+
+@njit(cache=True)
+def binomial(rng, n: int, p: float) -> int:
+    """``rng.binomial(n, p)`` for scalars (``n >= 0``, ``0 <= p <= 1``): numpy's ``random_binomial``, to the last draw.
+
+    Numpy draws by inversion when ``min(p, 1 - p) * n <= 30`` (``_inversion``, of ``p`` or, above
+    one half, of ``1 - p``, the draw then ``n - X``), else by BTPE (``rng.binomial``, with ``n`` as
+    int64: one compiled form for every caller). ``n == 0`` or ``p == 0`` draws nothing.
+    """
+    if n == 0 or p == 0.0:
+        return 0
+    if p <= 0.5:
+        if p * n <= 30.0:
+            return _inversion(rng, np.int64(n), p)
+        return rng.binomial(np.int64(n), p)
+    q = 1.0 - p
+    if q * n <= 30.0:
+        return n - _inversion(rng, np.int64(n), q)
+    return rng.binomial(np.int64(n), p)
+
+
+@njit(cache=True)
+def _inversion(rng, n: int, p: float) -> int:
+    """Numpy's ``random_binomial_inversion``: ``X`` the first with ``U <= P(0) + ... + P(X)``, ``U`` uniform.
+
+    ``P(0) = q ** n`` (``q = 1 - p``, computed as ``exp(n log q)``), ``P(X) = P(X - 1) (n - X + 1) p / (X q)``;
+    past ``bound = min(n, n p + 10 sqrt(n p q + 1))`` it starts again with a new ``U``. Bernoulli's
+    inequality, ``q ** n >= 1 - n p``, gives ``X = 0`` without the logarithm and exponential when
+    ``U <= 1 - n p - SHORTCUT_MARGIN`` (for ``n <= SHORTCUT_MAX_N``): the same draw, one uniform either way.
+    """
+    u = rng.random()
+    if n <= SHORTCUT_MAX_N and u <= 1.0 - n * p - SHORTCUT_MARGIN:
+        return 0
+    q = 1.0 - p
+    qn = np.exp(n * np.log(q))
+    n_p = n * p
+    bound = min(n, n_p + 10.0 * np.sqrt(n_p * q + 1))
+    x = 0
+    px = qn
+    while u > px:
+        x += 1
+        if x > bound:
+            x = 0
+            px = qn
+            u = rng.random()
+        else:
+            u -= px
+            px = ((n - x + 1) * p * px) / (x * q)
+    return x

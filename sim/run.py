@@ -3,24 +3,27 @@
 The result holds the run's summary (the outcomes compared with the record: fall, withdrawal and
 encirclement days, sector control day by day, places captured, casualties by side, in all and by
 the end of each day; per sector, the day from which the attackers held it for good) and the
-per-step series from ``model.datacollector``. ``scalar_outcomes`` names a run's outcomes as the flat
-columns that sweeps, evaluations and the loss read (a place's capture day: ``captured_column``; a
-sector's: ``sector_column``).
+per-step series from ``model.datacollector``, as plain columns (``columns``; ``series``: the same as a
+pandas table, imported only then: a battle and a sweep's worker run without pandas).
+``scalar_outcomes`` names a run's outcomes as the flat columns that sweeps, evaluations and the
+loss read (a place's capture day: ``captured_column``; a sector's: ``sector_column``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sim.model import BattleModel
 from sim.output import code_version
 from sim.rules.control import sector_gov_shares
 from sim.scenario import Scenario
 from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # the days a run dates its events on (summary keys and outcome columns), in the order they come in the battle
 EVENT_DAYS = ("encirclement_day", "water_cut_day", "talks_day", "withdrawal_day", "fall_day")
@@ -30,10 +33,22 @@ OUTCOME_EVENT_DAYS = {"encirclement": "encirclement_day", "withdrawal": "withdra
 
 @dataclass
 class RunResult:
-    """What a run produced: its summary (JSON-ready) and its per-step series."""
+    """What a run produced: its summary (JSON-ready) and its per-step series as columns (``step`` and ``SERIES``)."""
 
     summary: dict[str, Any]
-    series: pd.DataFrame
+    columns: dict[str, list[float | int]]
+
+    @property
+    def series(self) -> pd.DataFrame:
+        """The per-step series as a table, one row per step."""
+        return series_frame(self.columns)
+
+
+def series_frame(columns: dict[str, list[float | int]]) -> pd.DataFrame:
+    """A run's per-step columns (``RunResult.columns``) as a table, one row per step (pandas imported here)."""
+    import pandas as pd
+
+    return pd.DataFrame(columns)
 
 
 def _day(hour: float | None) -> float | None:
@@ -100,8 +115,9 @@ def run(scenario: Scenario, seed: int) -> RunResult:
         "strength_by_day": strength_by_day,
         "final_cohesion": round(state.cohesion, 4),
     }
-    series = model.datacollector.get_model_vars_dataframe().reset_index(names="step")
-    return RunResult(summary=summary, series=series)
+    collected = model.datacollector.model_vars
+    steps = len(next(iter(collected.values())))
+    return RunResult(summary=summary, columns={"step": list(range(steps)), **collected})
 
 
 def captured_column(place: str) -> str:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import mesa
 import numpy as np
 from numba import njit
 
+from sim.lean_mesa import mesa
 from sim.numerics import pairwise_sum
 from sim.state import ACTIVE, ARMY, CIVILIANS, HEZBOLLAH, REBELS, BattleState
 

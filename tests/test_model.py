@@ -190,3 +190,22 @@ def test_the_dead_by_each_days_end_are_the_tally_then():
     assert summary["killed_by_day"] == expected
     assert sum(day[0] for day in summary["killed_by_day"].values()) > 0  # the first day is fought
     assert all(day[-1] <= summary["killed"][side] for side, day in summary["killed_by_day"].items())
+
+
+def test_mesa_spaces_work_with_their_libraries_deferred():
+    # sim.lean_mesa imports Mesa with scipy.spatial and networkx deferred: the spaces that use them still
+    # work (in a fresh process: here Mesa is already imported)
+    code = (
+        "import random, sys\n"
+        "import numpy as np\n"
+        "from sim.lean_mesa import mesa\n"
+        "assert 'scipy.spatial' not in sys.modules and 'networkx' not in sys.modules\n"
+        "grid = mesa.discrete_space.HexGrid((3, 3), random=random.Random(1))\n"
+        "assert grid.find_nearest_cell(np.array([0.1, 0.1])).coordinate == (0, 0)\n"
+        "import networkx\n"
+        "network = mesa.discrete_space.Network(networkx.path_graph(3), random=random.Random(1))\n"
+        "assert len(network.all_cells) == 3\n"
+        "import pandas\n"
+        "assert mesa.agent.pd.DataFrame is pandas.DataFrame\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from sim.numerics import multinomial, pairwise_sum, poisson, power
+from sim.numerics import binomial, multinomial, pairwise_sum, poisson, power
 from sim.rng import generator, handle
 from tests.conftest import model_power
 
@@ -74,6 +74,52 @@ def _poissons(rng_handle: np.ndarray, lams: np.ndarray, reps: int) -> np.ndarray
 @njit(cache=True)
 def _multinomial(rng_handle: np.ndarray, n: int, pvals: np.ndarray) -> np.ndarray:
     return multinomial(generator(rng_handle), n, pvals)
+
+
+@njit(cache=True)
+def _binomials(rng_handle: np.ndarray, ns: np.ndarray, ps: np.ndarray, reps: int) -> np.ndarray:
+    rng = generator(rng_handle)
+    out = np.empty(ns.size * reps, np.int64)
+    for r in range(reps):
+        for k in range(ns.size):
+            out[r * ns.size + k] = binomial(rng, ns[k], ps[k])
+    return out
+
+
+# (n, p) for each branch of numpy's random_binomial (and sim.numerics' shortcut)
+BINOMIAL_CASES = [
+    (0, 0.3),  # nothing to draw
+    (5, 0.0),
+    (1, 1e-4),  # inversion, mostly the shortcut to 0
+    (10, 1e-3),
+    (3, 1e-300),
+    (10, 0.05),  # inversion, often past the shortcut
+    (25, 0.3),
+    (25, 0.5),
+    (300, 0.01),
+    (300, 0.09),
+    (10**7, 2e-6),  # inversion of a count too large for the shortcut
+    (10**7, 1e-9),
+    (10, 0.6),  # inversion of 1 - p
+    (10, 0.97),
+    (10, 1.0),
+    (7, 0.999999),
+    (40, 0.9),
+    (1000, 0.5),  # BTPE
+    (2000, 0.99),
+    (60, 0.5),
+]
+
+
+def test_binomial_draws_numpys() -> None:
+    ns, ps = (np.array(column) for column in zip(*BINOMIAL_CASES, strict=True))
+    reps = 4000
+    for dtype in (np.int64, np.int32):
+        counts = ns.astype(dtype)
+        numpy_, kernel = np.random.default_rng(11), np.random.default_rng(11)
+        expected = np.array([numpy_.binomial(n, p) for _ in range(reps) for n, p in zip(counts, ps, strict=True)])
+        np.testing.assert_array_equal(_binomials(handle(kernel), counts, ps, reps), expected)
+        assert kernel.bit_generator.state == numpy_.bit_generator.state
 
 
 def test_poisson_draws_numpys() -> None:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sim.cli import main
 from sim.run import run
 from sim.scenario import Scenario, list_scenarios, load_scenario
-from sim.sweeps import runner
+from sim.sweeps import worker
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
 from sim.sweeps.ledger import LEDGER_NAME, Ledger, LedgerError
 from sim.sweeps.runner import (
@@ -26,15 +26,14 @@ from sim.sweeps.runner import (
     SERIES_DIR,
     ClusterLostError,
     InlineExecutor,
-    ScenarioMismatchError,
     WorkerDiedError,
-    execute,
     in_window,
     make_executor,
     outcome,
     sweep,
     usable_cores,
 )
+from sim.sweeps.worker import ScenarioMismatchError, execute
 
 
 def smoke(tmp_path: Path, **changes) -> Path:
@@ -200,7 +199,7 @@ def test_a_failing_run_stays_failed_until_retried_on_request(whole, tmp_path, ca
         return run(scenario, seed)
 
     out = tmp_path / "sweep"
-    monkeypatch.setattr(runner, "run", run_failing_for_two_seeds)
+    monkeypatch.setattr(worker, "run", run_failing_for_two_seeds)
     assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet"]) == 1
     assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 6, "failed": 2}
     assert len(pd.read_parquet(out / RUNS_TABLE)) == 6
@@ -209,7 +208,7 @@ def test_a_failing_run_stays_failed_until_retried_on_request(whole, tmp_path, ca
     report = capsys.readouterr().out
     assert report.count("failed: ") == 2
     assert "RuntimeError: the model broke on seed" in report
-    monkeypatch.setattr(runner, "run", run)  # the cause is gone; a plain resume still leaves the failures alone
+    monkeypatch.setattr(worker, "run", run)  # the cause is gone; a plain resume still leaves the failures alone
     assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet"]) == 1
     assert Ledger(out, read_only=True).counts()["failed"] == 2
     assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet", "--retry-failed"]) == 0
@@ -224,7 +223,7 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path)
     deadline = time.time() + 60
     done = 0
     while time.time() < deadline and done < 2:
-        time.sleep(0.2)
+        time.sleep(0.05)  # short: the smoke runs are quick, and a slow poll can find the sweep already done
         if (broken / LEDGER_NAME).exists():
             try:
                 done = Ledger(broken, read_only=True).counts()["done"]
@@ -494,3 +493,19 @@ def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, 
     assert sweep("smoke", out, workers=1, quiet=True) == 0
     assert ledger_rows(out) == ledger_rows(whole)
     pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+
+
+def test_a_worker_runs_without_pandas_networkx_or_scipy_spatial():
+    # about 100 MB of a worker's memory (docs/performance.md): the worker's run, the battle and Mesa
+    # (sim.lean_mesa) import none of them; the driver writes the Parquet files
+    code = (
+        "import sys\n"
+        "from sim.scenario import load_scenario\n"
+        "from sim.sweeps.worker import execute\n"
+        "s = load_scenario('al-qusayr-2013', ['time.end=2013-05-19T06:00:00'])\n"
+        "r = execute({'run_id': 'x', 'scenario': s.model_dump(), 'scenario_sha256': s.sha256(), 'seed': 1})\n"
+        "assert len(r['series']['step']) == 25, r['series']['step']\n"
+        "print(sorted(m for m in ('pandas', 'pyarrow', 'networkx', 'scipy.spatial') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -15,6 +15,7 @@ from numba import njit
 from pydantic import Field
 
 from sim.loading import InputModel
+from sim.numerics import binomial
 from sim.rng import generator
 from sim.state import IN_TOWN, REBELS, BattleState
 
@@ -77,13 +78,13 @@ def inflict_kernel(
     any_hit = False
     for i in range(idx.size):
         if p_hit[i] > 0:
-            hits[i] = rng.binomial(strength[idx[i]], min(p_hit[i], 1.0))
+            hits[i] = binomial(rng, strength[idx[i]], min(p_hit[i], 1.0))
             any_hit = any_hit or hits[i] > 0
     if not any_hit:
         return hits
     for i in range(idx.size):
         squad = idx[i]
-        dead = rng.binomial(hits[i], killed_share)
+        dead = binomial(rng, hits[i], killed_share)
         hurt = hits[i] - dead
         strength[squad] -= hits[i]
         killed[side[squad]] += dead

@@ -16,6 +16,7 @@ from numba import njit
 from pydantic import Field
 
 from sim.loading import InputModel
+from sim.numerics import binomial
 from sim.rng import generator
 from sim.rules.fire_support import Params as FireSupportParams
 from sim.rules.fire_support import harm_civilians
@@ -93,7 +94,8 @@ def civilians_kernel(
         for j in range(height):
             if civilians[i, j] != 0:
                 anyone = True
-                p_hit[i, j] = 1.0 - np.exp(-crossfire_per_shot * fire_intensity[i, j] * dt_h)
+                if fire_intensity[i, j] != 0:  # else exp(-0) is 1: no hit chance
+                    p_hit[i, j] = 1.0 - np.exp(-crossfire_per_shot * fire_intensity[i, j] * dt_h)
     if not anyone:
         return
     harm_civilians(civilians, p_hit, killed_share, civilian_rng_handle, killed, wounded)
@@ -104,7 +106,7 @@ def civilians_kernel(
             if civilians[i, j] != 0:
                 rate = behind_lines_per_day if control[i, j] == GOV else rate_elsewhere
                 fear = 1.0 + fear_per_damage * damage[i, j]
-                leaving = rng.binomial(civilians[i, j], 1.0 - np.exp(-rate * dt_h / 24.0 * fear))
+                leaving = binomial(rng, civilians[i, j], 1.0 - np.exp(-rate * dt_h / 24.0 * fear))
                 civilians[i, j] -= leaving
                 left += leaving
     withdrawn[CIVILIANS] += left

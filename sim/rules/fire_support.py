@@ -25,7 +25,7 @@ from numba import njit
 from pydantic import Field, model_validator
 
 from sim.loading import InputModel
-from sim.numerics import multinomial, pairwise_sum, poisson
+from sim.numerics import binomial, multinomial, pairwise_sum, poisson
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
@@ -418,11 +418,11 @@ def harm_civilians(
     hits = np.empty(n, np.int64)
     for k in range(n):
         i, j = cells[k, 0], cells[k, 1]
-        hits[k] = rng.binomial(civilians[i, j], min(p_hit[i, j], 1.0))
+        hits[k] = binomial(rng, civilians[i, j], min(p_hit[i, j], 1.0))
     dead_total = 0
     hurt_total = 0
     for k in range(n):
-        dead = rng.binomial(hits[k], killed_share)
+        dead = binomial(rng, hits[k], killed_share)
         civilians[cells[k, 0], cells[k, 1]] -= dead
         dead_total += dead
         hurt_total += hits[k] - dead

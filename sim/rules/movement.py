@@ -210,37 +210,41 @@ def _sign(value: int) -> int:
 
 
 @njit(cache=True)
-def _use_targets(targets: np.ndarray, nearest: np.ndarray, site: int) -> None:
-    """Make ``nearest[site]`` answer for ``targets``: kept as it is while they stay the same, else started again.
+def _use_targets(targets: np.ndarray, nearest: np.ndarray) -> None:
+    """Make ``nearest`` (one side's ``BattleState.nearest_targets[site]``) answer for ``targets``.
 
-    ``nearest[site]`` holds the targets, scipy's first pass (``row_nearest``), the cells' nearest
-    targets found so far and whether each cell's is found (``_near``).
+    Kept as it is while they stay the same, else started again. ``nearest`` holds the targets,
+    scipy's first pass (``row_nearest``), the cells' nearest targets found so far and whether each
+    cell's is found (``_near``).
     """
     width, height = targets.shape
     for i in range(width):
         for j in range(height):
-            if nearest[site, 0, i, j] != targets[i, j]:
+            if nearest[0, i, j] != targets[i, j]:
                 for k in range(width):
                     for m in range(height):
-                        nearest[site, 0, k, m] = targets[k, m]
-                        nearest[site, 4, k, m] = 0
-                row_nearest(targets, nearest[site, 1])
+                        nearest[0, k, m] = targets[k, m]
+                        nearest[4, k, m] = 0
+                row_nearest(targets, nearest[1])
                 return
 
 
 @njit(cache=True)
-def _near(nearest: np.ndarray, site: int, x: int, y: int) -> tuple[int, int]:
-    """The nearest target of cell (x, y) (scipy's feature: ``sim.distance``), found once per cell and set of targets."""
-    if nearest[site, 4, x, y] == 0:
-        nearest[site, 2, x, y], nearest[site, 3, x, y] = nearest_in_rows(nearest[site, 1], x, y)
-        nearest[site, 4, x, y] = 1
-    return nearest[site, 2, x, y], nearest[site, 3, x, y]
+def _near(nearest: np.ndarray, x: int, y: int) -> tuple[int, int]:
+    """The nearest target of cell (x, y) (scipy's feature: ``sim.distance``), found once per cell and set of targets.
+
+    ``nearest`` is one side's ``BattleState.nearest_targets[site]`` (``_use_targets``).
+    """
+    if nearest[4, x, y] == 0:
+        nearest[2, x, y], nearest[3, x, y] = nearest_in_rows(nearest[1], x, y)
+        nearest[4, x, y] = 1
+    return nearest[2, x, y], nearest[3, x, y]
 
 
 @njit(cache=True)
-def _depth(nearest: np.ndarray, site: int, x: int, y: int) -> float:
+def _depth(nearest: np.ndarray, x: int, y: int) -> float:
     """Distance from cell (x, y) to its nearest target, as scipy gives it: ``sqrt(dx * dx + dy * dy)``."""
-    near_x, near_y = _near(nearest, site, x, y)
+    near_x, near_y = _near(nearest, x, y)
     dx = float(near_x - x)
     dy = float(near_y - y)
     return np.sqrt(dx * dx + dy * dy)
@@ -457,7 +461,8 @@ def _advance_attackers(
             if not_held[i, j] and load[i, j] < capacity:
                 open_targets[i, j] = True
                 any_open = True
-    _use_targets(open_targets if any_open else not_held, nearest, 0)
+    attackers_nearest = nearest[0]  # BattleState.nearest_targets of the attackers
+    _use_targets(open_targets if any_open else not_held, attackers_nearest)
     rng = generator(rng_handle)
     at_target = np.empty(gov.size, np.bool_)
     for k in range(gov.size):
@@ -469,7 +474,7 @@ def _advance_attackers(
     for k in range(gov.size):
         squad = gov[k]
         sx, sy = np.int64(x[squad]), np.int64(y[squad])
-        near_x, near_y = _near(nearest, 0, sx, sy)
+        near_x, near_y = _near(attackers_nearest, sx, sy)
         nx = sx + _sign(near_x - sx)
         ny = sy + _sign(near_y - sy)
         cells[k] = _pace(
@@ -507,7 +512,7 @@ def _advance_attackers(
             continue
         squad = gov[k]
         sx, sy = np.int64(x[squad]), np.int64(y[squad])
-        near_x, near_y = _near(nearest, 0, sx, sy)
+        near_x, near_y = _near(attackers_nearest, sx, sy)
         dx, dy = near_x - sx, near_y - sy
         reach = np.int64(cells[k])
         mx = sx + _sign(dx) * min(reach, abs(dx))
@@ -607,7 +612,8 @@ def _move_rebels(
                 any_held = True
     if not any_held:
         return
-    _use_targets(held, nearest, 1)
+    rebels_nearest = nearest[1]  # BattleState.nearest_targets of the rebels: the cells the attackers hold
+    _use_targets(held, rebels_nearest)
     rng = generator(rng_handle)
     for k in range(reb.size):
         squad = reb[k]
@@ -619,12 +625,12 @@ def _move_rebels(
         reposition = (
             reacting
             and not engaged[squad]
-            and _depth(nearest, 1, sx, sy) > reserve_depth_cells
+            and _depth(rebels_nearest, sx, sy) > reserve_depth_cells
             and draw < reposition_chance
         )
         new_x, new_y = sx, sy
         if counter or reposition:
-            near_x, near_y = _near(nearest, 1, sx, sy)
+            near_x, near_y = _near(rebels_nearest, sx, sy)
             new_x = sx + _sign(near_x - sx)
             new_y = sy + _sign(near_y - sy)
         if fall_back:
@@ -633,7 +639,7 @@ def _move_rebels(
             for o in range(OFFSETS.shape[0]):
                 cx = min(max(sx + OFFSETS[o, 0], 0), width - 1)
                 cy = min(max(sy + OFFSETS[o, 1], 0), height - 1)
-                score = _depth(nearest, 1, cx, cy) if in_town_mask[cx, cy] and not held[cx, cy] else -1.0
+                score = _depth(rebels_nearest, cx, cy) if in_town_mask[cx, cy] and not held[cx, cy] else -1.0
                 if score > best:
                     best, new_x, new_y = score, cx, cy
         # rebels stay in the town: a move out of it is cancelled

@@ -27,6 +27,7 @@ from numba import njit
 from pydantic import Field
 
 from sim.loading import InputModel
+from sim.numerics import binomial
 from sim.rng import generator
 from sim.rules.casualties import Params as CasualtiesParams
 from sim.rules.casualties import inflict_kernel
@@ -250,13 +251,13 @@ def _supply(
             for cx in range(wounded_in_cell.shape[0]):
                 for cy in range(wounded_in_cell.shape[1]):
                     if wounded_in_cell[cx, cy] != 0:
-                        out = rng.binomial(wounded_in_cell[cx, cy], evacuated)
+                        out = binomial(rng, wounded_in_cell[cx, cy], evacuated)
                         wounded_in_cell[cx, cy] -= out
                         wounded_evacuated[REBELS] += out
     if evacuated != 0:
         for place in range(wounded_at_node.size):
             if node_holder[place] == REB and wounded_at_node[place] != 0:
-                out = rng.binomial(wounded_at_node[place], evacuated)
+                out = binomial(rng, wounded_at_node[place], evacuated)
                 wounded_at_node[place] -= out
                 wounded_evacuated[REBELS] += out
     if not entering:
@@ -325,9 +326,14 @@ def _reinforcements_enter(
     """
     rng = generator(rng_handle)
     waiting = np.flatnonzero(en_route & (status == ACTIVE) & (strength > 0))
+    if waiting.size == 0:
+        return 0
     arrived = 0
-    for source in np.unique(node[waiting]):
-        group = waiting[node[waiting] == source]
+    sources = node[waiting]
+    for source in range(sources.min(), sources.max() + 1):  # the sources with reinforcements waiting, in order
+        group = waiting[sources == source]
+        if group.size == 0:
+            continue
         route = -1
         for i in opened:
             if nodes[nodes_start[i + 1] - 1] == source:

@@ -13,6 +13,7 @@ from numba import njit
 from pydantic import Field
 
 from sim.loading import InputModel
+from sim.numerics import binomial
 from sim.rng import generator
 from sim.state import ACTIVE, GOV, IN_TOWN, REBELS, BattleState
 
@@ -87,7 +88,7 @@ def surrender_kernel(
             and engaged[i]
             and local_ratio[i] * surrender_odds < 1.0
         ):
-            surrendered = rng.binomial(strength[i], chance)
+            surrendered = binomial(rng, strength[i], chance)
             strength[i] -= surrendered
             gave_up += surrendered
     captured[REBELS] += gave_up

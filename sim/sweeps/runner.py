@@ -1,33 +1,31 @@
 """Running a sweep: every (point, replicate) of an experiment, on local processes or a Dask cluster.
 
-The unit of work is ``execute``: one run from its validated scenario (sent whole: workers read no
-file, so a scenario file edited mid-sweep, or a worker's stale checkout, cannot change a run; the
-worker checks the scenario's hash and returns it, and the driver checks it again) and its seed; it
-returns the run's scalar outcomes, its summary (JSON bytes) and its per-step series (Parquet
-bytes), so workers need no file system shared with the driver. One loop (``in_window``) keeps a
-bounded window of runs in flight on a ``concurrent.futures`` executor (a local process pool, or a
-``distributed`` client's executor) for sweeps and for evaluations (``evaluate``: points no design
-file lists, nothing stored). A run whose worker died (a local pool breaks when one of its
-processes is killed, e.g. by the out-of-memory killer; a cluster connection is lost) is run again
-on a renewed pool, first alone so that a run that kills its worker is known: after
-``MAX_WORKER_DEATHS`` such deaths it is recorded failed. A sweep's driver (``sweep``) holds a lock
-on its folder (a second driver is refused), writes each series to ``series/<run_id>.parquet`` and
-each summary to ``summaries/<run_id>.json`` (under a temporary name, then renamed) as they arrive
-without holding any, records each result in the ledger (committed per batch), and at the end
-writes ``runs.parquet``: one tidy row per finished run (parameters, seed, outcomes), the only table
-analysis reads. Resuming on the same folder skips finished runs and reruns those left in flight;
-``retry_failed`` reruns the failed ones too.
+The unit of work is ``sim.sweeps.worker.execute``: one run from its validated scenario (sent whole:
+workers read no file, so a scenario file edited mid-sweep, or a worker's stale checkout, cannot
+change a run; the worker checks the scenario's hash and returns it, and the driver checks it again)
+and its seed; it returns the run's scalar outcomes, its summary (JSON bytes) and its per-step series
+(columns, which the driver writes as Parquet), so workers need no file system shared with the
+driver. One loop (``in_window``) keeps a bounded window of runs in flight on a
+``concurrent.futures`` executor (a local process pool, or a ``distributed`` client's executor) for
+sweeps and for evaluations (``evaluate``: points no design file lists, nothing stored). A run whose
+worker died (a local pool breaks when one of its processes is killed, e.g. by the out-of-memory
+killer; a cluster connection is lost) is run again on a renewed pool, first alone so that a run that
+kills its worker is known: after ``MAX_WORKER_DEATHS`` such deaths it is recorded failed. A sweep's
+driver (``sweep``) holds a lock on its folder (a second driver is refused), writes each series to
+``series/<run_id>.parquet`` and each summary to ``summaries/<run_id>.json`` (under a temporary name,
+then renamed) as they arrive without holding any, records each result in the ledger (committed per
+batch), and at the end writes ``runs.parquet``: one tidy row per finished run (parameters, seed,
+outcomes), the only table analysis reads. Resuming on the same folder skips finished runs and reruns
+those left in flight; ``retry_failed`` reruns the failed ones too.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import fcntl
-import io
 import json
 import multiprocessing
 import os
-import socket
 import sys
 import time
 import traceback
@@ -42,8 +40,7 @@ import pandas as pd
 from sim.lifetime import end_with_parent
 from sim.loading import LoadError
 from sim.output import code_version, git_commit, write_bytes
-from sim.run import run, scalar_outcomes
-from sim.scenario import TOWN_PLACE, Scenario
+from sim.run import series_frame
 from sim.sweeps.experiment import (
     Experiment,
     ExperimentError,
@@ -55,6 +52,7 @@ from sim.sweeps.experiment import (
 )
 from sim.sweeps.failures import RunFailedError
 from sim.sweeps.ledger import LEDGER_NAME, Ledger
+from sim.sweeps.worker import ScenarioMismatchError, execute
 
 RUNS_TABLE = "runs.parquet"
 SERIES_DIR = "series"
@@ -64,10 +62,6 @@ IN_FLIGHT_PER_WORKER = 4  # enough to keep workers busy, few enough not to flood
 MAX_WORKER_DEATHS = 3  # a run whose worker died this often (the last times running alone) is recorded failed
 CLUSTER_CONNECT_SECONDS = 5  # also how long a lost connection is retried
 CLUSTER_CHECK_SECONDS = 2.0
-
-
-class ScenarioMismatchError(Exception):
-    """A worker built another scenario than the driver sent (another version of the code)."""
 
 
 class WorkerDiedError(Exception):
@@ -84,36 +78,6 @@ class FolderInUseError(FolderError):
 
 class ClusterError(LoadError):
     """A ``--cluster`` address with no Dask scheduler reachable at it."""
-
-
-def execute(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one (point, replicate); return its id, outcomes, series (Parquet bytes), times, worker and scenario hash.
-
-    ``spec`` holds the scenario itself (a ``model_dump`` of the validated scenario) and its sha256:
-    the worker reads no file, and refuses a scenario that does not hash as the driver's did.
-    """
-    started = time.time()
-    scenario = Scenario.model_validate(spec["scenario"])
-    sha256 = scenario.sha256()
-    if sha256 != spec["scenario_sha256"]:
-        raise ScenarioMismatchError(
-            f"the worker's scenario hashes to {sha256[:12]}, the driver's to {spec['scenario_sha256'][:12]}: "
-            "does the worker run another version of the code?"
-        )
-    result = run(scenario, spec["seed"])
-    buffer = io.BytesIO()
-    result.series.to_parquet(buffer, index=False)
-    places = [p.name for p in scenario.places if p.name != TOWN_PLACE]
-    return {
-        "run_id": spec["run_id"],
-        "outcomes": scalar_outcomes(result.summary, places),
-        "series": buffer.getvalue(),
-        "summary": json.dumps(result.summary).encode(),
-        "started": started,
-        "ended": time.time(),
-        "worker": f"{socket.gethostname()}:{os.getpid()}",
-        "scenario_sha256": sha256,
-    }
 
 
 def run_specs[K](
@@ -413,7 +377,8 @@ def _run_pending(
         ):
             result, error = outcome(sent, future)
             if result is not None:
-                _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", result.pop("series"))
+                series = series_frame(result.pop("series")).to_parquet(index=False)
+                _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", series)
                 _write_file(folder / SUMMARY_DIR, f"{spec.run_id}.json", result.pop("summary"))
                 ledger.record_done(
                     spec.run_id, result["outcomes"], result["started"], result["ended"], result["worker"]
