@@ -15,7 +15,7 @@ Comput Biol 11: e1003968), on the observation model of ``sim.analysis.observatio
    is the wave's non-implausible fraction (of the whole prior space).
 4. **The next wave** runs ``wave_points`` of the kept draws (more are made, where too few are
    kept, by jittering the kept ones and keeping what passes), and so on until a wave keeps more
-   than ``stop_shrink`` of the space the previous one left, or ``max_waves``.
+   than ``stop_shrink`` of the space the previous one left (after ``min_waves``), or ``max_waves``.
 5. **The posterior**: emcee's affine-invariant ensemble sampler (Foreman-Mackey et al. 2013, PASP
    125: 306) on ``log p(x) = log_likelihood(x)`` with the last wave's emulators, a uniform prior
    and zero outside the NROY space; ``samples`` input sets kept from the walkers after burn-in.
@@ -162,8 +162,9 @@ def ruling_implausibility(
     """Per point of the unit cube (all inputs): the largest over the waves of its ``rank``-th largest ``I_t``.
 
     Each wave screens first: its emulators' bound on their variance gives a lower bound of ``I_t``
-    at the cost of the mean (``Emulators.screen``); a point ruled out even so, or by an earlier wave,
-    keeps that bound (above the cut-off all the same), and only the others pay for the exact variance.
+    at the cost of the mean (``Emulators.screen``); a point ruled out even so keeps that bound (above
+    the cut-off all the same), and only the others pay for the exact variance. A point an earlier wave
+    ruled out is not looked at again.
     """
     simulated = [j for j, i in enumerate(inputs) if i.simulated]
     physical = to_physical(unit, inputs)
@@ -171,15 +172,20 @@ def ruling_implausibility(
     rank = min(settings.rank, len(observed))
     worst = np.zeros(len(unit))
     for emulators, ensemble_var in waves:
-        mean, bound = emulators.screen(unit[:, simulated])
-        marks = implausibility(observed, outputs, mean, bound, ensemble_var, biases)
-        low = np.sort(marks, axis=1)[:, -rank]
-        open_ = np.flatnonzero((low <= settings.cutoff) & (worst <= settings.cutoff))  # not yet ruled out
-        if open_.size:
-            mean, var = emulators.predict(unit[open_][:, simulated])
-            marks = implausibility(observed, outputs, mean, var, ensemble_var, {k: v[open_] for k, v in biases.items()})
-            low[open_] = np.sort(marks, axis=1)[:, -rank]
-        worst = np.maximum(worst, low)
+        rows = np.flatnonzero(worst <= settings.cutoff)  # not ruled out by an earlier wave
+        if rows.size == 0:
+            break
+
+        def rank_th(predicted: tuple[np.ndarray, np.ndarray], at: np.ndarray, ensemble_var=ensemble_var) -> np.ndarray:
+            mean, var = predicted
+            marks = implausibility(observed, outputs, mean, var, ensemble_var, {k: v[at] for k, v in biases.items()})
+            return np.sort(marks, axis=1)[:, -rank]
+
+        low = rank_th(emulators.screen(unit[rows][:, simulated]), rows)
+        exact = rows[low <= settings.cutoff]
+        if exact.size:
+            low[low <= settings.cutoff] = rank_th(emulators.predict(unit[exact][:, simulated]), exact)
+        worst[rows] = np.maximum(worst[rows], low)
     return worst
 
 
@@ -356,7 +362,7 @@ def history_match(
         if not quiet:
             print(f"match: wave {number}: {len(runs)} runs, non-implausible fraction {fraction:.4g}", file=sys.stderr)
         kept = candidates[passed]
-        if len(kept) == 0 or fraction > settings.stop_shrink * previous:
+        if len(kept) == 0 or (number >= settings.min_waves and fraction > settings.stop_shrink * previous):
             break
     within_nroy = len(kept) > 0
     if not within_nroy:  # nothing left: the posterior from the likelihood alone, started at the least implausible

@@ -6,10 +6,11 @@ is run once (a sweep with the given points: resumable) and turned into a synthet
 observation of the match becomes a point at what its source would report of that run (the run's
 output, plus the known bias, plus the report's noise and the discrepancy; ``sim.analysis.forecast``).
 Each synthetic record is refitted by the same posterior sampler on wave 1's emulators (fitted over
-the whole prior space; the later waves' emulators hold only where the real record points), from the
-candidate draws most likely under it. The coverage is the share of (replication, input) pairs whose
-true value lies in the refit's 90 % interval (5 % to 95 % quantiles); a calibrated inference gives
-about 0.9, an over-confident one less, an under-confident one more.
+the whole prior space; the later waves' emulators hold only where the real record points), with
+``sbc_steps`` steps a walker, from the candidate draws most likely under it (on the emulators'
+means). The coverage is the share of (replication, input) pairs whose true value lies in the
+refit's 90 % interval (5 % to 95 % quantiles); a calibrated inference gives about 0.9, an
+over-confident one less, an under-confident one more.
 
 Not refitted: the waves themselves (each would cost as many runs as the match).
 
@@ -69,15 +70,22 @@ def simulation_based_calibration(
     first = [(match.waves[0].emulators, match.waves[0].ensemble_var)]
     candidates = rng.random((settings.candidates, len(match.inputs)))
     columns = [j for j, i in enumerate(match.inputs) if i.simulated]
-    mean, var = first[0][0].predict(candidates[:, columns])
+    mean, _ = first[0][0].screen(candidates[:, columns])  # where to start: the means suffice
+    refit = settings.model_copy(
+        update={
+            "posterior": settings.posterior.model_copy(
+                update={"steps": settings.sbc_steps, "burn": settings.sbc_steps // 2}
+            )
+        }
+    )
     physical = to_physical(candidates, match.inputs)
     biases = {i.name: physical[:, j] for j, i in enumerate(match.inputs) if not i.simulated}
     inside = np.zeros((len(runs), len(match.inputs)), bool)
     for r in range(len(runs)):
         synthetic = [dataclasses.replace(o, low=said[k, r], high=said[k, r]) for k, o in enumerate(match.observed)]
-        likely = log_likelihood(synthetic, match.outputs, mean, var, first[0][1], biases)
+        likely = log_likelihood(synthetic, match.outputs, mean, np.zeros_like(mean), first[0][1], biases)
         start = candidates[np.argsort(likely)[::-1][: settings.posterior.walkers]]
-        unit, _ = sample_posterior(rng, start, match.inputs, first, synthetic, match.outputs, settings, False)
+        unit, _ = sample_posterior(rng, start, match.inputs, first, synthetic, match.outputs, refit, False)
         low, high = np.quantile(unit, [0.05, 0.95], axis=0)
         truth = truths_unit[runs["point"].iloc[r]]
         inside[r] = (low <= truth) & (truth <= high)

@@ -177,6 +177,13 @@ class HistoryMatching(InputModel):
     )
     wave_points: int = Field(400, ge=2, le=100_000, description="points of each wave after the first")
     max_waves: int = Field(4, ge=1, le=20, description="waves at most")
+    min_waves: int = Field(
+        1,
+        ge=1,
+        le=20,
+        description="waves at least, however little a wave shrinks the space (a tiny space's fraction is measured "
+        "on a handful of draws)",
+    )
     stop_shrink: float = Field(
         0.8,
         gt=0,
@@ -192,6 +199,13 @@ class HistoryMatching(InputModel):
     )
     sbc_replications: int = Field(
         10, ge=0, le=1_000, description="synthetic records refitted by simulation-based calibration (0: none)"
+    )
+    sbc_steps: int = Field(
+        600,
+        ge=10,
+        le=1_000_000,
+        description="steps of each walker in a synthetic record's refit, the first half burn-in (assumption: the "
+        "refits start where the synthetic record is most likely)",
     )
 
 

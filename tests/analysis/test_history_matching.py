@@ -141,6 +141,7 @@ def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
             "candidates": 2000,
             "predictive_runs": 4,
             "sbc_replications": 2,
+            "sbc_steps": 40,
             "posterior": {"samples": 30, "walkers": 8, "steps": 40, "burn": 20},
         },
     }
