@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sim.loading import LoadError
-from sim.output import OutputPathError, check_out_folder
+from sim.output import OutputPathError, check_out_folder, code_version
 from sim.record import DAY0, DEFAULT_RECORD_PATH, load_record, record_lines
 from sim.scenario import BATTLE_START, DEFAULT_SCENARIO, RUN_LAST_DAY, load_scenario
 from sim.sweeps.failures import RunFailedError
@@ -330,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qusayr",
         description="Agent-based model of the second battle of al-Qusayr (19 May - 5 June 2013).",
     )
+    parser.add_argument("--version", action="version", version=f"qusayr {code_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     record = commands.add_parser("record", help="print the historical record (claims, events, forces, casualties)")

@@ -1,4 +1,5 @@
 import errno
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -209,3 +210,13 @@ def test_run_refuses_an_out_folder_holding_other_files_before_running(tmp_path, 
     assert main(["run", "--out", str(out), *SHORT]) == 2
     assert "--out" in capsys.readouterr().err
     assert os.listdir(out) == ["thesis.tex"]
+
+
+def test_the_command_tells_its_version_and_runs_as_python_dash_m(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"qusayr {importlib.metadata.version('qusayr')}"
+    done = subprocess.run([sys.executable, "-m", "sim", "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.startswith("qusayr ")
