@@ -1,4 +1,5 @@
 import concurrent.futures as cf
+import io
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ from sim.sweeps.runner import (
     SERIES_DIR,
     ClusterLostError,
     InlineExecutor,
+    Progress,
     WorkerDiedError,
     in_window,
     make_executor,
@@ -509,3 +511,19 @@ def test_a_worker_runs_without_pandas_networkx_or_scipy_spatial():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_progress_says_a_finished_sweep_is_done_and_never_prints_nan():
+    stream = io.StringIO()
+    Progress(8, 8, quiet=False, stream=stream).close()
+    assert stream.getvalue() == "sweep: 8/8 done, 0 failed (all done already)\n"
+    stream = io.StringIO()
+    progress = Progress(8, 2, quiet=False, stream=stream)
+    progress.line()  # nothing has ended yet: no rate to tell
+    progress.started -= 60  # one run a minute
+    progress.update(True)
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "sweep: 2/8 done, 0 failed"
+    assert lines[-1].startswith("sweep: 3/8 done, 0 failed, 1.0 runs/min, 5.0 min left")
+    assert "nan" not in stream.getvalue()

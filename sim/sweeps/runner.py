@@ -122,15 +122,16 @@ class Progress:
             self.line()
 
     def line(self) -> None:
-        """Print done, failed, rate and time left."""
+        """Print done, failed, and the rate and time left (while some run is left and some has ended)."""
         elapsed = time.time() - self.started
-        rate = (self.done - self.done_at_start) / elapsed * 60 if elapsed > 0 else 0.0
-        left = (self.total - self.done) / rate if rate > 0 else float("nan")
-        print(
-            f"sweep: {self.done}/{self.total} done, {self.failed} failed, {rate:.1f} runs/min, {left:.1f} min left",
-            file=self.stream,
-            flush=True,
-        )
+        ran = self.done - self.done_at_start
+        text = f"sweep: {self.done}/{self.total} done, {self.failed} failed"
+        if ran == 0 and self.done == self.total:
+            text += " (all done already)"
+        elif ran > 0 and elapsed > 0:
+            rate = ran / elapsed * 60
+            text += f", {rate:.1f} runs/min, {(self.total - self.done) / rate:.1f} min left"
+        print(text, file=self.stream, flush=True)
         self.last_line = time.time()
 
     def close(self) -> None:
