@@ -86,6 +86,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     )
     if status:
         print(f"qusayr: some runs failed; see 'qusayr status {out}'", file=sys.stderr)
+    print(f"written to {out}/ (runs.parquet: one row per finished run; 'qusayr plot {out}' draws it)")
     return status
 
 

@@ -183,10 +183,11 @@ def test_a_local_sweep_records_every_run_and_writes_the_tidy_table(whole, capsys
     assert main(["status", str(out)]) == 0
     status = capsys.readouterr().out
     assert "8 done, 0 failed, 0 pending" in status
-    # a second call on the same folder runs nothing again
+    # a second call on the same folder runs nothing again, and says where the results are
     before = ledger_rows(out)
-    assert sweep("smoke", out, workers=1, quiet=True) == 0
+    assert main(["sweep", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     assert ledger_rows(out) == before
+    assert capsys.readouterr().out.startswith(f"written to {out}/ (runs.parquet")
     assert main(["plot", str(out)]) == 0
     assert (out / "plots" / "sector-bands.png").is_file()
     assert len(list((out / "plots").glob("fall_day-vs-*.png"))) == 2
