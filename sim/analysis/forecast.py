@@ -43,8 +43,12 @@ PREDICTIVE_SEED_OFFSET = 1_000  # the predictive runs' master seed: the experime
 def predictive_runs(
     match: Match, out: Path, count: int, *, workers: int | None, cluster: str | None, quiet: bool
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One run at each of ``count`` posterior input sets (into ``out/predictive``): the runs and their input sets."""
-    chosen = match.posterior.iloc[np.linspace(0, len(match.posterior) - 1, count).astype(int)].reset_index(drop=True)
+    """One run at each of ``count`` posterior input sets (into ``out/predictive``): the runs and their input sets.
+
+    The sets are distinct (a walker that stays put repeats a set in the sample), evenly spaced among them.
+    """
+    distinct = match.posterior.drop_duplicates().reset_index(drop=True)
+    chosen = distinct.iloc[np.unique(np.linspace(0, len(distinct) - 1, count).astype(int))].reset_index(drop=True)
     simulated = [i.name for i in match.inputs if i.simulated]
     points = [{name: float(row[name]) for name in simulated} for _, row in chosen.iterrows()]
     experiment = wave_experiment(match.experiment, PREDICTIVE_SEED_OFFSET, points).model_copy(

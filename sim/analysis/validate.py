@@ -102,7 +102,7 @@ class PosteriorError(LoadError):
 
 
 def posterior_sets(path: Path, runs: int) -> pd.DataFrame:
-    """``runs`` input sets of a posterior sample (``posterior.parquet`` of ``qusayr match``), evenly spaced in it."""
+    """Up to ``runs`` distinct input sets of a posterior sample (``posterior.parquet``), spaced evenly."""
     try:
         table = pd.read_parquet(path)
     except (OSError, ValueError) as exc:
@@ -110,7 +110,8 @@ def posterior_sets(path: Path, runs: int) -> pd.DataFrame:
     numeric = table.select_dtypes("number")
     if table.empty or numeric.shape[1] != table.shape[1] or not np.isfinite(numeric.to_numpy()).all():
         raise PosteriorError(f"{path}: a posterior sample needs rows of finite numbers, one column per input")
-    return table.iloc[np.linspace(0, len(table) - 1, runs).astype(int)].reset_index(drop=True)
+    distinct = table.drop_duplicates().reset_index(drop=True)  # a walker that stays put repeats a set
+    return distinct.iloc[np.unique(np.linspace(0, len(distinct) - 1, runs).astype(int))].reset_index(drop=True)
 
 
 def _median(values) -> float:
