@@ -24,6 +24,7 @@ Methods: docs/methods.md, section 7.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ def reports(
     rng = np.random.default_rng(seed)
     out = np.empty((len(observed), len(runs)))
     for k, o in enumerate(observed):
-        bias = o.bias_sign * biases[o.bias].to_numpy() if o.bias is not None else 0.0
+        bias = o.shift(biases)
         out[k] = values[o.output].to_numpy() + bias + rng.normal(0.0, math.sqrt(o.noise_var), len(runs))
     return out
 
@@ -90,6 +91,26 @@ def interval_crps(low: float, high: float, ensemble: np.ndarray, weights: np.nda
 def meets(low: float, high: float, q05: float, q95: float) -> bool:
     """Whether a predicted 90 % interval meets a stated interval."""
     return bool(q05 <= high and q95 >= low)
+
+
+def scored(
+    o: Observation, predicted: np.ndarray, quantiles: Sequence[float], weights: np.ndarray | None = None
+) -> dict[str, Any]:
+    """An observation's stated interval against its predicted reports (``quantiles``: their 5, 50 and 95 %)."""
+    q05, q50, q95 = (float(q) for q in quantiles)
+    return {
+        "id": o.id,
+        "kind": o.kind,
+        "lean": o.lean,
+        "day": o.day,
+        "low": o.low,
+        "high": o.high,
+        "median": q50,
+        "q05": q05,
+        "q95": q95,
+        "meets_90": meets(o.low, o.high, q05, q95),
+        "crps": interval_crps(o.low, o.high, predicted, weights),
+    }
 
 
 def forecast_json(
@@ -148,20 +169,5 @@ def scored_reports(
     for k, o in enumerate(observed):
         if np.isnan(said[k]).any():  # past some run's end
             continue
-        q05, q50, q95 = np.quantile(said[k], [0.05, 0.5, 0.95])
-        rows.append(
-            {
-                "id": o.id,
-                "kind": o.kind,
-                "lean": o.lean,
-                "day": o.day,
-                "low": o.low,
-                "high": o.high,
-                "median": float(q50),
-                "q05": float(q05),
-                "q95": float(q95),
-                "meets_90": meets(o.low, o.high, q05, q95),
-                "crps": interval_crps(o.low, o.high, said[k]),
-            }
-        )
+        rows.append(scored(o, said[k], np.quantile(said[k], [0.05, 0.5, 0.95])))
     return pd.DataFrame(rows)

@@ -119,6 +119,12 @@ def to_physical(unit: np.ndarray, inputs: list[Input]) -> np.ndarray:
     return low + unit * (high - low)
 
 
+def bias_values(unit: np.ndarray, inputs: list[Input]) -> dict[str, np.ndarray]:
+    """The observation model's bias inputs at points of the unit cube (all inputs): name -> values."""
+    physical = to_physical(unit, inputs)
+    return {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+
+
 def to_unit(values: np.ndarray, inputs: list[Input]) -> np.ndarray:
     """Points in the inputs' units as points of the unit cube."""
     low = np.array([i.low for i in inputs])
@@ -136,10 +142,12 @@ def wave_outputs(runs: pd.DataFrame, found: list[Target], inputs: list[Input]) -
 
 
 def fit_wave(
-    number: int, runs: pd.DataFrame, found: list[Target], inputs: list[Input], outputs: list[str], seed: int
+    number: int, x_unit: np.ndarray, values: pd.DataFrame, outputs: list[str], seed: int
 ) -> tuple[Emulators, np.ndarray, int]:
-    """A wave's emulators of the replicate means, the pooled variance of one run, and its point count."""
-    x_unit, values = wave_outputs(runs, found, inputs)
+    """A wave's emulators of the replicate means, the pooled variance of one run, and its point count.
+
+    ``x_unit``, ``values``: the wave's points and each run's outputs (``wave_outputs``).
+    """
     grouped = values.groupby("point")[outputs]
     mean = grouped.mean().sort_index().to_numpy()
     count = grouped.count().sort_index().to_numpy()
@@ -167,8 +175,7 @@ def ruling_implausibility(
     ruled out is not looked at again.
     """
     simulated = [j for j, i in enumerate(inputs) if i.simulated]
-    physical = to_physical(unit, inputs)
-    biases = {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+    biases = bias_values(unit, inputs)
     rank = min(settings.rank, len(observed))
     worst = np.zeros(len(unit))
     for emulators, ensemble_var in waves:
@@ -276,8 +283,7 @@ def sample_posterior(
         if within_nroy and rows.size:
             rows = rows[not_ruled_out(unit[rows], inputs, waves, observed, outputs, settings)]
         if rows.size:
-            physical = to_physical(unit[rows], inputs)
-            biases = {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+            biases = bias_values(unit[rows], inputs)
             mean, var = emulators.predict(unit[rows][:, simulated])
             out[rows] = log_likelihood(observed, outputs, mean, var, ensemble_var, biases)
         return out
@@ -347,13 +353,13 @@ def history_match(
             points = saved_points(folder, lambda rng=rng, kept=kept: wave_points(rng, kept))
             wave_run = wave_experiment(experiment, number, points)
         runs = run_wave(wave_run, folder, workers=workers, cluster=cluster, quiet=quiet)
+        x_unit, values = wave_outputs(runs, found, inputs)
         if number == 1:  # outputs some run does not have (a day past its end) cannot be emulated
-            _, values = wave_outputs(runs, found, inputs)
             reached = set(values.columns[values.notna().all()])
             unreached = [o.id for o in observed if o.output not in reached]
             observed = [o for o in observed if o.output in reached]
             outputs = [name for name in outputs if name in reached]
-        emulators, ensemble_var, n_points = fit_wave(number, runs, found, inputs, outputs, experiment.master_seed)
+        emulators, ensemble_var, n_points = fit_wave(number, x_unit, values, outputs, experiment.master_seed)
         fitted.append((emulators, ensemble_var))
         passed = passes(candidates)
         fraction = float(passed.mean())
@@ -394,8 +400,7 @@ def ruling_table(
     marks = {}
     prior = candidates[:RULING_DRAWS]  # the exact variance costs n^2 a point and output: a sample is enough
     for name, unit in (("prior", prior), ("posterior", posterior)):
-        physical = to_physical(unit, inputs)
-        biases = {i.name: physical[:, j] for j, i in enumerate(inputs) if not i.simulated}
+        biases = bias_values(unit, inputs)
         mean, var = emulators.predict(unit[:, simulated])
         marks[name] = implausibility(observed, outputs, mean, var, ensemble_var, biases)
     return pd.DataFrame(

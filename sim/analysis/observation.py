@@ -61,6 +61,10 @@ class Observation:
     bias: str | None  # the bias input that shifts it, if any
     bias_sign: float
 
+    def shift(self, biases: dict[str, np.ndarray]) -> np.ndarray | float:
+        """``beta_t`` per row: its sign times its bias input's values (``biases``: input -> values), or 0."""
+        return self.bias_sign * np.asarray(biases[self.bias]) if self.bias is not None else 0.0
+
 
 def output_name(target: Target) -> str:
     """The name of the model output a target compares with: targets on the same outcome share it."""
@@ -136,7 +140,7 @@ def distances(
     out = np.empty((k, len(observed)))
     for i, o in enumerate(observed):
         y = values[:, column[o.output]]
-        bias = o.bias_sign * biases[o.bias] if o.bias is not None else np.zeros(k)
+        bias = o.shift(biases)
         out[:, i] = np.maximum.reduce([o.low - bias - y, np.zeros(k), y - o.high + bias])
     return out
 
@@ -175,6 +179,5 @@ def log_likelihood(
     ensemble_var: np.ndarray,
     biases: dict[str, np.ndarray],
 ) -> np.ndarray:
-    """``-1/2 sum_t d_t^2 / V_t`` at each row (k,)."""
-    d = distances(observed, outputs, mean, biases)
-    return -0.5 * (d**2 / variances(observed, outputs, emulator_var, ensemble_var)).sum(axis=1)
+    """``-1/2 sum_t d_t^2 / V_t = -1/2 sum_t I_t^2`` at each row (k,)."""
+    return -0.5 * (implausibility(observed, outputs, mean, emulator_var, ensemble_var, biases) ** 2).sum(axis=1)

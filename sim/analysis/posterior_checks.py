@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.emulators import sobol_on_emulators
-from sim.analysis.forecast import interval_crps, meets
+from sim.analysis.forecast import scored
 from sim.analysis.history_matching import Match, to_unit
 from sim.analysis.observation import distances, variances
 
@@ -54,25 +54,11 @@ def leave_one_claim_out(match: Match, seed: int) -> pd.DataFrame:
         log_w = 0.5 * d[:, k] ** 2 / v[:, k]
         weights = np.exp(log_w - log_w.max())
         weights = np.minimum(weights, math.sqrt(len(weights)) * weights.mean())
-        bias = o.bias_sign * biases[o.bias] if o.bias is not None else 0.0
+        bias = o.shift(biases)
         predicted = mean[:, column[o.output]] + bias + rng.normal(0.0, np.sqrt(v[:, k]))
-        q05, q50, q95 = _weighted_quantiles(predicted, weights, [0.05, 0.5, 0.95])
-        rows.append(
-            {
-                "id": o.id,
-                "kind": o.kind,
-                "lean": o.lean,
-                "day": o.day,
-                "low": o.low,
-                "high": o.high,
-                "median": q50,
-                "q05": q05,
-                "q95": q95,
-                "meets_90": meets(o.low, o.high, q05, q95),
-                "crps": interval_crps(o.low, o.high, predicted, weights),
-                "effective_samples": float(weights.sum() ** 2 / (weights**2).sum()),
-            }
-        )
+        quantiles = _weighted_quantiles(predicted, weights, [0.05, 0.5, 0.95])
+        effective = float(weights.sum() ** 2 / (weights**2).sum())
+        rows.append({**scored(o, predicted, quantiles, weights), "effective_samples": effective})
     return pd.DataFrame(rows)
 
 

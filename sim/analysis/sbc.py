@@ -29,6 +29,7 @@ import pandas as pd
 from sim.analysis.forecast import reports
 from sim.analysis.history_matching import (
     Match,
+    bias_values,
     run_wave,
     sample_posterior,
     to_physical,
@@ -78,8 +79,7 @@ def simulation_based_calibration(
             )
         }
     )
-    physical = to_physical(candidates, match.inputs)
-    biases = {i.name: physical[:, j] for j, i in enumerate(match.inputs) if not i.simulated}
+    biases = bias_values(candidates, match.inputs)
     inside = np.zeros((len(runs), len(match.inputs)), bool)
     for r in range(len(runs)):
         synthetic = [dataclasses.replace(o, low=said[k, r], high=said[k, r]) for k, o in enumerate(match.observed)]
