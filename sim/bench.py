@@ -24,12 +24,13 @@ from typing import Any
 
 from sim.loading import LoadError
 from sim.model import BattleModel
-from sim.output import REPO_ROOT
+from sim.package_data import CHECKOUT
 from sim.run import RunResult, run
 from sim.scenario import Scenario, load_scenario, scale_forces
 from sim.state import BattleState
 
-PEER_SCRIPT = REPO_ROOT.parent / "shared" / "bench" / "naive_mesa.py"
+# the peer beside the checkout (the team's shared folder); an installed package has none
+PEER_SCRIPT = CHECKOUT.parent / "shared" / "bench" / "naive_mesa.py" if CHECKOUT else None
 PEER_STEP_SHARE = 0.1  # the peer runs a tenth of the steps (its time scaled up): its step costs the same all along
 
 

@@ -67,6 +67,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(json.dumps(phase_profile(args.scenario, args.set, args.seed)))
         return 0
     peer_script = (args.peer_script or PEER_SCRIPT) if args.peer else None
+    if args.peer and peer_script is None:
+        raise LoadError("--peer: an installed qusayr has no peer script beside it: give --peer-script FILE")
     print(json.dumps(bench(args.scenario, args.set, args.seed, args.forces_scale, args.repeat, peer_script)))
     return 0
 

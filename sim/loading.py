@@ -167,14 +167,6 @@ def read_mapping(path: Path, kind: str, error: type[LoadError] = LoadError) -> d
     return raw
 
 
-def named_file(name_or_path: str | Path, folder: Path) -> Path:
-    """An input's file: a path as given (a ``.yaml`` name or an existing file), or ``folder/<name>.yaml``."""
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        return path
-    return folder / f"{name_or_path}.yaml"
-
-
 def parse[M: BaseModel](model: type[M], raw: dict[str, Any], label: str, error: type[LoadError] = LoadError) -> M:
     """``raw`` parsed by pydantic ``model``; on failure ``error`` with one line per problem, each starting ``label``."""
     try:

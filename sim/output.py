@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sim.loading import LoadError
+from sim.package_data import CHECKOUT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 _PLACING_ATTEMPTS = 20  # rounds of moving a folder into place against other writers doing the same
 
 
@@ -191,13 +191,15 @@ def code_version() -> str:
 
 
 def git_commit() -> dict[str, Any]:
-    """The checkout's commit and whether it has uncommitted changes (None outside git)."""
+    """The checkout's commit and whether it has uncommitted changes (None when installed or outside git)."""
+    if CHECKOUT is None:  # asking git in site-packages could name a repository that merely encloses it
+        return {"commit": None, "dirty": None}
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "HEAD"], cwd=CHECKOUT, capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "status", "--porcelain"], cwd=CHECKOUT, capture_output=True, text=True, check=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}

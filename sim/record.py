@@ -28,11 +28,12 @@ from typing import Literal
 from pydantic import ConfigDict, Field, model_validator
 
 from sim.loading import InputModel, LoadError, load
+from sim.package_data import shipped
 
 DAY0 = dt.date(2013, 5, 19)
 """Day 0: the first day of the assault on the town (the article: "started on 19 May 2013")."""
 
-DEFAULT_RECORD_PATH = Path(__file__).resolve().parent.parent / "seeds" / "al-qusayr-2013" / "record.yaml"
+DEFAULT_RECORD_PATH = shipped("seeds", "al-qusayr-2013", "record.yaml")
 
 Lean = Literal["government", "opposition", "neutral"]
 DateBasis = Literal["stated", "inferred"]

@@ -21,14 +21,14 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from sim.loading import InputModel, LoadError, SafeName, named_file, parse, parse_yaml, read_mapping
+from sim.loading import InputModel, LoadError, SafeName, parse, parse_yaml, read_mapping
+from sim.package_data import named_input, names
 from sim.record import DAY0
 from sim.rules import Rules
 from sim.rules.arrivals import RotationPolicy, TacticsChange
 from sim.rules.fire_support import FirePlan
 from sim.state import FIGHTING_SIDE_NAMES
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 DEFAULT_SCENARIO = "al-qusayr-2013"
 TOWN_PLACE = "al-Qusayr"  # the place that is the town itself: every scenario has it, routes start from it
 BATTLE_START = dt.datetime.combine(DAY0, dt.time())
@@ -414,7 +414,7 @@ class ScenarioError(LoadError):
 
 def scenario_path(name_or_path: str | Path) -> Path:
     """A scenario's file: a path as given, or ``scenarios/<name>.yaml``."""
-    return named_file(name_or_path, SCENARIO_DIR)
+    return named_input(name_or_path, "scenarios")
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -428,7 +428,11 @@ def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_raw_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The file's mapping merged onto its ``base`` (recursively), before validation."""
+    """The file's mapping merged onto its ``base`` (recursively), before validation.
+
+    ``base`` is a path, or a name: the scenario of that name beside the file, else anywhere a name is looked
+    for (``sim.package_data``), so that a user's own variant can build on a shipped scenario.
+    """
     if path in chain:
         raise ScenarioError(f"{path}: base: scenarios name each other in a loop")
     raw = read_mapping(path, "scenario", ScenarioError)
@@ -437,9 +441,9 @@ def read_raw_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
         return raw
     if not isinstance(base, str):
         raise ScenarioError(f"{path}: base: must name a scenario")
-    return _deep_merge(
-        read_raw_scenario(scenario_path(base) if "/" in base else path.parent / f"{base}.yaml", (*chain, path)), raw
-    )
+    beside = path.parent / f"{base}.yaml"  # a name: the file beside this one, else found as any scenario name
+    base_path = beside if "/" not in base and beside.is_file() else scenario_path(base)
+    return _deep_merge(read_raw_scenario(base_path, (*chain, path)), raw)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -516,5 +520,5 @@ def scale_forces(scenario: Scenario, factor: float) -> Scenario:
 
 
 def list_scenarios() -> list[str]:
-    """Names of the shipped scenarios."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+    """Names of the scenarios: the shipped ones and a user's (``sim.package_data``)."""
+    return names("scenarios")

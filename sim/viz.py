@@ -42,7 +42,7 @@ from sim.analysis import targets
 from sim.grid import cell_sums
 from sim.loading import LoadError
 from sim.model import BattleModel
-from sim.output import REPO_ROOT
+from sim.package_data import shipped
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record, load_record
 from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario
@@ -537,7 +537,7 @@ def viz_command(scenario: str | Path, listener: socket.socket) -> tuple[list[str
     as a child that does not outlive this process; telemetry is off: the page reaches nothing off
     the machine. Start it with ``page_server``, which passes the socket on.
     """
-    command = [sys.executable, "-m", "sim.viz_server", str(REPO_ROOT / "app.py")]
+    command = [sys.executable, "-m", "sim.viz_server", str(shipped("app.py"))]
     command += ["--fd", str(listener.fileno()), "--parent", str(os.getpid())]
     env = {**os.environ, SCENARIO_VARIABLE: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     return command, env
@@ -599,9 +599,9 @@ def serve(scenario: str | Path, port: int) -> int:
     ``sim.viz_server``). Returns 0 once stopped by a signal (Ctrl-C), else the server's exit status;
     2 without app.py. A port that cannot be had raises ``PortUnavailableError`` before anything starts.
     """
-    app = REPO_ROOT / "app.py"
+    app = shipped("app.py")
     if not app.is_file():
-        print(f"qusayr: {app}: the page's app.py is missing (run from a checkout)", file=sys.stderr)
+        print(f"qusayr: {app}: the page's app.py is missing (a broken install: reinstall qusayr)", file=sys.stderr)
         return 2
     with listen(port) as listener:
         server = page_server(scenario, listener)

@@ -18,6 +18,7 @@ refused with one line before anything starts, and runs this module as its child 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -108,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         log_level="error",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
-    uvicorn.Server(config).run(sockets=[listener])
+    # Ctrl-C reaches the whole process group; uvicorn shuts down, then raises it again: not an error
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listener])
     return 0
 
 

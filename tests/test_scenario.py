@@ -7,10 +7,10 @@ import pytest
 import yaml
 
 from sim.cli import main
+from sim.package_data import shipped
 from sim.record import load_record
 from sim.rules import Rules
 from sim.scenario import (
-    SCENARIO_DIR,
     Deployment,
     ScenarioError,
     deployment_weights,
@@ -70,7 +70,7 @@ def test_a_variant_differs_from_its_base_only_in_what_it_overrides(name):
 NUMBER = re.compile(r"(?<![\w.-])-?\d+(?:\.\d+)?(?![\w:-])")
 
 
-@pytest.mark.parametrize("path", sorted(SCENARIO_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(shipped("scenarios").glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_number_in_a_scenario_file_says_where_it_comes_from(path):
     """Each line holding a number carries a comment citing the record, or saying assumption or calibrated."""
     record_ids = {e.id for e in load_record().entries()}

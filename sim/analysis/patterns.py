@@ -21,12 +21,11 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from sim.analysis.validate import PATTERNS, Check, ValidationResult, validate
-from sim.loading import InputModel, LoadError, load, named_file
+from sim.loading import InputModel, LoadError, load
+from sim.package_data import named_input
 from sim.record import Record
 from sim.scenario import ScenarioError, load_scenario
-from sim.sweeps.experiment import EXPERIMENT_DIR
 
-PATTERN_TEST_DIR = EXPERIMENT_DIR / "patterns"
 ENSEMBLES_DIR = "ensembles"
 MAX_RUNS = 10_000  # seeds per alternative, as ``qusayr validate``'s bound
 
@@ -71,7 +70,7 @@ class PatternTest(InputModel):
 
 def pattern_test_path(name_or_path: str | Path) -> Path:
     """A pattern test's file: a path, or ``experiments/patterns/<name>.yaml``."""
-    return named_file(name_or_path, PATTERN_TEST_DIR)
+    return named_input(name_or_path, "pattern tests")
 
 
 def load_pattern_test(name_or_path: str | Path) -> PatternTest:

@@ -27,11 +27,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, JsonValue, model_validator
 
-from sim.loading import InputModel, LoadError, SafeName, load, named_file, parse
+from sim.loading import InputModel, LoadError, SafeName, load, parse
+from sim.package_data import named_input
 from sim.scenario import Scenario, ScenarioError, apply_overrides, read_raw_scenario, scenario_path
 from sim.sweeps import designs
 
-EXPERIMENT_DIR = Path(__file__).resolve().parent.parent.parent / "experiments"
 MAX_RUNS = 1_000_000  # assumption: a million runs is weeks of the 2-core machine; bigger is a mistake
 
 
@@ -298,7 +298,7 @@ class RunSpec:
 
 def experiment_path(name_or_path: str | Path) -> Path:
     """An experiment's file: a path as given, or ``experiments/<name>.yaml``."""
-    return named_file(name_or_path, EXPERIMENT_DIR)
+    return named_input(name_or_path, "experiments")
 
 
 def override_text(path: str, value: Any) -> str:

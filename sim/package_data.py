@@ -1,0 +1,65 @@
+"""Where the inputs shipped with the package live, and where a user's own are looked for.
+
+The shipped inputs are the scenarios (``scenarios/``), the experiments (``experiments/``), the record
+(``seeds/<battle>/``) and the web page (``app.py``). In a checkout they are the top-level folders; an
+installed wheel carries the same files as package data in ``sim/data/`` (pyproject.toml maps the
+checkout's root there), found through ``importlib.resources``, so the commands work from any folder.
+
+A user's own scenarios and experiments are given by path, or by name from the folders named in the
+environment variables ``QUSAYR_SCENARIOS`` and ``QUSAYR_EXPERIMENTS`` (``os.pathsep``-separated),
+which are searched before the shipped folder.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from pathlib import Path
+
+# kind of input -> (the environment variable naming a user's folders, the folder inside each of them and
+# inside the shipped root)
+KINDS = {
+    "scenarios": ("QUSAYR_SCENARIOS", ("scenarios",)),
+    "experiments": ("QUSAYR_EXPERIMENTS", ("experiments",)),
+    "pattern tests": ("QUSAYR_EXPERIMENTS", ("experiments", "patterns")),
+}
+
+
+_PACKAGE = Path(str(importlib.resources.files("sim")))  # pip unpacks wheels: the package is a folder
+_INSTALLED_DATA = _PACKAGE / "data"
+# The checkout the package runs from (editable install or PYTHONPATH), None when installed from a wheel.
+CHECKOUT = None if _INSTALLED_DATA.is_dir() else _PACKAGE.parent
+SHIPPED_ROOT = _INSTALLED_DATA if CHECKOUT is None else CHECKOUT  # the folder holding the shipped inputs
+
+
+def shipped(*parts: str) -> Path:
+    """A shipped input, e.g. ``shipped("scenarios")`` or ``shipped("seeds", "al-qusayr-2013", "record.yaml")``."""
+    return SHIPPED_ROOT.joinpath(*parts)
+
+
+def search_folders(kind: str) -> list[Path]:
+    """Where inputs of ``kind`` (a key of ``KINDS``) are looked for by name, in order.
+
+    A user's folders first (for a pattern test, their ``patterns/``), then the shipped one.
+    """
+    variable, inside = KINDS[kind]
+    users = [Path(folder) for folder in os.environ.get(variable, "").split(os.pathsep) if folder]
+    return [folder.joinpath(*inside[1:]) for folder in users] + [shipped(*inside)]
+
+
+def names(kind: str) -> list[str]:
+    """The names of the inputs of ``kind`` found in its search folders (top level only)."""
+    return sorted({path.stem for folder in search_folders(kind) for path in folder.glob("*.yaml")})
+
+
+def named_input(name_or_path: str | Path, kind: str) -> Path:
+    """An input's file: a path as given (a ``.yaml`` name or an existing file), else a name's file.
+
+    That is ``<name>.yaml`` in the first search folder that holds it; the shipped folder's path when
+    none does (for the error message).
+    """
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    candidates = [folder / f"{name_or_path}.yaml" for folder in search_folders(kind)]
+    return next((candidate for candidate in candidates if candidate.is_file()), candidates[-1])
