@@ -73,6 +73,7 @@ def _daily(column: str) -> tuple[str, int] | None:
 
 
 def _missing(value: Any) -> bool:
+    """Whether a value is missing (None, or NaN where a wide table filled a day a run did not reach)."""
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -95,13 +96,10 @@ def split_by_day(rows: Iterable[dict[str, Any]], parameters: list[str]) -> tuple
                 by_day.setdefault(day, {"run_id": row["run_id"], "day": day})[outcome] = value
         runs.append(scalars)
         days += [by_day[day] for day in sorted(by_day)]
-    runs_table = pd.DataFrame(runs)
-    if not runs_table.empty:
-        ids = [c for c in RUN_IDS if c in runs_table.columns]
-        rest = sorted(c for c in runs_table.columns if c not in ids and c not in parameters)
-        runs_table = runs_table[ids + parameters + rest]
-    by_day_table = pd.DataFrame(days, columns=["run_id", "day", *DAILY_OUTCOMES])
-    return runs_table, by_day_table
+    runs_table = pd.DataFrame(runs) if runs else pd.DataFrame(columns=[*RUN_IDS, *parameters])
+    ids = [c for c in RUN_IDS if c in runs_table.columns]
+    rest = sorted(c for c in runs_table.columns if c not in ids and c not in parameters)
+    return runs_table[ids + parameters + rest], pd.DataFrame(days, columns=["run_id", "day", *DAILY_OUTCOMES])
 
 
 def write_runs(folder: Path, rows: Iterable[dict[str, Any]], parameters: list[str]) -> tuple[Path, Path]:

@@ -181,6 +181,17 @@ def test_a_day_a_run_did_not_reach_has_no_row_and_the_wide_table_comes_back_whol
     pd.testing.assert_frame_equal(again[wide.columns], wide, check_dtype=False)
 
 
+def test_a_sweep_with_no_finished_run_loads_as_empty_tables_with_their_columns(tmp_path):
+    write_runs(tmp_path, [], ["x.y"])
+    experiments, outcomes = load_sweep(tmp_path)
+    assert experiments.empty
+    assert experiments.columns.tolist() == ["run_id", "point", "replicate", "seed", "x.y"]
+    assert outcomes.empty
+    assert outcomes.columns.tolist() == ["run_id"]
+    assert read_runs(tmp_path).empty
+    assert load_by_day(tmp_path).columns.tolist() == ["run_id", "day", *DAILY_OUTCOMES]
+
+
 def test_csv_floats_are_rounded_to_six_significant_digits():
     frame = pd.DataFrame({"share": [1 / 3, 123456789.0, np.nan], "runs": [1, 20, 300]})
     assert csv_text(frame).splitlines() == ["share,runs", "0.333333,1", "1.23457e+08,20", ",300"]
