@@ -127,8 +127,8 @@ def _read(path: Path) -> pd.DataFrame:
     if version != SCHEMA_VERSION:
         written = "before schema versions" if version is None else f"with schema version {version}"
         raise OutputSchemaError(
-            f"{path}: written {written}, this code reads version {SCHEMA_VERSION}; "
-            "run the same 'qusayr sweep' on the folder again to rewrite its tables"
+            f"{path}: written {written}, this code reads version {SCHEMA_VERSION}; run the command that wrote "
+            "the folder again (a finished sweep, ensemble or wave then only rewrites its tables)"
         )
     return pd.read_parquet(path)
 
@@ -165,7 +165,7 @@ def read_runs(folder: Path) -> pd.DataFrame:
     if not set(by_day["run_id"]) <= set(runs["run_id"]):
         raise OutputSchemaError(
             f"{folder}: {BY_DAY_TABLE} holds runs that {RUNS_TABLE} does not "
-            "(a sweep stopped while writing them): run the same 'qusayr sweep' on the folder again"
+            "(a sweep stopped while writing them): run the command that wrote the folder again"
         )
     wide = by_day.set_index(["run_id", "day"])[list(DAILY_OUTCOMES)].unstack("day")
     wide.columns = [day_column(outcome, day) for outcome, day in wide.columns]

@@ -137,7 +137,7 @@ def test_tables_written_before_schema_versions_are_refused_and_a_rerun_rewrites_
     old = tmp_path / "old"
     shutil.copytree(swept, old)
     read_runs(old).to_parquet(old / RUNS_TABLE, index=False)  # the former wide table, with no version
-    with pytest.raises(OutputSchemaError, match=r"before schema versions.*qusayr sweep"):
+    with pytest.raises(OutputSchemaError, match=r"before schema versions.*rewrites its tables"):
         load_sweep(old)
     assert sweep(swept.parent / "smoke.yaml", old, workers=0, quiet=True) == 0  # nothing to run: tables rewritten
     pd.testing.assert_frame_equal(read_runs(old), read_runs(swept))
