@@ -88,7 +88,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     )
     if status:
         print(f"qusayr: some runs failed; see 'qusayr status {out}'", file=sys.stderr)
-    print(f"written to {out}/ (runs.parquet: one row per finished run; 'qusayr plot {out}' draws it)")
+    print(f"written to {out}/ (runs.parquet and by_day.parquet: docs/outputs.md; 'qusayr plot {out}' draws them)")
     return status
 
 
@@ -105,8 +105,8 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from sim.analysis.reports.sweep import write_sweep_figures
+    from sim.outputs import RUNS_TABLE
     from sim.sweeps.ledger import LEDGER_NAME
-    from sim.sweeps.runner import RUNS_TABLE
 
     if not (args.folder / RUNS_TABLE).is_file() or not (args.folder / LEDGER_NAME).is_file():
         print(f"qusayr: {args.folder}: no finished sweep here (no {RUNS_TABLE})", file=sys.stderr)
@@ -267,7 +267,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_agree(args: argparse.Namespace) -> int:
-    from sim.analysis.agreement import FLAG_P, agreement, agreement_markdown, identical_runs, read_runs
+    from sim.analysis.agreement import FLAG_P, agreement, agreement_markdown, identical_runs
+    from sim.outputs import read_runs
 
     before, after = read_runs(args.before), read_runs(args.after)
     table = agreement(before, after)

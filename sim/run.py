@@ -6,7 +6,9 @@ the end of each day; per sector, the day from which the attackers held it for go
 per-step series from ``model.datacollector``, as plain columns (``columns``; ``series``: the same as a
 pandas table, imported only then: a battle and a sweep's worker run without pandas).
 ``scalar_outcomes`` names a run's outcomes as the flat columns that sweeps, evaluations and the
-loss read (a place's capture day: ``captured_column``; a sector's: ``sector_column``).
+loss read (a place's capture day: ``captured_column``; a sector's: ``sector_column``; a value at the
+end of a day: ``day_column``). ``SCHEMA_VERSION`` is the version of the outputs' layout and names
+(``docs/outputs.md``), written with every output.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES
 if TYPE_CHECKING:
     import pandas as pd
 
+SCHEMA_VERSION = 1  # of the outputs' files and columns (docs/outputs.md); raised when a name or layout changes
+# the outcomes a run records at the end of each day (``day_column`` names them in the flat outcomes)
+DAILY_OUTCOMES = ("gov_sectors", "gov_share", *(f"killed_{side}" for side in SIDE_NAMES))
 # the days a run dates its events on (summary keys and outcome columns), in the order they come in the battle
 EVENT_DAYS = ("encirclement_day", "water_cut_day", "talks_day", "withdrawal_day", "fall_day")
 # the town's fate: the events of EVENT_DAYS that the record dates as outcomes (its kind of event -> the column)
@@ -91,6 +96,7 @@ def run(scenario: Scenario, seed: int) -> RunResult:
         "scenario_sha256": scenario.sha256(),
         "seed": seed,
         "version": code_version(),
+        "schema_version": SCHEMA_VERSION,
         "dt_minutes": scenario.time.dt_minutes,
         "days_simulated": round(model.n_steps * state.dt_h / 24.0, 3),
         "start_day": _day(state.start_hour),
@@ -134,6 +140,11 @@ def sector_column(sector: int) -> str:
     return f"sector_taken_day_{sector:02d}"
 
 
+def day_column(outcome: str, day: int) -> str:
+    """The outcome column holding ``outcome`` (one of ``DAILY_OUTCOMES``) at the end of ``day`` (0: 19 May)."""
+    return f"{outcome}_d{day:02d}"
+
+
 def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any]:
     """The run's outcomes as flat scalars: event days, casualties, shares by day, places' and sectors' capture days."""
     out: dict[str, Any] = {key: summary[key] for key in summary if key in EVENT_DAYS}  # in the summary's order
@@ -142,12 +153,12 @@ def scalar_outcomes(summary: dict[str, Any], places: list[str]) -> dict[str, Any
         for side, count in summary[fate].items():
             out[f"{fate}_{side}"] = count
     for day, count in enumerate(summary["gov_sectors_by_day"]):
-        out[f"gov_sectors_d{day:02d}"] = count
+        out[day_column("gov_sectors", day)] = count
     for day, share in enumerate(summary["gov_share_by_day"]):
-        out[f"gov_share_d{day:02d}"] = share
+        out[day_column("gov_share", day)] = share
     for side, counts in summary["killed_by_day"].items():
         for day, count in enumerate(counts):
-            out[f"killed_{side}_d{day:02d}"] = count
+            out[day_column(f"killed_{side}", day)] = count
     for place in places:
         out[captured_column(place)] = summary["places_captured"].get(place)
     for sector, day in enumerate(summary["sector_taken_day"]):

@@ -2,9 +2,10 @@
 
 ``run_into`` runs a scenario once and writes into one folder ``summary.json`` (the outcomes),
 ``manifest.json`` (what ran: the scenario's hash, the seed, the overrides, the code and packages),
-``series.parquet`` (the per-step series) and ``control.png`` (control of the town against the
-record). The folder is written as a unit (``sim.output.folder_as_unit``): it holds one run's four
-files, never a mix of two runs', so it is replaced whole and may hold nothing else.
+``series.parquet`` (the per-step series, the folder's name as its run id) and ``control.png``
+(control of the town against the record); ``docs/outputs.md`` describes them. The folder is written
+as a unit (``sim.output.folder_as_unit``): it holds one run's four files, never a mix of two runs',
+so it is replaced whole and may hold nothing else.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sim.output import (
     write_bytes,
     write_text,
 )
+from sim.outputs import series_parquet
 from sim.record import Record, load_record
 from sim.run import OUTCOME_EVENT_DAYS, RunResult, run
 from sim.scenario import Scenario, load_scenario
@@ -64,7 +66,7 @@ def write_run(result: RunResult, out: Path, *, scenario: Scenario, overrides: li
         write_text(
             folder / "manifest.json", json.dumps(manifest(scenario, summary["seed"], overrides), indent=1) + "\n"
         )
-        write_bytes(folder / "series.parquet", result.series.to_parquet(index=False))
+        write_bytes(folder / "series.parquet", series_parquet(result.series, run_id=out.name))
         save_figure(plot_control(summary, record=record).figure, folder, "control", formats=("png",))
     return [out / name for name in RUN_FILES]
 

@@ -155,7 +155,9 @@ def _assert_one_run(out, results):
     assert sorted(os.listdir(out)) == sorted(RUN_FILES)
     seed = json.loads((out / "summary.json").read_text())["seed"]
     assert json.loads((out / "manifest.json").read_text())["seed"] == seed
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "series.parquet"), results[seed].series)
+    series = pd.read_parquet(out / "series.parquet")
+    assert (series.pop("run_id") == out.name).all()
+    pd.testing.assert_frame_equal(series, results[seed].series)
     with Image.open(out / "control.png") as png:
         png.verify()
 

@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from sim.cli import main
+from sim.outputs import BY_DAY_TABLE, RUNS_TABLE, read_runs
 from sim.run import run
 from sim.scenario import Scenario, list_scenarios, load_scenario
 from sim.sweeps import worker
@@ -23,7 +24,6 @@ from sim.sweeps.experiment import ExperimentError, experiment_path, load_experim
 from sim.sweeps.ledger import LEDGER_NAME, Ledger, LedgerError
 from sim.sweeps.runner import (
     IN_FLIGHT_PER_WORKER,
-    RUNS_TABLE,
     SERIES_DIR,
     ClusterLostError,
     InlineExecutor,
@@ -169,13 +169,16 @@ def test_seeds_depend_only_on_the_experiment_point_and_replicate(tmp_path):
     assert len({r.run_id for r in first}) == len(first)
 
 
-def test_a_local_sweep_records_every_run_and_writes_the_tidy_table(whole, capsys):
+def test_a_local_sweep_records_every_run_and_writes_the_tidy_tables(whole, capsys):
     out = whole
     runs = pd.read_parquet(out / RUNS_TABLE)
     assert len(runs) == 8
     assert {"run_id", "point", "replicate", "seed", "forces.army.fighters", "fall_day", "killed_rebels"} <= set(
         runs.columns
     )
+    assert not [c for c in runs.columns if c.startswith("gov_share")]  # per day: in by_day.parquet
+    by_day = pd.read_parquet(out / BY_DAY_TABLE)
+    assert by_day.groupby("run_id")["day"].agg(list).to_dict() == {run_id: [0, 1] for run_id in runs["run_id"]}
     assert runs["forces.army.fighters"].between(4000, 6000).all()
     assert len(list((out / SERIES_DIR).glob("*.parquet"))) == 8
     assert not list((out / SERIES_DIR).glob(".*.tmp"))
@@ -216,7 +219,7 @@ def test_a_failing_run_stays_failed_until_retried_on_request(whole, tmp_path, ca
     assert Ledger(out, read_only=True).counts()["failed"] == 2
     assert main(["sweep", "smoke", "--out", str(out), "--workers", "0", "--quiet", "--retry-failed"]) == 0
     assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
-    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
 
 
 def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path):
@@ -237,7 +240,7 @@ def test_a_sweep_killed_with_sigkill_resumes_to_the_same_result(whole, tmp_path)
     assert 2 <= done < 8, "the sweep should have been killed part-way"
     assert sweep("smoke", broken, workers=1, quiet=True) == 0
     assert ledger_rows(broken) == ledger_rows(whole)
-    pd.testing.assert_frame_equal(pd.read_parquet(broken / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(broken), read_runs(whole))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
@@ -279,7 +282,7 @@ def test_a_dask_cluster_gives_the_same_outcomes_as_local_processes(whole, tmp_pa
     local, remote = whole, tmp_path / "dask"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         assert sweep("smoke", remote, cluster=cluster.scheduler_address, quiet=True) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(local / RUNS_TABLE), pd.read_parquet(remote / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(local), read_runs(remote))
 
 
 def test_a_dask_worker_killed_mid_sweep_still_runs_everything_once(whole, tmp_path):
@@ -312,7 +315,7 @@ def test_a_dask_worker_killed_mid_sweep_still_runs_everything_once(whole, tmp_pa
         worker.join(timeout=120)
     assert results["status"] == 0
     assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
-    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
 
 
 def test_a_folder_whose_scenario_has_changed_is_refused(tmp_path):
@@ -361,7 +364,7 @@ def test_a_killed_pool_worker_loses_no_run(whole, tmp_path):
     assert err == ""
     assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
     assert ledger_rows(out) == ledger_rows(whole)
-    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
 
 
 def kill_when_asked(spec: dict) -> int:
@@ -400,7 +403,7 @@ def test_runs_an_older_driver_failed_because_their_worker_died_run_again(whole, 
     assert sweep("smoke", out, workers=1, quiet=True) == 0
     assert ledger_rows(out) == ledger_rows(whole)
     assert all((out / SERIES_DIR / f"{run_id}.parquet").is_file() for run_id in lost)
-    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
 
 
 def test_a_scenario_edited_mid_sweep_changes_no_run(whole, tmp_path):
@@ -417,7 +420,7 @@ def test_a_scenario_edited_mid_sweep_changes_no_run(whole, tmp_path):
     _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     assert ledger_rows(out) == ledger_rows(whole)
-    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
 
 
 @pytest.mark.parametrize("name", list_scenarios())
@@ -495,7 +498,7 @@ def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, 
     assert "connection to the scheduler was lost" in str(ended["error"])
     assert sweep("smoke", out, workers=1, quiet=True) == 0
     assert ledger_rows(out) == ledger_rows(whole)
-    pd.testing.assert_frame_equal(pd.read_parquet(out / RUNS_TABLE), pd.read_parquet(whole / RUNS_TABLE))
+    pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
 
 
 def test_a_worker_runs_without_pandas_networkx_or_scipy_spatial():

@@ -9,14 +9,11 @@ samples) on the runs where it does. A p-value below 0.01 flags an outcome whose 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 from scipy.stats import ks_2samp
 
 from sim.loading import LoadError
-from sim.sweeps.runner import RUNS_TABLE
 
 # the outcomes compared: the town's fate, control on days 0, 5, 10 and 15, the killed by side
 AGREEMENT_OUTCOMES = (
@@ -31,14 +28,6 @@ AGREEMENT_OUTCOMES = (
     "killed_civilians",
 )
 FLAG_P = 0.01  # below this, the two samples of an outcome differ
-
-
-def read_runs(folder: Path) -> pd.DataFrame:
-    """The runs table of a sweep or ensemble folder."""
-    path = folder / RUNS_TABLE
-    if not path.is_file():
-        raise LoadError(f"{folder}: no {RUNS_TABLE} (not a finished sweep or ensemble folder)")
-    return pd.read_parquet(path)
 
 
 def agreement(

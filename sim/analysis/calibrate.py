@@ -25,12 +25,13 @@ import pandas as pd
 
 from sim.analysis.fit import HUBER_KNEE, Fit, fit, run_losses
 from sim.analysis.targets import NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, event_days, targets, town_event
+from sim.outputs import read_runs
 from sim.record import Record
 from sim.scenario import load_scenario
 from sim.sweeps.ensemble import run_ensemble
 from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text
 from sim.sweeps.failures import RunFailedError
-from sim.sweeps.runner import RUNS_TABLE, evaluate, evaluate_on, make_executor, sweep
+from sim.sweeps.runner import evaluate, evaluate_on, make_executor, sweep
 from sim.sweeps.seeds import CHECK_MASTER_SEED_OFFSET, Stream, common_seeds
 
 SCREEN_DIR = "screen"
@@ -394,7 +395,7 @@ def screen(
     if sweep(screen_experiment, folder, workers=workers, cluster=cluster, quiet=quiet):
         raise RunFailedError(f"{folder}: some screen runs failed; see 'qusayr status {folder}'")
     parameters = [p.path for p in experiment.bounded]
-    points = implausibility(pd.read_parquet(folder / RUNS_TABLE), found, parameters)
+    points = implausibility(read_runs(folder), found, parameters)
     own = incumbent_values(experiment) if with_scenario_values else None
     in_bounds = own is not None and all(p.low <= own[p.path] <= p.high for p in experiment.bounded)
     if in_bounds:

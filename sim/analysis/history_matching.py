@@ -48,11 +48,12 @@ from sim.analysis.observation import (
 )
 from sim.analysis.targets import Target, targets
 from sim.output import write_bytes
+from sim.outputs import read_runs
 from sim.record import load_record
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import Experiment, ExperimentError, HistoryMatching, load_experiment
 from sim.sweeps.failures import RunFailedError
-from sim.sweeps.runner import RUNS_TABLE, sweep
+from sim.sweeps.runner import sweep
 
 METHOD = "history-matching"
 POINTS_FILE = "points.json"
@@ -230,7 +231,7 @@ def run_wave(
     """Sweep one wave's experiment into ``folder`` (resumable); its runs."""
     if sweep(experiment, folder, workers=workers, cluster=cluster, quiet=quiet):
         raise RunFailedError(f"{folder}: some runs of the wave failed; see 'qusayr status {folder}'")
-    return pd.read_parquet(folder / RUNS_TABLE)
+    return read_runs(folder)
 
 
 def wave_experiment(experiment: Experiment, number: int, points: list[dict[str, float]]) -> Experiment:

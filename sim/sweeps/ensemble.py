@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
+from sim.outputs import read_runs
 from sim.sweeps.experiment import Experiment
 from sim.sweeps.failures import RunFailedError
-from sim.sweeps.runner import RUNS_TABLE, read_summaries, sweep
+from sim.sweeps.runner import read_summaries, sweep
 
 
 def seeds_experiment(
@@ -65,5 +66,5 @@ def run_ensemble(
     experiment = seeds_experiment(scenario, overrides, runs, master_seed, points)
     if sweep(experiment, folder, workers=workers, cluster=cluster, quiet=quiet):
         raise RunFailedError(f"{folder}: some runs failed; see 'qusayr status {folder}'")
-    table = pd.read_parquet(folder / RUNS_TABLE).sort_values(["point", "replicate"]).reset_index(drop=True)
+    table = read_runs(folder).sort_values(["point", "replicate"]).reset_index(drop=True)
     return table, read_summaries(folder, list(table["run_id"]))

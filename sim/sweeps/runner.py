@@ -12,11 +12,13 @@ worker died (a local pool breaks when one of its processes is killed, e.g. by th
 killer; a cluster connection is lost) is run again on a renewed pool, first alone so that a run that
 kills its worker is known: after ``MAX_WORKER_DEATHS`` such deaths it is recorded failed. A sweep's
 driver (``sweep``) holds a lock on its folder (a second driver is refused), writes each series to
-``series/<run_id>.parquet`` and each summary to ``summaries/<run_id>.json`` (under a temporary name,
-then renamed) as they arrive without holding any, records each result in the ledger (committed per
-batch), and at the end writes ``runs.parquet``: one tidy row per finished run (parameters, seed,
-outcomes), the only table analysis reads. Resuming on the same folder skips finished runs and reruns
-those left in flight; ``retry_failed`` reruns the failed ones too.
+``series/<run_id>.parquet`` (the run's id a column of it) and each summary to
+``summaries/<run_id>.json`` (under a temporary name, then renamed) as they arrive without holding
+any, records each result in the ledger (committed per batch), and at the end writes, from the
+ledger, ``runs.parquet`` (one row per finished run: parameters, seed, scalar outcomes) and
+``by_day.parquet`` (one row per run and day), the tables analysis reads (``sim.outputs``). Resuming
+on the same folder skips finished runs and reruns those left in flight; ``retry_failed`` reruns the
+failed ones too.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ import pandas as pd
 from sim.lifetime import end_with_parent
 from sim.loading import LoadError
 from sim.output import code_version, git_commit, write_bytes
-from sim.run import series_frame
+from sim.outputs import series_parquet, write_runs
+from sim.run import SCHEMA_VERSION, series_frame
 from sim.sweeps.experiment import (
     Experiment,
     ExperimentError,
@@ -54,7 +57,6 @@ from sim.sweeps.failures import RunFailedError
 from sim.sweeps.ledger import LEDGER_NAME, Ledger
 from sim.sweeps.worker import ScenarioMismatchError, execute
 
-RUNS_TABLE = "runs.parquet"
 SERIES_DIR = "series"
 SUMMARY_DIR = "summaries"
 LOCK_NAME = "sweep.lock"
@@ -259,16 +261,11 @@ def read_summaries(folder: Path, run_ids: list[str]) -> list[dict[str, Any]]:
     return [json.loads((folder / SUMMARY_DIR / f"{run_id}.json").read_text()) for run_id in run_ids]
 
 
-def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict[str, Any]]) -> Path:
-    """Write ``runs.parquet``: parameters + seed + outcomes, one row per finished run."""
+def write_runs_table(folder: Path, ledger: Ledger, values_by_run: dict[str, dict[str, Any]]) -> tuple[Path, Path]:
+    """Write ``runs.parquet`` and ``by_day.parquet`` (``sim.outputs.write_runs``) of the ledger's finished runs."""
     rows = [{**row, **values_by_run.get(row["run_id"], {})} for row in ledger.done_rows()]
-    frame = pd.DataFrame(rows)
-    if not frame.empty:
-        ids = ["run_id", "point", "replicate", "seed"]
-        params = sorted({k for v in values_by_run.values() for k in v})
-        rest = sorted(c for c in frame.columns if c not in ids and c not in params)
-        frame = frame[ids + params + rest]
-    return write_bytes(folder / RUNS_TABLE, frame.to_parquet(index=False))
+    parameters = sorted({k for v in values_by_run.values() for k in v})
+    return write_runs(folder, rows, parameters)
 
 
 def lock_folder(folder: Path) -> int:
@@ -336,6 +333,7 @@ def sweep(
                     "experiment": described,
                     "scenario_sha256": scenario_sha256,
                     "version": code_version(),
+                    "schema_version": SCHEMA_VERSION,
                     "git": git_commit(),
                     "created": time.time(),
                     "runs": len(runs),
@@ -378,7 +376,7 @@ def _run_pending(
         ):
             result, error = outcome(sent, future)
             if result is not None:
-                series = series_frame(result.pop("series")).to_parquet(index=False)
+                series = series_parquet(series_frame(result.pop("series")), spec.run_id)
                 _write_file(folder / SERIES_DIR, f"{spec.run_id}.parquet", series)
                 _write_file(folder / SUMMARY_DIR, f"{spec.run_id}.json", result.pop("summary"))
                 ledger.record_done(
@@ -499,6 +497,11 @@ def _failed(error: Exception) -> cf.Future:
     return future
 
 
+def evaluation_run_id(point: int, replicate: int) -> str:
+    """The id of an evaluation's run (``evaluate``): its point's and replicate's numbers."""
+    return f"p{point}r{replicate}"
+
+
 def evaluate(
     scenario: str,
     base_set: list[str],
@@ -536,7 +539,12 @@ def evaluate_on(
     jobs = run_specs(
         source,
         (
-            ((p, r, seed), [*base_set, *(override_text(k, v) for k, v in points[p].items())], seed, f"p{p}r{r}")
+            (
+                (p, r, seed),
+                [*base_set, *(override_text(k, v) for k, v in points[p].items())],
+                seed,
+                evaluation_run_id(p, r),
+            )
             for p in range(len(points))
             for r, seed in enumerate(seeds)
         ),

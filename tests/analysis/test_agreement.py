@@ -5,6 +5,7 @@ import pandas as pd
 
 from sim.analysis.agreement import AGREEMENT_OUTCOMES, agreement, identical_runs
 from sim.cli import main
+from sim.outputs import write_runs
 
 
 def _runs(folder, values, shift=0.0, never=0):
@@ -12,7 +13,7 @@ def _runs(folder, values, shift=0.0, never=0):
     table["fall_day"] += shift
     table.loc[: never - 1, "withdrawal_day"] = np.nan  # runs where the rebels never withdraw
     folder.mkdir()
-    table.to_parquet(folder / "runs.parquet")
+    write_runs(folder, table.assign(run_id=[f"r{seed}" for seed in table["seed"]]).to_dict("records"), [])
     return table
 
 

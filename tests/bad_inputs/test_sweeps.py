@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sim.outputs import RUNS_TABLE
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import experiment_path, load_experiment
 from sim.sweeps.ledger import LEDGER_NAME, Ledger
-from sim.sweeps.runner import LOCK_NAME, RUNS_TABLE
+from sim.sweeps.runner import LOCK_NAME
 from tests.bad_inputs.conftest import REPO_ROOT, assert_refused, qusayr
 
 CLUSTER_SECONDS = 20  # the connection is given up after 5 s; the rest is the command's start on a busy machine

@@ -20,6 +20,7 @@ from sim.analysis.calibrate import INCUMBENT_POINT, CalibrationResult, calibrate
 from sim.analysis.reports import plotting
 from sim.analysis.targets import NOT_FITTED_WHY, battle_date
 from sim.output import save_figure, write_text
+from sim.outputs import csv_text
 from sim.record import Record
 
 FILES = "calibration.md, calibration.json, trials.csv, confirmed.csv, calibration.png/.svg"
@@ -226,9 +227,9 @@ def write_calibration(
     command line that regenerates the report.
     """
     calibrated = calibrate(experiment_name, out, record=record, **options)
-    write_text(out / "screen_points.csv", calibrated.screen.points.to_csv(index=False))
-    write_text(out / "trials.csv", calibrated.trials.to_csv(index=False))
-    write_text(out / "confirmed.csv", calibrated.confirmed.to_csv(index=False))
+    write_text(out / "screen_points.csv", csv_text(calibrated.screen.points))
+    write_text(out / "trials.csv", csv_text(calibrated.trials))
+    write_text(out / "confirmed.csv", csv_text(calibrated.confirmed))
     write_text(out / "calibration.json", json.dumps(calibration_json(calibrated, command=command), indent=1) + "\n")
     write_text(out / "calibration.md", calibration_markdown(calibrated, command=command))
     calibration_figure(calibrated, out)

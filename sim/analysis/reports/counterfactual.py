@@ -13,6 +13,7 @@ from sim.analysis.counterfactual import COUNT_OUTCOMES, DAY_OUTCOMES, Comparison
 from sim.analysis.reports import plotting
 from sim.analysis.targets import NEVER_DAY
 from sim.output import save_figure, write_text
+from sim.outputs import csv_text
 
 FILES = "compare.md, compare.json, differences.csv, compare.png/.svg"
 
@@ -73,7 +74,7 @@ def write_comparison(
     """
     result = compare(scenario_a, scenario_b, runs, **options)
     out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "differences.csv", result.differences.to_csv(index=False))
+    write_text(out / "differences.csv", csv_text(result.differences))
     write_text(out / "compare.md", comparison_markdown(result, command=command))
     write_text(out / "compare.json", json.dumps(comparison_json(result), indent=1) + "\n")
     comparison_figure(result, out)

@@ -18,9 +18,9 @@ from sim.analysis.reports import plotting
 from sim.analysis.sbc import simulation_based_calibration
 from sim.analysis.targets import targets
 from sim.output import code_version, git_commit, save_figure, write_bytes, write_text
+from sim.outputs import csv_text, parquet_bytes, read_runs
 from sim.record import load_record
 from sim.scenario import load_scenario
-from sim.sweeps.runner import RUNS_TABLE
 
 FILES = (
     "match.md, calibration.json, posterior.parquet, forecast.json or sbc.json, loo.csv, sobol.csv, "
@@ -159,10 +159,10 @@ def write_match(
     document = calibration_json(match)
     document["inputs"] = [{**item, **row} for item, row in zip(document["inputs"], pinned(match), strict=True)]
     write_text(out / "calibration.json", json.dumps(document, indent=2) + "\n")
-    write_bytes(out / "posterior.parquet", match.posterior.to_parquet(index=False))
+    write_bytes(out / "posterior.parquet", parquet_bytes(match.posterior))
     predictive, sets = predictive_runs(match, out, settings.predictive_runs, **engine)
     if train_until is not None:
-        first = pd.read_parquet(match.waves[0].folder / RUNS_TABLE)
+        first = read_runs(match.waves[0].folder)
         prior = prior_sets(match, first, match.experiment.master_seed)
         forecast = forecast_json(match, predictive, sets, first, prior)
         write_text(out / "forecast.json", json.dumps(forecast, indent=2) + "\n")
@@ -171,8 +171,8 @@ def write_match(
         write_text(out / "sbc.json", json.dumps(sbc, indent=2) + "\n")
     loo = leave_one_claim_out(match, match.experiment.master_seed)
     sobol = sobol_table(match, match.experiment.master_seed)
-    write_bytes(out / "loo.csv", loo.to_csv(index=False).encode())
-    write_bytes(out / "sobol.csv", sobol.to_csv(index=False).encode())
+    write_text(out / "loo.csv", csv_text(loo))
+    write_text(out / "sobol.csv", csv_text(sobol))
     write_text(out / "match.md", match_markdown(match, loo, sobol, command=command))
     match_figures(match, predictive, out)
     return match

@@ -1,4 +1,4 @@
-"""``qusayr sensitivity``'s files: ``sensitivity.md``, ``indices.csv``, ``runs.parquet`` and the figure.
+"""``qusayr sensitivity``'s files: ``sensitivity.md``, ``indices.csv``, the runs' tables and the figure.
 
 Methods: docs/methods.md, sections 8 (sensitivity) and 10 (rendering).
 """
@@ -12,9 +12,11 @@ import numpy as np
 
 from sim.analysis.reports import plotting
 from sim.analysis.sensitivity import LEAD_INDEX, UNITS, SensitivityResult, sensitivity
-from sim.output import save_figure, write_bytes, write_text
+from sim.output import save_figure, write_text
+from sim.outputs import csv_text, write_runs
+from sim.sweeps.runner import evaluation_run_id
 
-FILES = "sensitivity.md, indices.csv, runs.parquet, sensitivity.png/.svg"
+FILES = "sensitivity.md, indices.csv, runs.parquet, by_day.parquet, sensitivity.png/.svg"
 
 
 def sensitivity_markdown(result: SensitivityResult) -> str:
@@ -63,8 +65,11 @@ def write_sensitivity(experiment_name: str | Path, out: Path, **options: Any) ->
     """
     result = sensitivity(experiment_name, **options)
     out.mkdir(parents=True, exist_ok=True)
-    write_bytes(out / "runs.parquet", result.runs.to_parquet(index=False))
-    write_text(out / "indices.csv", result.indices.to_csv(index=False))
+    runs = result.runs.assign(
+        run_id=[evaluation_run_id(p, r) for p, r in zip(result.runs["point"], result.runs["replicate"], strict=True)]
+    )
+    write_runs(out, runs.to_dict("records"), list(result.points[0]))
+    write_text(out / "indices.csv", csv_text(result.indices))
     write_text(out / "sensitivity.md", sensitivity_markdown(result))
     sensitivity_figure(result, out)
     return result

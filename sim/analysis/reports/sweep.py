@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sim.analysis.reports import plotting
 from sim.output import save_figure
+from sim.outputs import read_runs
 from sim.sweeps.ledger import Ledger
-from sim.sweeps.runner import RUNS_TABLE
 
 SWEEP_OUTCOMES = ("fall_day", "killed_rebels", "encirclement_day")  # each drawn against every varied parameter
 
@@ -47,15 +47,13 @@ def status_lines(folder: Path) -> list[str]:
 
 def write_sweep_figures(folder: Path) -> list[Path]:
     """Each outcome against each varied parameter, and the sectors held by day, into ``folder/plots`` (PNG)."""
-    import pandas as pd
-
     ledger = Ledger(folder, read_only=True)  # first: a damaged ledger is refused before anything is drawn
     try:
         parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
     finally:
         ledger.close()
     _, plots = plotting()
-    runs = pd.read_parquet(folder / RUNS_TABLE)
+    runs = read_runs(folder)
     plot_dir = folder / "plots"
     plot_dir.mkdir(exist_ok=True)
     written = []
