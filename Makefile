@@ -1,26 +1,55 @@
 # Two commands do everything (see README): `make run` and `make test`.
-# Each builds the virtual environment first when it is missing or pyproject.toml changed.
+# Each builds the virtual environment first when it is missing or pyproject.toml / constraints.txt
+# changed: `make run` with what running needs (the package alone), `make test` with every extra (the
+# tests, the analyses, the page, Dask). Versions come from constraints.txt, so that a report of
+# `make history` names the environment it came from (its commit holds the file).
 PYTHON ?= python3.12
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
+PIP_INSTALL = $(BIN)/pip install --quiet --constraint constraints.txt
 
-.PHONY: run test lint format clean history docs
+.PHONY: run test browser lint format clean history docs constraints
 
-$(STAMP): pyproject.toml
+$(BIN)/pip:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.12 (pyenv: 'pyenv install 3.12')" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,cluster,analysis,viz]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml constraints.txt | $(BIN)/pip
+	@echo "installing qusayr into $(VENV) (about 200 MB, a minute or two)"
+	$(PIP_INSTALL) -e .
+	touch $(RUN_STAMP)
+
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/pip
+	@echo "installing qusayr with every extra into $(VENV) (about 1.3 GB, two to four minutes)"
+	$(PIP_INSTALL) -e '.[dev,cluster,analysis,viz]'
+	touch $(STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	$(BIN)/qusayr run
 
-test: $(STAMP)
+# The page's browser test needs a real browser (Playwright cannot download its own here): Debian's
+# chromium, installed when missing and this is root, else a stop with the command to run.
+browser:
+	@command -v chromium >/dev/null || command -v "$$QUSAYR_CHROMIUM" >/dev/null || { \
+	  if [ "$$(id -u)" -eq 0 ]; then \
+	    echo "installing Debian's chromium for the browser test"; \
+	    apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }; \
+	  else \
+	    echo "the browser test needs chromium: run 'sudo apt-get install -y chromium' (or set QUSAYR_CHROMIUM)" >&2; \
+	    exit 2; \
+	  fi; }
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	CI=true $(BIN)/pytest
+
+# constraints.txt from a venv built with every extra (after changing pyproject.toml's dependencies)
+constraints: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.new && mv constraints.new constraints.txt
 
 # Everything behind the README's "How well does it match history?" (at most 90 minutes on 2 cores):
 # history matching of every uncertain input to the whole record (with simulation-based
