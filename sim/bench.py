@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.installation import CHECKOUT
 from sim.loading import LoadError
 from sim.model import BattleModel
-from sim.package_data import CHECKOUT
 from sim.run import RunResult, run
 from sim.scenario import Scenario, load_scenario, scale_forces
 from sim.state import BattleState

@@ -15,12 +15,13 @@ import itertools
 
 import numpy as np
 
+from sim.battle_dates import BATTLE_START
 from sim.grid import DIRECTIONS, entry_cells, town_xy
 from sim.lean_mesa import mesa
 from sim.rules import phases
 from sim.rules.arrivals import ROTATION_COHORTS, effectiveness_in_force, on_duty, policy_in_force
 from sim.rules.control import update_sectors
-from sim.scenario import BATTLE_START, TOWN_PLACE, Reinforcement, Scenario, deployment_weights, load_scenario
+from sim.scenario import TOWN_PLACE, Reinforcement, Scenario, deployment_weights, load_scenario
 from sim.series import SeriesCollector
 from sim.state import (
     ACTIVE,

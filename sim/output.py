@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from sim.installation import CHECKOUT, code_version
 from sim.loading import LoadError
-from sim.package_data import CHECKOUT
 
 _PLACING_ATTEMPTS = 20  # rounds of moving a folder into place against other writers doing the same
 
@@ -180,14 +180,6 @@ def path_under(base: Path, name: str, source: str) -> Path:
     if where == root or not where.is_relative_to(root):
         raise OutputPathError(f"{source}: {path} lies outside {base}")
     return path
-
-
-def code_version() -> str:
-    """The installed version of this package."""
-    try:
-        return importlib.metadata.version("qusayr")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def git_commit() -> dict[str, Any]:

@@ -27,11 +27,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from sim.battle_dates import DAY0
+from sim.installation import shipped
 from sim.loading import InputModel, LoadError, load
-from sim.package_data import shipped
-
-DAY0 = dt.date(2013, 5, 19)
-"""Day 0: the first day of the assault on the town (the article: "started on 19 May 2013")."""
 
 DEFAULT_RECORD_PATH = shipped("seeds", "al-qusayr-2013", "record.yaml")
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.installation import code_version
 from sim.model import BattleModel
-from sim.output import code_version
 from sim.rules.control import sector_gov_shares
 from sim.scenario import Scenario
 from sim.state import FIGHTING_SIDES, OFF_DUTY, SIDE_NAMES

@@ -21,20 +21,15 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from sim.battle_dates import BATTLE_LAST_DAY, BATTLE_START, RUN_LAST_DAY
+from sim.installation import DEFAULT_SCENARIO, named_input, names
 from sim.loading import InputModel, LoadError, SafeName, parse, parse_yaml, read_mapping
-from sim.package_data import named_input, names
-from sim.record import DAY0
 from sim.rules import Rules
 from sim.rules.arrivals import RotationPolicy, TacticsChange
 from sim.rules.fire_support import FirePlan
 from sim.state import FIGHTING_SIDE_NAMES
 
-DEFAULT_SCENARIO = "al-qusayr-2013"
 TOWN_PLACE = "al-Qusayr"  # the place that is the town itself: every scenario has it, routes start from it
-BATTLE_START = dt.datetime.combine(DAY0, dt.time())
-BATTLE_LAST_DAY = dt.date(2013, 6, 6)  # the article's narrative ends with mop-up on 6 June
-# a run may go on past the record, so that a late fall is seen rather than cut off by the run's end
-RUN_LAST_DAY = dt.date(2013, 6, 10)
 
 # Bounds on the counts, so that a small file cannot ask for unbounded memory or time. Each leaves
 # ample room above the baseline and the scaling checks (``qusayr bench --forces-scale 10``: 113,500
@@ -431,7 +426,7 @@ def read_raw_scenario(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any
     """The file's mapping merged onto its ``base`` (recursively), before validation.
 
     ``base`` is a path, or a name: the scenario of that name beside the file, else anywhere a name is looked
-    for (``sim.package_data``), so that a user's own variant can build on a shipped scenario.
+    for (``sim.installation``), so that a user's own variant can build on a shipped scenario.
     """
     if path in chain:
         raise ScenarioError(f"{path}: base: scenarios name each other in a loop")
@@ -520,5 +515,5 @@ def scale_forces(scenario: Scenario, factor: float) -> Scenario:
 
 
 def list_scenarios() -> list[str]:
-    """Names of the scenarios: the shipped ones and a user's (``sim.package_data``)."""
+    """Names of the scenarios: the shipped ones and a user's (``sim.installation``)."""
     return names("scenarios")

@@ -40,9 +40,9 @@ from PIL import Image as PILImage
 
 from sim.analysis import targets
 from sim.grid import cell_sums
+from sim.installation import shipped
 from sim.loading import LoadError
 from sim.model import BattleModel
-from sim.package_data import shipped
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record, load_record
 from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario

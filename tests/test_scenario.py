@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from sim.cli import main
-from sim.package_data import shipped
+from sim.installation import shipped
 from sim.record import load_record
 from sim.rules import Rules
 from sim.scenario import (

@@ -69,7 +69,7 @@ def empty_folder(tmp_path_factory) -> Path:
 
 
 def test_the_installed_package_is_the_wheel_and_carries_its_inputs(installed, empty_folder):
-    where = "import sim, sim.package_data as p; print(sim.__file__); print(p.SHIPPED_ROOT)"
+    where = "import sim, sim.installation as p; print(sim.__file__); print(p.SHIPPED_ROOT)"
     done = _run(installed, "python", "-c", where, cwd=empty_folder)
     assert done.returncode == 0, done.stderr
     package_file, shipped_root = done.stdout.split()

@@ -21,8 +21,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from sim.analysis.validate import PATTERNS, Check, ValidationResult, validate
+from sim.installation import named_input
 from sim.loading import InputModel, LoadError, load
-from sim.package_data import named_input
 from sim.record import Record
 from sim.scenario import ScenarioError, load_scenario
 

@@ -21,7 +21,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sim.record import DAY0, CasualtyReport, ControlClaim, Event, Record, RecordError, SpatialClaim, describe
+from sim.battle_dates import DAY0
+from sim.record import CasualtyReport, ControlClaim, Event, Record, RecordError, SpatialClaim, describe
 from sim.run import OUTCOME_EVENT_DAYS, captured_column, sector_column
 from sim.scenario import TOWN_PLACE, Scenario
 from sim.state import SIDE_NAMES

@@ -27,8 +27,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, JsonValue, model_validator
 
+from sim.installation import named_input
 from sim.loading import InputModel, LoadError, SafeName, load, parse
-from sim.package_data import named_input
 from sim.scenario import Scenario, ScenarioError, apply_overrides, read_raw_scenario, scenario_path
 from sim.sweeps import designs
 

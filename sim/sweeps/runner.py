@@ -39,9 +39,10 @@ from typing import Any, TextIO
 
 import pandas as pd
 
+from sim.installation import code_version
 from sim.lifetime import end_with_parent
 from sim.loading import LoadError
-from sim.output import code_version, git_commit, write_bytes
+from sim.output import git_commit, write_bytes
 from sim.outputs import series_parquet, write_runs
 from sim.run import SCHEMA_VERSION, series_frame
 from sim.sweeps.experiment import (

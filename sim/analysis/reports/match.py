@@ -17,7 +17,8 @@ from sim.analysis.posterior_checks import leave_one_claim_out, sobol_table
 from sim.analysis.reports import plotting
 from sim.analysis.sbc import simulation_based_calibration
 from sim.analysis.targets import targets
-from sim.output import code_version, git_commit, save_figure, write_bytes, write_text
+from sim.installation import code_version
+from sim.output import git_commit, save_figure, write_bytes, write_text
 from sim.outputs import csv_text, parquet_bytes, read_runs
 from sim.record import load_record
 from sim.scenario import load_scenario

@@ -11,7 +11,8 @@ from typing import Any
 
 from sim.analysis.patterns import AlternativeResult, PatternTestResult, discriminating, run_pattern_test
 from sim.analysis.validate import PATTERNS
-from sim.output import code_version, git_commit, write_text
+from sim.installation import code_version
+from sim.output import git_commit, write_text
 
 FILES = "patterns.md, patterns.json"
 

@@ -29,7 +29,8 @@ from sim.analysis.targets import (
     outcome_values,
 )
 from sim.analysis.validate import ValidationResult, fmt, sectors_claimed, taken_days, validate
-from sim.output import code_version, git_commit, save_figure, write_text
+from sim.installation import code_version
+from sim.output import git_commit, save_figure, write_text
 from sim.record import Record
 from sim.run import EVENT_DAYS
 

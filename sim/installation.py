@@ -1,4 +1,6 @@
-"""Where the inputs shipped with the package live, and where a user's own are looked for.
+"""The installation: its version, where the inputs shipped with it live, where a user's own are looked for.
+
+Light on purpose (no numpy, pydantic or numba), so that ``qusayr --help`` and ``--version`` answer at once.
 
 The shipped inputs are the scenarios (``scenarios/``), the experiments (``experiments/``), the record
 (``seeds/<battle>/``) and the web page (``app.py``). In a checkout they are the top-level folders; an
@@ -12,6 +14,7 @@ which are searched before the shipped folder.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.resources
 import os
 from pathlib import Path
@@ -24,6 +27,8 @@ KINDS = {
     "pattern tests": ("QUSAYR_EXPERIMENTS", ("experiments", "patterns")),
 }
 
+
+DEFAULT_SCENARIO = "al-qusayr-2013"  # the shipped baseline
 
 _PACKAGE = Path(str(importlib.resources.files("sim")))  # pip unpacks wheels: the package is a folder
 _INSTALLED_DATA = _PACKAGE / "data"
@@ -63,3 +68,11 @@ def named_input(name_or_path: str | Path, kind: str) -> Path:
         return path
     candidates = [folder / f"{name_or_path}.yaml" for folder in search_folders(kind)]
     return next((candidate for candidate in candidates if candidate.is_file()), candidates[-1])
+
+
+def code_version() -> str:
+    """The installed version of this package ("unknown" when it runs uninstalled from a checkout)."""
+    try:
+        return importlib.metadata.version("qusayr")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"

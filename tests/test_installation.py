@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from sim.analysis.patterns import load_pattern_test
-from sim.package_data import CHECKOUT, SHIPPED_ROOT, named_input, search_folders, shipped
+from sim.installation import CHECKOUT, SHIPPED_ROOT, named_input, search_folders, shipped
 from sim.scenario import list_scenarios, load_scenario
 from sim.sweeps.experiment import load_experiment
 from tests.conftest import REPO_ROOT
