@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
 import math
 import os
@@ -20,13 +21,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from sim.loading import LoadError
-from sim.output import OutputPathError, check_out_folder, code_version
-from sim.record import DAY0, DEFAULT_RECORD_PATH, load_record, record_lines
-from sim.scenario import BATTLE_START, DEFAULT_SCENARIO, RUN_LAST_DAY, load_scenario
-from sim.sweeps.failures import RunFailedError
+from sim.battle_dates import BATTLE_START, DAY0, RUN_LAST_DAY
+from sim.installation import DEFAULT_SCENARIO, KINDS, code_version, names
 
 EXIT_BAD_INPUT = 2
+
+# What a command needs beyond the core, found before any work: (the extra, the modules it brings).
+EXTRAS = {
+    "calibrate": ("analysis", ("optuna",)),
+    "match": ("analysis", ("sklearn", "emcee", "scoringrules", "SALib")),
+    "sensitivity": ("analysis", ("SALib",)),
+    "viz": ("viz", ("solara",)),
+}
+POSTERIOR_EXTRA = ("analysis", ("scoringrules",))  # validate --posterior scores with CRPS
+CLUSTER_EXTRA = ("cluster", ("distributed",))  # any --cluster
 
 # The bounds of the flags' numbers: each beyond what any use needs, each far below what would
 # exhaust the machine (a typo's extra zeros must be refused at once, not after hours or gigabytes).
@@ -44,7 +52,9 @@ MAX_PORT = 65_535
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    record = load_record(args.file)
+    from sim.record import load_record, record_lines
+
+    record = load_record(*([args.file] if args.file else []))
     if args.json:
         print(json.dumps(record.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
@@ -62,6 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from sim.bench import PEER_SCRIPT, bench, phase_profile
+    from sim.loading import LoadError
 
     if args.phases:
         print(json.dumps(phase_profile(args.scenario, args.set, args.seed)))
@@ -105,6 +116,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from sim.analysis.reports.sweep import write_sweep_figures
+    from sim.output import check_out_folder
     from sim.outputs import RUNS_TABLE
     from sim.sweeps.ledger import LEDGER_NAME
 
@@ -151,6 +163,8 @@ def _command_line() -> str:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.analysis.reports.validation import validation_lines, write_validation
+    from sim.output import check_out_folder
+    from sim.record import load_record
 
     out = check_out_folder(args.out or Path("results") / "validate" / Path(args.scenario).stem)
     result = write_validation(
@@ -159,7 +173,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         args.runs,
         out,
         record=load_record(),
-        master_seed=args.master_seed,
+        master_seed=args.seed,
         posterior=args.posterior,
         workers=args.workers,
         cluster=args.cluster,
@@ -167,11 +181,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         command=_command_line(),
     )
     print("\n".join(validation_lines(result, out)))
+    missed = [check.name for check in result.checks if not check.passed]
+    if args.strict and missed:
+        print(f"qusayr: validate --strict: {len(missed)} of {len(result.checks)} checks missed", file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_patterns(args: argparse.Namespace) -> int:
     from sim.analysis.reports.patterns import patterns_lines, write_patterns
+    from sim.output import check_out_folder
+    from sim.record import load_record
 
     out = check_out_folder(args.out or Path("results") / "patterns" / Path(args.test).stem)
     result = write_patterns(
@@ -190,6 +210,8 @@ def _cmd_patterns(args: argparse.Namespace) -> int:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.analysis.reports.calibration import calibration_lines, write_calibration
+    from sim.output import check_out_folder
+    from sim.record import load_record
 
     name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
     out = check_out_folder(args.out or Path("results") / "calibrate" / name)
@@ -209,6 +231,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_match(args: argparse.Namespace) -> int:
     from sim.analysis.reports.match import match_lines, write_match
+    from sim.output import check_out_folder
 
     name = Path(args.experiment).stem + (f"-until-d{args.train_until:02d}" if args.train_until is not None else "")
     out = check_out_folder(args.out or Path("results") / "match" / name)
@@ -228,6 +251,7 @@ def _cmd_match(args: argparse.Namespace) -> int:
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from sim.analysis.reports.sensitivity import sensitivity_lines, write_sensitivity
+    from sim.output import check_out_folder
 
     out = check_out_folder(args.out or Path("results") / "sensitivity" / f"{Path(args.experiment).stem}-{args.method}")
     result = write_sensitivity(
@@ -245,6 +269,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from sim.analysis.reports.counterfactual import comparison_lines, write_comparison
+    from sim.output import check_out_folder
 
     stems = f"{Path(args.scenario_b).stem}-vs-{Path(args.scenario_a).stem}"
     out = check_out_folder(args.out or Path("results") / "compare" / stems)
@@ -255,7 +280,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args.runs,
         out,
         ensembles=args.ensembles,
-        master_seed=args.master_seed,
+        master_seed=args.seed,
         workers=args.workers,
         cluster=args.cluster,
         quiet=args.quiet,
@@ -263,6 +288,19 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     )
     labels = [Path(args.scenario_a).stem, Path(args.scenario_b).stem]
     print("\n".join(comparison_lines(result, labels, out)))
+    return 0
+
+
+def _cmd_completion(args: argparse.Namespace) -> int:
+    import shtab
+
+    print(shtab.complete(build_parser(), args.shell))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    for kind in KINDS:
+        print(f"{kind}: {', '.join(names(kind)) or 'none'}")
     return 0
 
 
@@ -277,13 +315,10 @@ def _cmd_agree(args: argparse.Namespace) -> int:
 
 
 def _cmd_viz(args: argparse.Namespace) -> int:
-    import importlib.util
+    from sim.scenario import load_scenario
+    from sim.viz import bench_page, serve
 
     load_scenario(args.scenario)  # bad input stops here, before a server starts
-    if importlib.util.find_spec("solara") is None:
-        print("qusayr: the web page needs the 'viz' extra: pip install -e '.[viz]' (make run does it)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    from sim.viz import bench_page, serve
 
     if args.bench:
         print(json.dumps(bench_page(args.scenario, redraws=args.bench, steps_per_redraw=args.steps_per_redraw)))
@@ -291,12 +326,16 @@ def _cmd_viz(args: argparse.Namespace) -> int:
     return serve(args.scenario, args.port)
 
 
-def _add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_engine_arguments(parser: argparse.ArgumentParser, *, progress: bool = True) -> None:
+    """``--workers`` and ``--cluster`` (and ``--quiet`` where the command shows progress)."""
     parser.add_argument(
-        "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
+        "--workers",
+        type=_count(0),
+        help="local worker processes, at most the cores (default: all cores; 0: run in this process)",
     )
     parser.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    if progress:
+        parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def _add_scenario_arguments(parser: argparse.ArgumentParser) -> None:
@@ -339,8 +378,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     record = commands.add_parser("record", help="print the historical record (claims, events, forces, casualties)")
     record.add_argument("--json", action="store_true", help="print the record as JSON")
-    record.add_argument("--file", type=Path, default=DEFAULT_RECORD_PATH, help="record file (default: %(default)s)")
+    record.add_argument("--file", type=Path, help="record file (default: the shipped record of the battle)")
     record.set_defaults(handler=_cmd_record)
+
+    listing = commands.add_parser(
+        "list", help="the scenarios, experiments and pattern tests found by name (shipped and your own)"
+    )
+    listing.set_defaults(handler=_cmd_list)
+
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell's completion script (bash: qusayr completion bash > ~/.qusayr-completion; source it)",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "tcsh"))
+    completion.set_defaults(handler=_cmd_completion)
 
     run = commands.add_parser("run", help="run a scenario once and write its outcomes")
     _add_scenario_arguments(run)
@@ -385,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--out", type=Path, help="output folder (default: results/validate/<scenario>)")
     validate.add_argument(
-        "--master-seed", type=_count(0, MAX_SEED), default=1, help="seeds come from this (default: %(default)s)"
+        "--seed", type=_count(0, MAX_SEED), default=1, help="the runs' seeds come from this (default: %(default)s)"
     )
     validate.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
     validate.add_argument(
@@ -394,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="each run draws its inputs from this posterior sample (posterior.parquet of qusayr match)",
     )
+    validate.add_argument("--strict", action="store_true", help="exit 1 when any check of the record is missed")
     _add_engine_arguments(validate)
     validate.set_defaults(handler=_cmd_validate)
 
@@ -447,10 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--replicates", type=_count(1, MAX_REPLICATES), help="seeds per parameter set (default: the experiment's)"
     )
     sens.add_argument("--out", type=Path, help="output folder (default: results/sensitivity/<experiment>-<method>)")
-    sens.add_argument(
-        "--workers", type=_count(0), help="local worker processes (default: all cores; 0: run in this process)"
-    )
-    sens.add_argument("--cluster", metavar="tcp://HOST:PORT", help="run on this Dask scheduler instead")
+    _add_engine_arguments(sens, progress=False)
     sens.set_defaults(handler=_cmd_sensitivity)
 
     comp = commands.add_parser("compare", help="two scenarios on common seeds: paired differences with CIs")
@@ -458,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("scenario_b", help="scenario B (e.g. a counterfactual)")
     comp.add_argument("--runs", type=_count(2, MAX_RUNS), default=30, help="common seeds (default: %(default)s)")
     comp.add_argument(
-        "--master-seed", type=_count(0, MAX_SEED), default=1, help="seeds come from this (default: %(default)s)"
+        "--seed", type=_count(0, MAX_SEED), default=1, help="the common seeds come from this (default: %(default)s)"
     )
     comp.add_argument("--out", type=Path, help="output folder (default: results/compare/<B>-vs-<A>)")
     comp.add_argument(
@@ -506,9 +555,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_extra(args: argparse.Namespace) -> str | None:
+    """The message for an extra the command needs and lacks (None when all is there): before any work."""
+    needs = [EXTRAS[args.command]] if args.command in EXTRAS else []
+    if getattr(args, "posterior", None):
+        needs.append(POSTERIOR_EXTRA)
+    if getattr(args, "cluster", None):
+        needs.append(CLUSTER_EXTRA)
+    for extra, modules in needs:
+        absent = [m for m in modules if importlib.util.find_spec(m) is None]
+        if absent:
+            return (
+                f"qusayr: {args.command}: needs the '{extra}' extra ({', '.join(absent)} missing): "
+                f"pip install 'qusayr[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
+            )
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qusayr`` command; returns the exit status."""
     args = build_parser().parse_args(argv)
+    missing = missing_extra(args)
+    if missing:
+        print(missing, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from sim.loading import LoadError
+    from sim.output import OutputPathError
+    from sim.sweeps.failures import RunFailedError
+
     try:
         return args.handler(args)
     except BrokenPipeError:  # the reader went away (e.g. `qusayr record | head`): stop quietly

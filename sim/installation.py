@@ -17,16 +17,16 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.resources
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 # kind of input -> (the environment variable naming a user's folders, the folder inside each of them and
-# inside the shipped root)
+# inside the shipped root, one such input)
 KINDS = {
-    "scenarios": ("QUSAYR_SCENARIOS", ("scenarios",)),
-    "experiments": ("QUSAYR_EXPERIMENTS", ("experiments",)),
-    "pattern tests": ("QUSAYR_EXPERIMENTS", ("experiments", "patterns")),
+    "scenarios": ("QUSAYR_SCENARIOS", ("scenarios",), "scenario"),
+    "experiments": ("QUSAYR_EXPERIMENTS", ("experiments",), "experiment"),
+    "pattern tests": ("QUSAYR_EXPERIMENTS", ("experiments", "patterns"), "pattern test"),
 }
-
 
 DEFAULT_SCENARIO = "al-qusayr-2013"  # the shipped baseline
 
@@ -47,7 +47,7 @@ def search_folders(kind: str) -> list[Path]:
 
     A user's folders first (for a pattern test, their ``patterns/``), then the shipped one.
     """
-    variable, inside = KINDS[kind]
+    variable, inside, _ = KINDS[kind]
     users = [Path(folder) for folder in os.environ.get(variable, "").split(os.pathsep) if folder]
     return [folder.joinpath(*inside[1:]) for folder in users] + [shipped(*inside)]
 
@@ -57,17 +57,20 @@ def names(kind: str) -> list[str]:
     return sorted({path.stem for folder in search_folders(kind) for path in folder.glob("*.yaml")})
 
 
-def named_input(name_or_path: str | Path, kind: str) -> Path:
+def named_input(name_or_path: str | Path, kind: str, error: Callable[[str], Exception]) -> Path:
     """An input's file: a path as given (a ``.yaml`` name or an existing file), else a name's file.
 
-    That is ``<name>.yaml`` in the first search folder that holds it; the shipped folder's path when
-    none does (for the error message).
+    That is ``<name>.yaml`` in the first search folder that holds it; a name found nowhere raises
+    ``error`` with a message that lists the names there are.
     """
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return path
-    candidates = [folder / f"{name_or_path}.yaml" for folder in search_folders(kind)]
-    return next((candidate for candidate in candidates if candidate.is_file()), candidates[-1])
+    for folder in search_folders(kind):
+        if (folder / f"{name_or_path}.yaml").is_file():
+            return folder / f"{name_or_path}.yaml"
+    known = ", ".join(names(kind)) or "none"
+    raise error(f"{name_or_path}: no such {KINDS[kind][2]}; the {kind} found by name are {known} (qusayr list)")
 
 
 def code_version() -> str:

@@ -10,6 +10,7 @@ so it is replaced whole and may hold nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -71,16 +72,30 @@ def write_run(result: RunResult, out: Path, *, scenario: Scenario, overrides: li
     return [out / name for name in RUN_FILES]
 
 
+def default_run_folder(scenario: Scenario, seed: int, overrides: list[str]) -> str:
+    """A run's folder under ``results/``: ``<scenario>-seed<seed>``, with overrides ``...-set-<hash>``.
+
+    The hash is the first 8 hex digits of the SHA-256 of the overrides in order, so that a run with
+    ``--set`` never replaces another run's folder (the baseline's, or one with other overrides).
+    """
+    if not overrides:
+        return f"{scenario.name}-seed{seed}"
+    digest = hashlib.sha256("\n".join(overrides).encode()).hexdigest()[:8]
+    return f"{scenario.name}-seed{seed}-set-{digest}"
+
+
 def run_into(
     scenario_name: str | Path, overrides: list[str], seed: int, out: Path | None = None
 ) -> tuple[RunResult, Path]:
-    """Run a scenario once and write its files into ``out`` (default ``results/<scenario>-seed<seed>``).
+    """Run a scenario once and write its files into ``out`` (default: ``default_run_folder``).
 
     Bad input, and an ``out`` that cannot take the run's files, stop it before the run.
     """
     scenario = load_scenario(scenario_name, overrides)
     record = load_record()
-    out = check_run_folder(out or path_under(RESULTS, f"{scenario.name}-seed{seed}", f"{scenario_name}: name"))
+    out = check_run_folder(
+        out or path_under(RESULTS, default_run_folder(scenario, seed, overrides), f"{scenario_name}: name")
+    )
     result = run(scenario, seed)
     write_run(result, out, scenario=scenario, overrides=overrides, record=record)
     return result, out

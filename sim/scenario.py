@@ -409,7 +409,7 @@ class ScenarioError(LoadError):
 
 def scenario_path(name_or_path: str | Path) -> Path:
     """A scenario's file: a path as given, or ``scenarios/<name>.yaml``."""
-    return named_input(name_or_path, "scenarios")
+    return named_input(name_or_path, "scenarios", ScenarioError)
 
 
 def _deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

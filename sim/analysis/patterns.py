@@ -70,7 +70,7 @@ class PatternTest(InputModel):
 
 def pattern_test_path(name_or_path: str | Path) -> Path:
     """A pattern test's file: a path, or ``experiments/patterns/<name>.yaml``."""
-    return named_input(name_or_path, "pattern tests")
+    return named_input(name_or_path, "pattern tests", PatternTestError)
 
 
 def load_pattern_test(name_or_path: str | Path) -> PatternTest:

@@ -298,7 +298,7 @@ class RunSpec:
 
 def experiment_path(name_or_path: str | Path) -> Path:
     """An experiment's file: a path as given, or ``experiments/<name>.yaml``."""
-    return named_input(name_or_path, "experiments")
+    return named_input(name_or_path, "experiments", ExperimentError)
 
 
 def override_text(path: str, value: Any) -> str:

@@ -156,6 +156,9 @@ def test_validate_writes_the_report_the_json_and_the_figures(tmp_path, short, ca
     printed = capsys.readouterr().out
     assert "goodness of fit" in printed
     assert f"MISS  the town falls: {missed[0]['measured']}" in printed
+    strict = ["validate", str(short), "--runs", "3", "--out", str(tmp_path / "strict"), "--workers", "0", "--quiet"]
+    assert main([*strict, "--strict"]) == 1  # the same misses: --strict makes them the exit status
+    assert f"validate --strict: {len(missed)} of {len(names)} checks missed" in capsys.readouterr().err
 
 
 def test_validate_stops_on_an_unknown_scenario_with_status_2_and_writes_nothing(tmp_path, capsys):

@@ -92,8 +92,8 @@ CASES = [
     ),
     pytest.param(Case(["validate", "--runs", str(10**9)], ("validate", "--runs", "at most")), id="validate-runs-huge"),
     pytest.param(
-        Case(["validate", "--master-seed", str(2**64)], ("validate", "--master-seed", "at most")),
-        id="validate-master-seed-too-large",
+        Case(["validate", "--seed", str(2**64)], ("validate", "--seed", "at most")),
+        id="validate-seed-too-large",
     ),
     pytest.param(
         Case(["compare", "al-qusayr-2013", "no-corridor", "--runs", str(10**9)], ("compare", "--runs", "at most")),
