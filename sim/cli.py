@@ -56,7 +56,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.runfiles import run_into, run_lines
 
     result, out = run_into(args.scenario, args.set, args.seed, args.out)
-    print("\n".join(run_lines(result.summary, out)))
+    scenario = load_scenario(args.scenario, args.set)
+    print("\n".join(run_lines(result.summary, out, record=load_record(), scenario=scenario)))
     return 0
 
 
