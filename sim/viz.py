@@ -34,10 +34,11 @@ import matplotlib.dates as mdates
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_rgb
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from sim import palette
 from sim.analysis import targets
 from sim.grid import cell_sums
 from sim.loading import LoadError
@@ -46,13 +47,30 @@ from sim.output import REPO_ROOT
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record, load_record
 from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario
-from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS
+from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS, SIDE_NAMES
 
-SIDE_COLOURS = {REBELS: "#1e8449", ARMY: "#c0392b", HEZBOLLAH: "#e6b400", CIVILIANS: "#6c3483"}
-SIDE_LABELS = {REBELS: "rebels", ARMY: "army and militia", HEZBOLLAH: "Hezbollah", CIVILIANS: "civilians"}
-# cell control codes (sim.state) -> colour: outskirts nobody holds, attackers, rebels, contested
-CONTROL_COLOURS = {NONE: "#f3efe4", GOV: "#f5b7b1", REB: "#abebc6", CONTESTED: "#fad7a0"}
-OWNER_COLOURS = {"gov": "#c0392b", "reb": "#1e8449", "contested": "#d68910"}
+SIDES = (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
+SIDE_COLOURS = {side: palette.SIDE_COLOURS[SIDE_NAMES[side]] for side in SIDES}  # by the state's side codes
+SIDE_LABELS = {side: palette.SIDE_LABELS[SIDE_NAMES[side]] for side in SIDES}
+OWNER_COLOURS = {
+    "gov": palette.ATTACKERS_COLOUR,
+    "reb": palette.SIDE_COLOURS["rebels"],
+    "contested": palette.CONTESTED_COLOUR,
+}
+CELL_TINT = 0.35  # a cell's fill: its holder's colour at this strength over white (units stand out on it)
+
+
+def _tint(colour: str) -> str:
+    return to_hex(CELL_TINT * np.array(to_rgb(colour)) + (1 - CELL_TINT))
+
+
+# cell control codes (sim.state) -> colour: outskirts nobody holds, and pale tints of the holders' colours
+CONTROL_COLOURS = {
+    NONE: "#f3efe4",
+    GOV: _tint(OWNER_COLOURS["gov"]),
+    REB: _tint(OWNER_COLOURS["reb"]),
+    CONTESTED: _tint(OWNER_COLOURS["contested"]),
+}
 SCENARIO_VARIABLE = "QUSAYR_SCENARIO"  # how `qusayr viz` tells app.py which scenario to show
 LAYERS = ("units", "civilians", "damage")  # the map's layers a user can switch on and off
 DPI = 72  # the charts' resolution: small PNGs render and encode fast (docs/performance.md: step + redraw time)
@@ -186,9 +204,7 @@ def status_text(model: BattleModel) -> str:
 def killed_text(model: BattleModel) -> str:
     """People killed so far, by side."""
     killed = model.state.tally.killed
-    return "killed so far: " + ", ".join(
-        f"{SIDE_LABELS[s]} {killed[s]:,}" for s in (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
-    )
+    return "killed so far: " + ", ".join(f"{SIDE_LABELS[s]} {killed[s]:,}" for s in SIDES)
 
 
 def forces_text(model: BattleModel) -> str:
@@ -401,9 +417,16 @@ class Charts:
         self.fig = Figure(figsize=(7.2, 6.0), dpi=DPI, layout="constrained")
         self.canvas = FigureCanvasAgg(self.fig)
         share_ax, killed_ax = self.fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-        (self.share,) = share_ax.plot([], [], color="black", linewidth=1.5, label="model: share of the town")
+        (self.share,) = share_ax.plot(
+            [], [], color=palette.MODEL_COLOUR, linewidth=1.5, label="model: share of the town"
+        )
         (self.sectors,) = share_ax.plot(
-            [], [], color="grey", linestyle="--", linewidth=1, label=f"model: sectors held / {model.state.n_sectors}"
+            [],
+            [],
+            color=palette.MODEL_BAND_COLOUR,
+            linestyle="--",
+            linewidth=1,
+            label=f"model: sectors held / {model.state.n_sectors}",
         )
         draw_control_claims(share_ax, targets, record, width=3, size=4)
         share_ax.set_ylim(0, 1)
@@ -411,8 +434,7 @@ class Charts:
         share_ax.set_title("Share of the town held by the attackers, against the record's claims", fontsize=9)
         share_ax.legend(loc="lower right", fontsize=6)
         self.killed = {
-            side: killed_ax.plot([], [], color=SIDE_COLOURS[side], label=SIDE_LABELS[side])[0]
-            for side in (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
+            side: killed_ax.plot([], [], color=SIDE_COLOURS[side], label=SIDE_LABELS[side])[0] for side in SIDES
         }
         killed_ax.set_ylabel("killed (people)")
         killed_ax.set_title("Killed by side", fontsize=9)
