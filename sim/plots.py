@@ -193,6 +193,12 @@ def plot_outcome_vs_parameter(
         medians[parameter], medians[outcome], "o", color=MODEL_COLOUR, ms=4, label="model: median of a point's runs"
     )
     _record_band(ax, targets, outcome)
+    if runs[parameter].dtype.kind in "iuf":  # a number: the axis spans every point, those left out too
+        low, high = float(runs[parameter].min()), float(runs[parameter].max())
+        pad = 0.05 * (high - low) or 0.05 * abs(low) or 1.0
+        ax.set_xlim(low - pad, high + pad)
+    if happened.empty:
+        ax.text(0.5, 0.5, "no run: it never happened", transform=ax.transAxes, ha="center", va="center")
     missing = len(runs) - len(happened)
     ax.set_xlabel(parameter)
     ax.set_ylabel(outcome.replace("_", " "))

@@ -166,3 +166,13 @@ def test_sweep_figures_label_points_by_their_values_draw_the_record_and_state_a_
 def test_a_selection_of_sweep_points_is_evenly_spaced_from_first_to_last():
     assert sweep_points_shown([0, 1, 2]) == [0, 1, 2]
     assert sweep_points_shown(list(range(10, 30)), most=5) == [10, 15, 20, 24, 29]
+
+
+def test_an_outcome_no_run_reached_is_said_and_its_axis_spans_the_points():
+    runs = _sweep_runs(3).assign(fall_day=None)
+    ax = plot_outcome_vs_parameter(runs, "forces.army.fighters", "fall_day")
+    low, high = ax.get_xlim()
+    assert low < 4000 < 4200 < high
+    assert [t.get_text() for t in ax.texts] == ["no run: it never happened"]
+    assert "(6 runs: never)" in ax.get_title()
+    plt.close(ax.figure)
