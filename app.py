@@ -39,13 +39,21 @@ from sim.viz import (
     town_png,
 )
 
+PAGE_TITLE = "al-Qusayr 2013: the battle, step by step"
+SWATCH = {"display": "inline-block", "width": "0.9em", "height": "0.9em", "border": "1px solid #555"}
+# Mesa's sliders show their value only while dragged (Vuetify's thumb label, hidden by an inline
+# display: none): shown always, in a bubble above the thumb, with room made above each slider for it
+SLIDER_VALUES_SHOWN = """
+.v-slider__thumb-label-container { display: block !important; }
+.v-input__slider { padding-top: 30px; }
+"""
+
 
 @solara.component
 def BattleMap(model: LiveBattle):  # noqa: N802 (Solara names components like classes)
-    """The clock, the town map with its layer switches, and the outside places."""
+    """The clock, and the town map with its layer switches and its legend."""
     update_counter.get()  # redraw after every step (Mesa bumps this counter)
     layers, set_layers = solara.use_state(list(LAYERS))
-    places = solara.use_memo(lambda: places_png(model), [places_key(model)])
 
     def switch(layer: str, on: bool) -> None:
         set_layers([name for name in LAYERS if (name == layer and on) or (name != layer and name in layers)])
@@ -56,24 +64,29 @@ def BattleMap(model: LiveBattle):  # noqa: N802 (Solara names components like cl
         with solara.Row(gap="12px"):
             for layer in LAYERS:
                 solara.Checkbox(label=layer, value=layer in layers, on_value=lambda on, layer=layer: switch(layer, on))
-        with solara.Row(gap="8px"):
-            solara.Image(town_png(model, layers), classes=["qusayr-town"])
-            solara.Image(places, classes=["qusayr-places"])
-        with solara.Row(gap="10px", style={"flex-wrap": "wrap", "font-size": "0.8em"}):
+        solara.Image(town_png(model, layers), classes=["qusayr-town"])
+        with solara.Row(gap="14px", style={"flex-wrap": "wrap"}, classes=["qusayr-legend"]):
             for colour, label in legend_entries(layers):
-                solara.Text(f"■ {label}", style={"color": colour, "text-shadow": "0 0 1px #555"})
-        solara.Text(forces_text(model), classes=["qusayr-forces"], style={"font-size": "0.8em"})
+                with solara.Row(gap="4px", style={"align-items": "center"}):
+                    solara.Text("", style={**SWATCH, "background": colour})
+                    solara.Text(label)
+        solara.Text(forces_text(model), classes=["qusayr-forces"], style={"font-size": "0.9em"})
 
 
 @solara.component
 def BattleCharts(model: LiveBattle):  # noqa: N802 (Solara names components like classes)
-    """The share of the town held against the record's claims, and the killed by side."""
+    """The share of the town held against the record's claims, the killed by side, and the outside places.
+
+    The places are here rather than beside the town map, where there is no room to read their names.
+    """
     update_counter.get()
     record = solara.use_memo(load_record, [])
     charts = solara.use_memo(lambda: Charts(model, control_targets(record, model.config), record), [model])
+    places = solara.use_memo(lambda: places_png(model), [places_key(model)])
     with solara.Column(gap="4px"):
         solara.Image(charts.png(model), classes=["qusayr-charts"])
         solara.Text(killed_text(model), classes=["qusayr-killed"])
+        solara.Image(places, classes=["qusayr-places"])
 
 
 def model_params(variant: str) -> dict:
@@ -94,17 +107,24 @@ def model_params(variant: str) -> dict:
 
 
 def make_page(variant: str | None = None):
-    """The SolaraViz page for ``variant`` (default: ``$QUSAYR_SCENARIO``, else the baseline)."""
+    """The page for ``variant`` (default: ``$QUSAYR_SCENARIO``, else the baseline): a title, and SolaraViz."""
     variant = variant or os.environ.get(SCENARIO_VARIABLE) or DEFAULT_SCENARIO
-    model = LiveBattle(variant=variant)
-    return SolaraViz(
-        model,
-        components=[(BattleMap, 0), (BattleCharts, 0)],
-        model_params=model_params(variant),
-        name="al-Qusayr 2013",
-        render_interval=1,  # Step: one model step (15 minutes in the baseline); the sidebar's slider changes it
-        play_interval=50,
-    )
+    model = LiveBattle(variant=variant)  # made once: the page's model lives as long as the server
+
+    @solara.component
+    def Page():  # noqa: N802 (Solara names components like classes)
+        solara.Title(PAGE_TITLE)
+        solara.Style(SLIDER_VALUES_SHOWN)
+        SolaraViz(
+            model,
+            components=[(BattleMap, 0), (BattleCharts, 0)],
+            model_params=model_params(variant),
+            name=PAGE_TITLE,
+            render_interval=1,  # Step: one model step (15 minutes in the baseline); the sidebar's slider changes it
+            play_interval=50,
+        )
+
+    return Page()
 
 
 page = make_page()

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+from sim.analysis.targets import Target, battle_casualty_targets, battle_date, captures, town_event
 from sim.output import (
     OutputPathError,
     check_out_folder,
@@ -26,7 +28,7 @@ from sim.output import (
     write_text,
 )
 from sim.outputs import series_parquet
-from sim.record import Record, load_record
+from sim.record import Event, Record, load_record
 from sim.run import OUTCOME_EVENT_DAYS, RunResult, run
 from sim.scenario import Scenario, load_scenario
 
@@ -101,17 +103,58 @@ def run_into(
     return result, out
 
 
-def run_lines(summary: dict[str, Any], out: Path) -> list[str]:
-    """What ``qusayr run`` prints: the run's outcomes, and where its files are."""
-    lines = [f"scenario {summary['scenario']} (seed {summary['seed']}, {summary['days_simulated']} days)"]
+def _model_day(day: float | None) -> str:
+    """A run's day of an event as 'day 16.6, 4 June', or 'never'."""
+    return "never" if day is None else f"day {day:.1f}, {battle_date(day)}"
+
+
+def _record_day(event: Event) -> str:
+    """The record's date of an event as 'day 17, 5 June (morning)', saying when the date is inferred."""
+    notes = [event.time_of_day] if event.time_of_day else []
+    if event.date_basis == "inferred":
+        notes.append("date inferred")
+    return f"day {event.day}, {battle_date(event.day)}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _killed_in_record(target: Target) -> str:
+    """The record's killed of a side in the battle, as the sources give it: '431-1257', 'at least 23'."""
+    low, high = target.stated
+    if math.isinf(high):
+        return f"at least {low:g} (the record counts only part of them)"
+    return f"{low:g}" if low == high else f"{low:g}-{high:g}"
+
+
+def run_lines(summary: dict[str, Any], out: Path, *, record: Record, scenario: Scenario) -> list[str]:
+    """What ``qusayr run`` prints: the run's outcomes beside the record's, that it is one seed, where its files are.
+
+    Days count from day 0 = 19 May 2013 (``DAY0``); the record's values are read from ``record``.
+    """
+    row = "  {:<22}{:<26}{}"
+    lines = [
+        f"scenario {summary['scenario']}, seed {summary['seed']}: {summary['days_simulated']} days from "
+        f"{battle_date(0)} 2013 (day 0)",
+        row.format("the town", "model", "record"),
+    ]
+    for kind, key in OUTCOME_EVENT_DAYS.items():
+        lines.append(row.format(kind, _model_day(summary[key]), _record_day(town_event(record, kind))))
+    lines.append(row.format("places captured", "model", "record"))
+    recorded = dict(captures(record, scenario))
+    captured = summary["places_captured"]
+    for place in sorted(captured.keys() | recorded.keys(), key=lambda p: captured.get(p, math.inf)):
+        in_record = _record_day(recorded[place]) if place in recorded else "not dated in the record"
+        lines.append(row.format(place, _model_day(captured.get(place)), in_record))
+    lines.append(row.format("killed in the battle", "model", "record"))
+    killed_targets = {t.outcome.removeprefix("killed_"): t for t in battle_casualty_targets(record)}
+    for side, killed in summary["killed"].items():
+        in_record = _killed_in_record(killed_targets[side]) if side in killed_targets else "not in the record"
+        lines.append(row.format(side, f"{killed:,}", in_record))
+    for fate in ("wounded", "captured", "withdrawn"):
+        lines.append(f"  {fate}: " + ", ".join(f"{k} {v:,}" for k, v in summary[fate].items()))
     by_day = ", ".join(str(n) for n in summary["gov_sectors_by_day"])
-    lines.append(f"  sectors held by the attackers at the end of each day: {by_day}")
-    for key in OUTCOME_EVENT_DAYS.values():
-        value = summary[key]
-        lines.append(f"  {key.replace('_', ' ')}: {'never' if value is None else value}")
-    places = ", ".join(f"{k} {v}" for k, v in summary["places_captured"].items()) or "none"
-    lines.append(f"  places captured (day): {places}")
-    for fate in ("killed", "wounded", "captured", "withdrawn"):
-        lines.append(f"  {fate}: " + ", ".join(f"{k} {v}" for k, v in summary[fate].items()))
-    lines.append(f"  written to {out}/ ({FILES})")
+    lines.append(f"  sectors held by the attackers at the end of each day from {battle_date(0)}: {by_day}")
+    lines += [
+        "  This is one seed of a stochastic model: other seeds give other days and tolls.",
+        "  The ensemble against the record: qusayr validate; another seed: qusayr run --seed N.",
+        f"  written to {out}/ ({FILES})",
+    ]
     return lines

@@ -25,19 +25,23 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import matplotlib.dates as mdates
+import matplotlib.patheffects as patheffects
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_rgb
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from sim import palette
 from sim.analysis import targets
 from sim.grid import cell_sums
 from sim.installation import shipped
@@ -46,21 +50,43 @@ from sim.model import BattleModel
 from sim.plots import draw_control_claims
 from sim.record import DAY0, Record, load_record
 from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario
-from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS
+from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS, SIDE_NAMES
 
-SIDE_COLOURS = {REBELS: "#1e8449", ARMY: "#c0392b", HEZBOLLAH: "#e6b400", CIVILIANS: "#6c3483"}
-SIDE_LABELS = {REBELS: "rebels", ARMY: "army and militia", HEZBOLLAH: "Hezbollah", CIVILIANS: "civilians"}
-# cell control codes (sim.state) -> colour: outskirts nobody holds, attackers, rebels, contested
-CONTROL_COLOURS = {NONE: "#f3efe4", GOV: "#f5b7b1", REB: "#abebc6", CONTESTED: "#fad7a0"}
-OWNER_COLOURS = {"gov": "#c0392b", "reb": "#1e8449", "contested": "#d68910"}
+SIDES = (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
+SIDE_COLOURS = {side: palette.SIDE_COLOURS[SIDE_NAMES[side]] for side in SIDES}  # by the state's side codes
+SIDE_LABELS = {side: palette.SIDE_LABELS[SIDE_NAMES[side]] for side in SIDES}
+OWNER_COLOURS = {
+    "gov": palette.ATTACKERS_COLOUR,
+    "reb": palette.SIDE_COLOURS["rebels"],
+    "contested": palette.CONTESTED_COLOUR,
+}
+CELL_TINT = 0.35  # a cell's fill: its holder's colour at this strength over white (units stand out on it)
+
+
+def _tint(colour: str) -> str:
+    return to_hex(CELL_TINT * np.array(to_rgb(colour)) + (1 - CELL_TINT))
+
+
+# cell control codes (sim.state) -> colour: outskirts nobody holds, and pale tints of the holders' colours
+CONTROL_COLOURS = {
+    NONE: "#f3efe4",
+    GOV: _tint(OWNER_COLOURS["gov"]),
+    REB: _tint(OWNER_COLOURS["reb"]),
+    CONTESTED: _tint(OWNER_COLOURS["contested"]),
+}
 SCENARIO_VARIABLE = "QUSAYR_SCENARIO"  # how `qusayr viz` tells app.py which scenario to show
 LAYERS = ("units", "civilians", "damage")  # the map's layers a user can switch on and off
 DPI = 72  # the charts' resolution: small PNGs render and encode fast (docs/performance.md: step + redraw time)
+EDGE_PAD_IN = 0.12  # room between the charts' text and the picture's edges (inches)
+PAGE_FONT = 11  # the pictures' text, in points (= pixels at DPI 72): legible at the page's normal size
 CELL_PX = 12  # pixels per 100 m cell on the town map
 # where in its cell a side's disc is drawn (fractions of the cell from its south-west corner)
 UNIT_OFFSETS = {REBELS: (0.3, 0.5), ARMY: (0.7, 0.7), HEZBOLLAH: (0.7, 0.3)}
+ROUTE_NUMBER_AT = 0.6  # a route's number: this far along its first leg out of the town
 PLACE_CLIP_KM = 9.0  # outside places further than this are drawn at this distance, named with theirs
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)  # passed on to the page's server, which then stops
+ANSWER_WAIT_S = 120  # how long `qusayr viz` waits for the page to answer before saying so (it takes ~20 s here)
+ANSWER_POLL_S = 0.2  # between two attempts to reach the page
 STOP_GRACE_S = 15  # a stopped server still running after this is killed (its own shutdown takes 5 s at most)
 
 
@@ -186,9 +212,7 @@ def status_text(model: BattleModel) -> str:
 def killed_text(model: BattleModel) -> str:
     """People killed so far, by side."""
     killed = model.state.tally.killed
-    return "killed so far: " + ", ".join(
-        f"{SIDE_LABELS[s]} {killed[s]:,}" for s in (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
-    )
+    return "killed so far: " + ", ".join(f"{SIDE_LABELS[s]} {killed[s]:,}" for s in SIDES)
 
 
 def forces_text(model: BattleModel) -> str:
@@ -337,44 +361,53 @@ def places_key(model: BattleModel) -> tuple:
 
 
 def draw_places(model: BattleModel, ax: Axes) -> Axes:
-    """The outside places (coloured by holder) and the supply routes (open: solid green, cut: dashed red)."""
+    """The outside places (coloured by holder) and the supply routes (open: solid green, cut: dashed red).
+
+    Each route is numbered on its first leg out of the town, and the title says which are open:
+    labels along the routes hid the places' names.
+    """
     places = model.config.places
     xy = [_clip(p.x_km, p.y_km) for p in places]
     town = model.state.town_node
+    status = []
     for i, (nodes, _) in enumerate(model.state.routes):
         path = np.array([xy[town]] + [xy[n] for n in nodes])
         is_open = i in model.state.routes_open
         colour = SIDE_COLOURS[REBELS] if is_open else SIDE_COLOURS[ARMY]
         ax.plot(path[:, 0], path[:, 1], color=colour, linestyle="-" if is_open else "--", linewidth=1.5, zorder=1)
-        mid = path[len(path) // 2]
         ax.annotate(
-            f"route {i + 1}: {'open' if is_open else 'cut'}",
-            mid,
-            xytext=(-4, -8),
-            textcoords="offset points",
-            fontsize=7,
-            ha="right",
+            str(i + 1),
+            path[0] + ROUTE_NUMBER_AT * (path[1] - path[0]),
+            fontsize=PAGE_FONT,
+            fontweight="bold",
+            ha="center",
+            va="center",
             color=colour,
+            path_effects=[patheffects.withStroke(linewidth=3, foreground="white")],
         )
+        status.append(f"{i + 1} {'open' if is_open else 'cut'}")
     for i, place in enumerate(places):
         x, y = xy[i]
         colour = SIDE_COLOURS[ARMY] if model.state.node_holder[i] == GOV else SIDE_COLOURS[REBELS]
         ax.scatter([x], [y], s=80 if i == town else 25, marker="s" if i == town else "o", color=colour, zorder=2)
         distance = float(np.hypot(place.x_km, place.y_km))
         name = f"{place.name} ({distance:.0f} km)" if distance > PLACE_CLIP_KM else place.name
-        ax.annotate(name, (x, y), xytext=(4, 2), textcoords="offset points", fontsize=6)
+        ax.annotate(name, (x, y), xytext=(4, 2), textcoords="offset points", fontsize=PAGE_FONT - 1)
     ax.set_xlim(-PLACE_CLIP_KM - 1, PLACE_CLIP_KM + 3)
     ax.set_ylim(-PLACE_CLIP_KM - 1, PLACE_CLIP_KM + 1)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title("Outside places and supply routes (red: attackers', green: rebels')", fontsize=8)
+    ax.set_title(
+        "Outside places and supply routes\n(red: the attackers', green: the rebels')\nroutes: " + ", ".join(status),
+        fontsize=PAGE_FONT,
+    )
     return ax
 
 
 def places_png(model: BattleModel) -> bytes:
     """The places and routes as PNG bytes."""
-    fig = Figure(figsize=(4.6, 4.4), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(5.6, 6.0), dpi=DPI, layout="constrained")  # room above the map for its title
     draw_places(model, fig.subplots())
     return figure_png(fig)
 
@@ -398,28 +431,40 @@ class Charts:
     """
 
     def __init__(self, model: LiveBattle, targets: list, record: Record) -> None:
-        self.fig = Figure(figsize=(7.2, 6.0), dpi=DPI, layout="constrained")
+        self.fig = Figure(figsize=(7.6, 7.4), dpi=DPI, layout="constrained")
+        self.fig.get_layout_engine().set(w_pad=EDGE_PAD_IN, h_pad=EDGE_PAD_IN)  # the last date whole, with room
         self.canvas = FigureCanvasAgg(self.fig)
         share_ax, killed_ax = self.fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-        (self.share,) = share_ax.plot([], [], color="black", linewidth=1.5, label="model: share of the town")
+        (self.share,) = share_ax.plot(
+            [], [], color=palette.MODEL_COLOUR, linewidth=1.5, label="model: share of the town"
+        )
         (self.sectors,) = share_ax.plot(
-            [], [], color="grey", linestyle="--", linewidth=1, label=f"model: sectors held / {model.state.n_sectors}"
+            [],
+            [],
+            color=palette.MODEL_BAND_COLOUR,
+            linestyle="--",
+            linewidth=1,
+            label=f"model: sectors held / {model.state.n_sectors}",
         )
         draw_control_claims(share_ax, targets, record, width=3, size=4)
         share_ax.set_ylim(0, 1)
-        share_ax.set_ylabel("held by the attackers")
-        share_ax.set_title("Share of the town held by the attackers, against the record's claims", fontsize=9)
-        share_ax.legend(loc="lower right", fontsize=6)
+        share_ax.set_ylabel("held by the attackers", fontsize=PAGE_FONT)
+        share_ax.set_title("Share of the town held by the attackers, against the record's claims", fontsize=PAGE_FONT)
+        self.fig.legend(
+            *share_ax.get_legend_handles_labels(), loc="outside upper center", ncol=2, fontsize=PAGE_FONT - 1
+        )  # above the charts: inside, it would hide claims
         self.killed = {
-            side: killed_ax.plot([], [], color=SIDE_COLOURS[side], label=SIDE_LABELS[side])[0]
-            for side in (REBELS, ARMY, HEZBOLLAH, CIVILIANS)
+            side: killed_ax.plot([], [], color=SIDE_COLOURS[side], label=SIDE_LABELS[side])[0] for side in SIDES
         }
-        killed_ax.set_ylabel("killed (people)")
-        killed_ax.set_title("Killed by side", fontsize=9)
-        killed_ax.legend(loc="upper left", fontsize=7)
+        killed_ax.set_ylabel("killed (people)", fontsize=PAGE_FONT)
+        killed_ax.set_title("Killed by side", fontsize=PAGE_FONT, loc="left")
+        killed_ax.legend(  # above the axes, right of the title: the lines rise into any corner inside
+            loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, fontsize=PAGE_FONT - 1, frameon=False, borderaxespad=0
+        )
         self.now = [ax.axvline(0, color="grey", linewidth=0.8) for ax in (share_ax, killed_ax)]
         for ax in (share_ax, killed_ax):
             ax.set_xlim(model.config.time.start, model.config.time.end)
+            ax.tick_params(labelsize=PAGE_FONT - 1)
             ax.grid(alpha=0.3)
         killed_ax.xaxis.set_major_locator(mdates.DayLocator(interval=2))
         killed_ax.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
@@ -565,14 +610,32 @@ def _raise_stop(signum: int, _frame: Any) -> None:
     raise _StopRequestError(signum)
 
 
-def _serve_until_stopped(server: subprocess.Popen) -> int:
-    """Wait for the server; on SIGTERM, SIGHUP or SIGINT pass the signal on and wait for it to end.
+def answers(url: str, server: subprocess.Popen, timeout_s: float = ANSWER_WAIT_S) -> bool:
+    """Whether the page's server answers ``url`` (with any HTTP status) before it ends or ``timeout_s`` pass."""
+    deadline = time.monotonic() + timeout_s
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # an answer all the same
+        except OSError:  # not listening yet, or too slow to answer: ask again
+            time.sleep(ANSWER_POLL_S)
+    return False
 
-    A server that has not ended ``STOP_GRACE_S`` seconds after the signal is killed. Returns 0 when
-    stopped, else the server's own exit status.
+
+def _serve_until_stopped(server: subprocess.Popen, url: str) -> int:
+    """Tell ``url`` once the server answers it; wait for the server; on SIGTERM, SIGHUP or SIGINT stop it.
+
+    The signal is passed on and the server waited for; one that has not ended ``STOP_GRACE_S``
+    seconds after it is killed. Returns 0 when stopped, else the server's own exit status.
     """
     previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
     try:
+        if answers(url, server):
+            print(f"qusayr: the battle at {url} (Ctrl-C stops it)", flush=True)
+        elif server.poll() is None:
+            print(f"qusayr: {url} has not answered in {ANSWER_WAIT_S} s; still waiting (Ctrl-C stops it)", flush=True)
         status = server.wait()
         return status if status >= 0 else 128 - status
     except _StopRequestError as stop:
@@ -595,6 +658,7 @@ def _serve_until_stopped(server: subprocess.Popen) -> int:
 def serve(scenario: str | Path, port: int) -> int:
     """Serve the page for ``scenario`` on 127.0.0.1:``port`` until stopped (``qusayr viz``).
 
+    The page's address is printed once the page answers it (the server takes some seconds to start).
     The server is a child process that ends with this one however this one ends (see
     ``sim.viz_server``). Returns 0 once stopped by a signal (Ctrl-C), else the server's exit status;
     2 without app.py. A port that cannot be had raises ``PortUnavailableError`` before anything starts.
@@ -606,5 +670,7 @@ def serve(scenario: str | Path, port: int) -> int:
     with listen(port) as listener:
         server = page_server(scenario, listener)
         port = listener.getsockname()[1]
-    print(f"qusayr: the battle ({scenario}) at http://127.0.0.1:{port}/ (Ctrl-C stops it)", flush=True)
-    return _serve_until_stopped(server)
+    print(
+        f"qusayr: starting the page for {scenario} on 127.0.0.1:{port}; its address follows once it answers", flush=True
+    )
+    return _serve_until_stopped(server, f"http://127.0.0.1:{port}/")

@@ -150,6 +150,11 @@ def test_the_page_runs_the_battle_in_a_browser(page):
         assert picture.std() > 10, f"{selector} is blank"
     start = _clock(page)
     assert "19 May 2013, 00:00 (day 0, step 0 of" in start
+    assert page.title().startswith("al-Qusayr 2013")  # the tab's title, not "App"
+    values = page.locator(".v-slider__thumb-label")  # every slider shows its value without being dragged
+    assert values.count() >= 7
+    assert all(values.nth(i).is_visible() for i in range(values.count()))
+    assert values.nth(values.count() - 1).inner_text() == "1"  # the seed
     chart_before, map_before = _picture(page, ".qusayr-charts"), _picture(page, ".qusayr-town")
 
     step_seconds = []

@@ -11,8 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from sim.cli import main
+from sim.record import load_record
 from sim.run import EVENT_DAYS, OUTCOME_EVENT_DAYS
-from sim.runfiles import RUN_FILES, write_run
+from sim.runfiles import RUN_FILES, run_lines, write_run
+from sim.scenario import load_scenario
 
 SHORT = ["--set", "time.end=2013-05-20T12:00:00"]
 SUMMARY_KEYS = {
@@ -41,6 +43,7 @@ def test_run_writes_summary_series_manifest_and_figure(tmp_path, capsys):
     assert main(["run", "--seed", "4", "--out", str(out), *SHORT]) == 0
     printed = capsys.readouterr().out
     assert "sectors held by the attackers" in printed
+    assert "one seed of a stochastic model" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary) >= SUMMARY_KEYS
     assert summary["seed"] == 4
@@ -222,3 +225,47 @@ def test_the_command_tells_its_version_and_runs_as_python_dash_m(capsys):
     done = subprocess.run([sys.executable, "-m", "sim", "--version"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert done.stdout.startswith("qusayr ")
+
+
+def test_run_prints_dates_and_the_records_values_and_says_it_is_one_seed(tmp_path):
+    summary = {
+        "scenario": "al-qusayr-2013",
+        "seed": 1,
+        "days_simulated": 22.0,
+        "encirclement_day": 10.74,
+        "withdrawal_day": None,
+        "fall_day": 16.6,
+        "places_captured": {"Hamidiya": 7.5, "Borak": 17.76},
+        "killed": {"rebels": 633, "army": 323, "hezbollah": 58, "civilians": 32},
+        "wounded": {"rebels": 1160},
+        "captured": {"rebels": 466},
+        "withdrawn": {"civilians": 24469},
+        "gov_sectors_by_day": [7, 8],
+    }
+    record, scenario = load_record(), load_scenario("al-qusayr-2013")
+    lines = run_lines(summary, tmp_path, record=record, scenario=scenario)
+    rows = {line.split("  ")[1]: line for line in lines if line.startswith("  ") and "  " in line[2:]}
+    assert "day 16.6, 4 June" in rows["fall"]  # day 0 = 19 May: day 16 is 4 June
+    assert "day 10.7, 29 May" in rows["encirclement"]
+    assert "never" in rows["withdrawal"]
+    assert "day 17, 5 June (morning)" in rows["fall"]  # the record's fall: 5 June, morning
+    assert "day 11, 30 May" in rows["encirclement"]
+    assert "day 8, 27 May (date inferred)" in rows["Hamidiya"]
+    assert "not dated in the record" in rows["Borak"]
+    assert rows["rebels"].split()[1:] == ["633", "431-1257"]  # the record's lowest and highest total
+    assert "at least 23" in rows["army"]
+    assert rows["hezbollah"].split()[1:] == ["58", "114"]
+    assert any("one seed of a stochastic model" in line for line in lines)
+    assert any("qusayr validate" in line and "qusayr run --seed N" in line for line in lines)
+
+    fall = next(e for e in record.events if e.id == "fall")
+    moved = record.model_copy(
+        update={
+            "events": [
+                e.model_copy(update={"day": 18, "date": e.date.replace(day=6)}) if e is fall else e
+                for e in record.events
+            ]
+        }
+    )
+    lines = run_lines(summary, tmp_path, record=moved, scenario=scenario)
+    assert any(line.split()[0] == "fall" and "day 18, 6 June" in line for line in lines)  # read from the record

@@ -1,7 +1,11 @@
 """The web page's model and pictures (sim.viz), the page's controls (app.py) and `qusayr viz`."""
 
+import http.server
 import io
 import json
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -16,9 +20,11 @@ from sim.viz import (
     Charts,
     Controls,
     LiveBattle,
+    answers,
     clock_text,
     control_overrides,
     control_targets,
+    listen,
     places_key,
     places_png,
     town_image,
@@ -137,3 +143,22 @@ def test_cli_viz_bench_times_step_and_redraw(capsys):
     assert timing["scenario"] == "no-corridor"
     assert (timing["redraws"], timing["steps_per_redraw"]) == (2, 3)
     assert 0 < timing["median_s"] <= timing["max_s"]
+
+
+def test_the_page_is_said_to_answer_only_once_it_does():
+    started = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a server still starting
+    try:
+        with listen(0) as listener:  # a port that takes connections but never answers
+            silent = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+            assert not answers(silent, started, timeout_s=1.0)
+        page = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+        threading.Thread(target=page.serve_forever, daemon=True).start()
+        try:
+            assert answers(f"http://127.0.0.1:{page.server_address[1]}/no-such-page", started, timeout_s=10)
+        finally:
+            page.shutdown()
+            page.server_close()
+    finally:
+        started.kill()
+        started.wait()
+    assert not answers(silent, started, timeout_s=10)  # the server has ended: no wait

@@ -9,8 +9,10 @@ import datetime as dt
 from pathlib import Path
 
 from sim.analysis.reports import plotting
+from sim.analysis.targets import Target, battle_casualty_targets, event_outcome, event_target
 from sim.output import save_figure
 from sim.outputs import read_runs
+from sim.record import Record, load_record
 from sim.sweeps.ledger import Ledger
 
 SWEEP_OUTCOMES = ("fall_day", "killed_rebels", "encirclement_day")  # each drawn against every varied parameter
@@ -45,14 +47,28 @@ def status_lines(folder: Path) -> list[str]:
     return lines
 
 
+def town_and_killed_targets(record: Record) -> list[Target]:
+    """The record's targets on the town's fate (encirclement, withdrawal, fall) and on each side's killed.
+
+    They need no scenario (a sweep's figures are drawn from its folder alone): the places outside the
+    town, which a scenario names, are left out.
+    """
+    events = [event_target(e, outcome) for e in record.events if (outcome := event_outcome(e, {})) is not None]
+    return events + battle_casualty_targets(record)
+
+
 def write_sweep_figures(folder: Path) -> list[Path]:
-    """Each outcome against each varied parameter, and the sectors held by day, into ``folder/plots`` (PNG)."""
+    """Each outcome against each varied parameter, and the sectors held by day, into ``folder/plots`` (PNG).
+
+    The record's values are drawn where an outcome has one (``town_and_killed_targets``).
+    """
     ledger = Ledger(folder, read_only=True)  # first: a damaged ledger is refused before anything is drawn
     try:
         parameters = [p["path"] for p in ledger.meta()["experiment"]["parameters"]]
     finally:
         ledger.close()
     _, plots = plotting()
+    targets = town_and_killed_targets(load_record())
     runs = read_runs(folder)
     plot_dir = folder / "plots"
     plot_dir.mkdir(exist_ok=True)
@@ -61,8 +77,9 @@ def write_sweep_figures(folder: Path) -> list[Path]:
         for parameter in parameters:
             if runs[parameter].dtype == object:
                 runs[parameter] = runs[parameter].astype(str)
-            ax = plots.plot_outcome_vs_parameter(runs, parameter, outcome)
+            ax = plots.plot_outcome_vs_parameter(runs, parameter, outcome, targets=targets)
             stem = f"{outcome}-vs-{parameter.replace('.', '_')}"
             written += save_figure(ax.figure, plot_dir, stem, formats=("png",), dpi=110)
-    written += save_figure(plots.plot_sector_bands(runs).figure, plot_dir, "sector-bands", formats=("png",), dpi=110)
+    bands = plots.plot_sector_bands(runs, parameters, targets=targets)
+    written += save_figure(bands.figure, plot_dir, "sector-bands", formats=("png",), dpi=110)
     return written

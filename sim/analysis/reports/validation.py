@@ -31,6 +31,7 @@ from sim.analysis.targets import (
 from sim.analysis.validate import ValidationResult, fmt, sectors_claimed, taken_days, validate
 from sim.installation import code_version
 from sim.output import git_commit, save_figure, write_text
+from sim.palette import LEAN_COLOUR_NAMES
 from sim.record import Record
 from sim.run import EVENT_DAYS
 
@@ -260,7 +261,9 @@ def validation_figures(result: ValidationResult, record: Record, folder: Path) -
     fig.suptitle(
         f"Each sector's share held by the attackers, {name} ({len(summaries)} runs: median, 90 % band; dotted: "
         "median day taken for good)\nthe record's spatial claims: ▲ attackers hold or take it, ▼ rebels hold it; "
-        "colour: the source's lean (red government, green opposition, blue neutral)",
+        "colour: the source's lean ("
+        + ", ".join(f"{LEAN_COLOUR_NAMES[lean]} {lean}" for lean in ("government", "opposition", "neutral"))
+        + ")",
         fontsize=8,
     )
     fig.supxlabel(f"day of the battle (day 0 = {battle_date(0)} 2013); north up, west left", fontsize=8)
