@@ -1,11 +1,13 @@
 """The wheel works outside the checkout: built, installed into a fresh venv, run from an empty folder.
 
 The wheel is built from a copy of the files it is made of (so a stale ``build/`` cannot leak into
-it) and installed without its dependencies into a new virtual environment; the dependencies come
-from this test environment's site-packages, put after the venv's own (the checkout is on no path
-and the wheel's ``sim`` is the one imported, which the test checks). From an empty folder it runs
-``qusayr --version``, ``python -m sim --help``, ``qusayr run`` (which compiles the kernels once),
-``qusayr sweep smoke``, and ``qusayr viz`` until the page answers, then stops it with SIGINT.
+it) and installed without its dependencies into a new virtual environment. The dependencies come
+from this test environment: its site-packages after the venv's own, its Jupyter data and
+configuration (Solara's front end) through ``JUPYTER_PATH`` and ``JUPYTER_CONFIG_PATH``. The checkout
+is on no path, and the wheel's ``sim`` is the one imported, which the test checks. From an empty
+folder it runs ``python -m sim --version``, ``qusayr run`` (which compiles the kernels once),
+``qusayr sweep smoke``, and ``qusayr viz`` until the page answers, then stops it with SIGINT as
+Ctrl-C would.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import site
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -54,6 +57,9 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     venv_site = next(venv.glob("lib/python*/site-packages"))
     # the dependencies: this environment's site-packages, after the venv's own (a .pth adds them)
     (venv_site / "test-dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
+    # ... and their Jupyter data and configuration (Solara's front-end extensions) from this environment's prefix
+    env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
+    env["JUPYTER_CONFIG_PATH"] = str(Path(sys.prefix) / "etc" / "jupyter")
     return venv / "bin", env
 
 
@@ -95,24 +101,26 @@ def test_the_page_answers_and_stops(installed, empty_folder):
         port = probe.getsockname()[1]
     bin_dir, env = installed
     command = [str(bin_dir / "qusayr"), "viz", "--port", str(port)]
-    server = subprocess.Popen(
+    with subprocess.Popen(
         command, cwd=empty_folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + PAGE_TIMEOUT_S
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the page did not answer"
-                time.sleep(0.5)
-        os.killpg(server.pid, signal.SIGINT)  # as Ctrl-C does: to the command and its server
-        assert server.wait(timeout=30) == 0
-        assert "Traceback" not in server.stderr.read().decode()
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    ) as server:
+        try:
+            deadline = time.monotonic() + PAGE_TIMEOUT_S
+            while True:
+                assert server.poll() is None, server.communicate()[1].decode()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                        assert response.status == 200
+                        break
+                except urllib.error.HTTPError as error:  # an answer, but not the page
+                    raise AssertionError(f"the page answered {error.code}") from None
+                except OSError:
+                    assert time.monotonic() < deadline, "the page did not answer"
+                    time.sleep(0.5)
+            os.killpg(server.pid, signal.SIGINT)  # as Ctrl-C does: to the command and its server
+            _, errors = server.communicate(timeout=30)
+            assert server.returncode == 0
+            assert "Traceback" not in errors.decode()
+        finally:
+            if server.poll() is None:
+                server.kill()
