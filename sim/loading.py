@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 # libyaml's safe loader when PyYAML was built with it (the wheels are): the same documents, parsed
 # about ten times faster than the pure-Python one, which made reading a scenario cost as much as a
@@ -39,10 +39,25 @@ class LoadError(Exception):
     """An input file that cannot be used; the message names the file and the field."""
 
 
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field of this annotation may hold a boolean (pydantic would otherwise read true as 1)."""
+    return annotation is bool or any(_takes_bool(a) for a in typing.get_args(annotation)) or annotation is Any
+
+
 class InputModel(BaseModel):
-    """Base of every model of an input file: unknown keys are errors, and so are infinite and NaN floats."""
+    """Base of every model of an input file: unknown keys are errors, and so are infinite and NaN floats.
+
+    So is a boolean where a number is asked for: pydantic would read ``replicates: true`` as 1.
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and not _takes_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must not be a boolean (got {str(value).lower()})")
+        return value
 
 
 def _safe_name(name: str) -> str:

@@ -159,6 +159,9 @@ CASES = {
         EXPERIMENT + BILLION_LAUGHS + "parameters:\n  - path: town.tunnels\n    values: *i\n",
         "aliases (*name) are not allowed",
     ),
+    "experiment-replicates-true": sweep(
+        EXPERIMENT.replace("replicates: 1", "replicates: true"), "replicates", "must not be a boolean"
+    ),
     "experiment-a-billion-replicates": sweep(
         EXPERIMENT.replace("replicates: 1", "replicates: 1000000000"), "replicates"
     ),
