@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import importlib.util
 import json
 import math
@@ -599,6 +600,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except RunFailedError as exc:
         print(f"qusayr: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # outputs are written whole or not at all (sim.output), a sweep's finished runs are in its ledger
+        print(
+            f"qusayr: {args.command}: no space left writing {exc.filename or 'the output'}: free some and run it again",
+            file=sys.stderr,
+        )
         return 1
 
 
