@@ -4,7 +4,7 @@ A rule's table lists the fields of its ``Params`` (``sim/rules/<rule>.py``): the
 scenario's value, the unit (read off the name's suffix: ``_h`` hours, ``_per_day`` per day, ``_m``
 metres, ``_cells`` cells, ...; a choice among named values; dimensionless otherwise), the range the schema allows, the
 provenance and the meaning (the field's description). A parameter left free by a calibration
-experiment (``experiments/calibration.yaml``, ``experiments/civilians.yaml``) is "calibrated", with
+experiment (``experiments/history-matching.yaml``, ``experiments/civilians.yaml``) is "calibrated", with
 its bounds; any other says where it comes from in its description's closing parenthesis
 (assumption, ``record:<id>``, policy input, ...). ``python -m sim.odd docs/odd.md`` (``make docs``)
 rewrites every block between ``<!-- parameters:<name>:begin -->`` and ``<!-- parameters:<name>:end -->``,
@@ -26,7 +26,9 @@ from pydantic.fields import FieldInfo
 from sim.scenario import Scenario, load_scenario
 from sim.sweeps.experiment import load_experiment
 
-CALIBRATION_EXPERIMENTS = ("calibration", "civilians")
+# the experiments whose free parameters the baseline holds fitted values of: the history matching (the
+# posterior's median) and the civilians' exposure
+CALIBRATION_EXPERIMENTS = ("history-matching", "civilians")
 CALIBRATED = "calibrated"  # the name of the block listing every free parameter
 # the first suffix a name ends with gives its unit (longer suffixes first)
 UNIT_SUFFIXES = (

@@ -32,14 +32,15 @@ def test_a_parameter_row_carries_its_baseline_value_and_provenance():
     fitted = row(tables["control"], "clear_fighter_h")
     assert fitted[1] == f"{baseline.rules.control.clear_fighter_h:g}"
     assert fitted[2] == "fighter-hours"
-    assert fitted[4].startswith("calibrated: [experiments/calibration.yaml]")
-    assert "bounds 40-300" in fitted[4]
+    assert fitted[4].startswith("calibrated: [experiments/history-matching.yaml]")
+    assert "bounds 40-400" in fitted[4]
     fixed = row(tables["control"], "sector_hold_share")
     assert fixed[1:5] == ["0.75", "dimensionless", "(0.5, 1]", "assumption"]
     assert row(tables["fire_support"], "civilian_exposure")[4].startswith("calibrated: [experiments/civilians.yaml]")
     free = row(tables["calibrated"], "hezbollah_tactics.0.effectiveness")
     assert free[1] == f"{baseline.hezbollah_tactics[0].effectiveness:g}"
-    assert free[2] == "calibrated: [experiments/calibration.yaml](../experiments/calibration.yaml), bounds 1-4"
+    matched = "[experiments/history-matching.yaml](../experiments/history-matching.yaml)"
+    assert free[2] == f"calibrated: {matched}, bounds 1-4"
 
 
 def test_a_table_shows_the_scenario_it_is_given():

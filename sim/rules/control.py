@@ -48,50 +48,50 @@ class Params(InputModel):
         0.75, gt=0.5, le=1, description="share of a sector's cells a side must hold to hold it (assumption)"
     )
     clear_fighter_h: float = Field(
-        268.6,
+        154.2,
         ge=0,
         description="fighter-hours to clear a fully built-up 100 m cell of average preparation no rebel is near "
-        "(calibrated: experiments/calibration.yaml)",
+        "(calibrated: experiments/history-matching.yaml)",
     )
     opposed_within_cells: int = Field(
         2, ge=0, le=10, description="rebels this close (in cells) make clearing a fight (assumption)"
     )
     defenders_halving: float = Field(
-        8.558,
+        10.52,
         gt=0,
-        description="rebels within range that halve the pace of clearing (calibrated: experiments/calibration.yaml)",
+        description="rebels within range that halve the pace of clearing "
+        "(calibrated: experiments/history-matching.yaml)",
     )
     defenders_steepness: float = Field(
-        3.904,
+        5.136,
         gt=0,
         description="how sharply the pace falls as defenders gather around defenders_halving "
-        "(calibrated earlier, held fixed: docs/decisions.md)",
+        "(calibrated: experiments/history-matching.yaml)",
     )
     work_follows_deployment: float = Field(
-        1.0,
+        0.6539,
         ge=0,
         le=1,
-        description="share of a cell's clearing work that follows the rebels' deployment (assumption "
-        "chosen by hand; record:rebels-surprised)",
+        description="share of a cell's clearing work that follows the rebels' deployment "
+        "(calibrated: experiments/history-matching.yaml)",
     )
     clearing_capacity: float = Field(
-        95.0,
+        149.2,
         gt=0,
-        description="attackers able to work at once in a 100 m cell (calibrated earlier, held fixed: "
-        "docs/decisions.md)",
+        description="attackers able to work at once in a 100 m cell (calibrated: experiments/history-matching.yaml)",
     )
     surprise_h: float = Field(
-        6.0,
+        16.54,
         ge=0,
         description="hours from the battle's start (19 May 00:00) during which the rebels are "
-        "surprised (assumption chosen by hand; record:rebels-surprised)",
+        "surprised (calibrated: experiments/history-matching.yaml)",
     )
     surprised_defence: float = Field(
-        0.25,
+        0.4636,
         ge=0,
         le=1,
         description="share of their number the rebels near a block count for while surprised "
-        "(assumption chosen by hand; record:rebels-surprised)",
+        "(calibrated: experiments/history-matching.yaml)",
     )
 
 

@@ -23,10 +23,10 @@ class Params(InputModel):
 
     enabled: bool = Field(True, description="whether a corridor can be negotiated at all (policy input)")
     cohesion_threshold: float = Field(
-        0.1086,
+        0.2165,
         ge=0,
         le=1,
-        description="cohesion below which talks begin (calibrated: experiments/calibration.yaml)",
+        description="cohesion below which talks begin (calibrated: experiments/history-matching.yaml)",
     )
     needs_encirclement: bool = Field(True, description="talks only once the town is encircled (assumption)")
     negotiation_h: float = Field(24.0, ge=0, description="hours from the start of talks to the corridor (assumption)")

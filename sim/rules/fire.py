@@ -38,9 +38,9 @@ class Params(InputModel):
 
     range_cells: int = Field(1, ge=0, le=5, description="reach of aimed fire in cells (assumption: urban ~100-150 m)")
     attacker_lethality_per_h: float = Field(
-        0.00179,
+        0.001078,
         ge=0,
-        description="hits per attacker fighter-hour in contact (calibrated earlier, held fixed: docs/decisions.md)",
+        description="hits per attacker fighter-hour in contact (calibrated: experiments/history-matching.yaml)",
     )
     rebel_lethality_per_h: float = Field(0.005, ge=0, description="hits per rebel fighter-hour in contact (assumption)")
     cover_max: float = Field(0.6, ge=0, le=1, description="cover of a fully built-up, undamaged cell (assumption)")
@@ -54,10 +54,10 @@ class Params(InputModel):
         0.5, ge=0, le=1, description="share of a cell's cover attackers use (assumption)"
     )
     small_groups_exposure_power: float = Field(
-        1.0,
+        0.9736,
         ge=0,
         description="how far Hezbollah's tactics' effectiveness also shields it: exposure x effectiveness ** -power "
-        "(assumption; 0: not at all, 1: as much as it adds to its fire; an effectiveness below 1 exposes it more)",
+        "(calibrated: experiments/history-matching.yaml)",
     )
     ammo_per_h: float = Field(
         0.005,

@@ -70,10 +70,9 @@ class Params(InputModel):
     """Parameters of movement."""
 
     speed_m_per_h: float = Field(
-        1928.0,
+        1344.0,
         ge=0,
-        description="attackers' pace over open ground, not in contact (calibrated earlier, held "
-        "fixed: docs/decisions.md)",
+        description="attackers' pace over open ground, not in contact (calibrated: experiments/history-matching.yaml)",
     )
     built_up_slowing: float = Field(4.0, ge=0, description="slowing by building density (assumption)")
     road_share: float = Field(0.25, ge=0, le=1, description="share of the built-up slowing left on a road (assumption)")
@@ -99,10 +98,10 @@ class Params(InputModel):
         0.05, ge=0, le=1, description="hit chance per fighter entering a fully mined cell (mines: kill; assumption)"
     )
     mine_clear_h: float = Field(
-        2.0,
+        4.564,
         ge=0,
-        description="hours a squad spends clearing its way through a fully mined cell (mines: delay; assumption, "
-        "chosen by hand against the day-0 share; to be calibrated)",
+        description="hours a squad spends clearing its way through a fully mined cell "
+        "(calibrated: experiments/history-matching.yaml)",
     )
     mine_clearing_hit: float = Field(
         0.005,
@@ -125,10 +124,10 @@ class Params(InputModel):
     reserve_depth_cells: float = Field(3.0, ge=0, description="rebels deeper than this move to the front (assumption)")
     reposition_per_h: float = Field(0.2, ge=0, description="chance per hour of moving towards the front (assumption)")
     reserves_react_h: float = Field(
-        10.39,
+        20.32,
         ge=0,
-        description="hours from the start before reserves move to the front (calibrated: "
-        "experiments/calibration.yaml; record:rebels-surprised)",
+        description="hours from the start before reserves move to the front "
+        "(calibrated: experiments/history-matching.yaml)",
     )
     tunnel_per_h: float = Field(0.1, ge=0, description="chance per hour of a tunnel raid from an end (assumption)")
 

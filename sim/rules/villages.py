@@ -58,10 +58,10 @@ class Params(InputModel):
     """Parameters of the fight for the outside places."""
 
     task_force_share: float = Field(
-        0.2031,
+        0.3382,
         ge=0,
         le=1,
-        description="share of army squads working outside the town (calibrated: experiments/calibration.yaml)",
+        description="share of army squads working outside the town (calibrated: experiments/history-matching.yaml)",
     )
     campaign_start: dt.datetime | None = Field(
         description="when the task force leaves the town for the places (policy input, set by the scenario; "
@@ -96,9 +96,9 @@ class Params(InputModel):
     )
     place_cover: float = Field(0.3, ge=0, le=1, description="fire a garrison avoids behind its walls (assumption)")
     engage_odds: float = Field(
-        7.767,
+        12.27,
         gt=0,
-        description="attackers able to fire at once per defender (calibrated earlier, held fixed: docs/decisions.md)",
+        description="attackers able to fire at once per defender (calibrated: experiments/history-matching.yaml)",
     )
     break_share: float = Field(
         0.5, gt=0, le=1, description="share of its strength a garrison loses before it gives up (assumption)"
