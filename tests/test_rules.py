@@ -155,7 +155,8 @@ def test_small_groups_are_harder_to_hit_when_their_tactics_shield_them():
 
 
 def test_fire_splits_hits_into_killed_and_wounded():
-    model = bare_model(extra=["rules.casualties.killed_share=0.35"])
+    # lethality well above the baseline's: enough hits in five steps for the share to mean something
+    model = bare_model(extra=["rules.casualties.killed_share=0.35", "rules.fire.attacker_lethality_per_h=0.004"])
     reb = place(model, REBELS, 5, 5, strength=200)
     att = place(model, ARMY, 5, 5, strength=1000)
     park_everyone_else(model, np.concatenate([reb, att]))

@@ -135,7 +135,7 @@ def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
         "replicates": 2,
         "master_seed": 5,
         "history_matching": {
-            "wave_points": 6,
+            "wave_points": 10,
             "max_waves": 2,
             "stop_shrink": 1.0,
             "candidates": 2000,

@@ -221,7 +221,8 @@ def test_the_server_ends_with_qusayr_viz(signum, tmp_path):
     with subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE) as viz:
         servers: list[int] = []
         try:
-            assert f"http://127.0.0.1:{port}/" in _first_line(viz, SERVER_START_S)
+            assert f"127.0.0.1:{port}" in _first_line(viz, SERVER_START_S)  # "starting the page ..."
+            assert f"http://127.0.0.1:{port}/" in viz.stdout.readline().decode()  # once the page answers
             _wait_until_served(f"http://127.0.0.1:{port}/", viz)
             servers += _children(viz.pid)
             assert servers, "qusayr viz started no server"
