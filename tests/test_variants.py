@@ -21,7 +21,8 @@ error, on the seeds the test runs):
 Why these settings:
 - Fewer attackers and no Hezbollah slow the advance from the first day, so six days' mean share tells
   them apart (no Hezbollah: at 60-minute steps only z 1.6 with the posterior-median baseline of 6
-  December, so it runs at 15 minutes over 4 days, beside attackers-8000's baseline runs); the fall itself (about day 17) is not needed. At 4 days both still held on all seeds
+  December, so it runs at 15 minutes over 4 days, beside attackers-8000's baseline runs); the
+  fall itself (about day 17) is not needed. At 4 days both still held on all seeds
   (z 6.0 and 4.4).
 - attackers-8000 adds 650 attackers (9 %) to 7,350: its effect is about as large as the spread between
   seeds. At 60-minute steps it vanishes (mean share over 10 days +0.008, z 0.8, 4 of 5 seeds; at 30
