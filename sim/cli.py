@@ -64,13 +64,10 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sim.record import load_record
     from sim.runfiles import run_into, run_lines
-    from sim.scenario import load_scenario
 
-    result, out = run_into(args.scenario, args.set, args.seed, args.out)
-    scenario = load_scenario(args.scenario, args.set)
-    print("\n".join(run_lines(result.summary, out, record=load_record(), scenario=scenario)))
+    written = run_into(args.scenario, args.set, args.seed, args.out)
+    print("\n".join(run_lines(written.result.summary, written.out, record=written.record, scenario=written.scenario)))
     return 0
 
 

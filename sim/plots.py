@@ -21,6 +21,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch
 
 from sim.analysis.targets import Target, battle_date, town_event
+from sim.battle_dates import DAY0
 from sim.palette import (
     ATTACKERS_COLOUR,
     LEAN_COLOURS,
@@ -32,7 +33,7 @@ from sim.palette import (
     SIDE_COLOURS,
     SIDE_LABELS,
 )
-from sim.record import DAY0, Record
+from sim.record import Record
 from sim.run import OUTCOME_EVENT_DAYS
 
 SYMLOG_LOSS_BELOW = 0.01  # the calibration figure: linear below this loss, logarithmic above

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sim.analysis.targets import Target, battle_casualty_targets, battle_date, captures, town_event
 from sim.output import (
@@ -86,9 +86,16 @@ def default_run_folder(scenario: Scenario, seed: int, overrides: list[str]) -> s
     return f"{scenario.name}-seed{seed}-set-{digest}"
 
 
-def run_into(
-    scenario_name: str | Path, overrides: list[str], seed: int, out: Path | None = None
-) -> tuple[RunResult, Path]:
+class WrittenRun(NamedTuple):
+    """A run written by ``run_into``: its result, its folder, and the scenario and record it was read with."""
+
+    result: RunResult
+    out: Path
+    scenario: Scenario
+    record: Record
+
+
+def run_into(scenario_name: str | Path, overrides: list[str], seed: int, out: Path | None = None) -> WrittenRun:
     """Run a scenario once and write its files into ``out`` (default: ``default_run_folder``).
 
     Bad input, and an ``out`` that cannot take the run's files, stop it before the run.
@@ -100,7 +107,7 @@ def run_into(
     )
     result = run(scenario, seed)
     write_run(result, out, scenario=scenario, overrides=overrides, record=record)
-    return result, out
+    return WrittenRun(result, out, scenario, record)
 
 
 def _model_day(day: float | None) -> str:

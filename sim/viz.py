@@ -43,12 +43,13 @@ from PIL import Image as PILImage
 
 from sim import palette
 from sim.analysis import targets
+from sim.battle_dates import DAY0
 from sim.grid import cell_sums
 from sim.installation import shipped
 from sim.loading import LoadError
 from sim.model import BattleModel
 from sim.plots import draw_control_claims
-from sim.record import DAY0, Record, load_record
+from sim.record import Record, load_record
 from sim.scenario import DEFAULT_SCENARIO, Scenario, force_overrides, load_scenario
 from sim.state import ARMY, CIVILIANS, CONTESTED, GOV, HEZBOLLAH, NONE, REB, REBELS, SIDE_NAMES
 
