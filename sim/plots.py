@@ -20,8 +20,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.patches import Patch
 
-from sim.analysis.targets import Target, battle_date, town_event
-from sim.battle_dates import DAY0
+from sim.battle_dates import DAY0, battle_date
 from sim.palette import (
     ATTACKERS_COLOUR,
     LEAN_COLOURS,
@@ -33,7 +32,7 @@ from sim.palette import (
     SIDE_COLOURS,
     SIDE_LABELS,
 )
-from sim.record import Record
+from sim.record import Record, town_event
 from sim.run import OUTCOME_EVENT_DAYS
 
 SYMLOG_LOSS_BELOW = 0.01  # the calibration figure: linear below this loss, logarithmic above
@@ -164,7 +163,7 @@ def _point_label(values: dict[str, Any]) -> str:
     )
 
 
-def _record_band(ax: Axes, targets: Sequence[Target], outcome: str) -> None:
+def _record_band(ax: Axes, targets: Sequence, outcome: str) -> None:
     """The record's targets on ``outcome`` as horizontal bands (the interval scored), each in the legend."""
     for target in targets:
         if target.outcome != outcome:
@@ -177,7 +176,7 @@ def _record_band(ax: Axes, targets: Sequence[Target], outcome: str) -> None:
 
 
 def plot_outcome_vs_parameter(
-    runs, parameter: str, outcome: str, *, targets: Sequence[Target] = (), ax: Axes | None = None
+    runs, parameter: str, outcome: str, *, targets: Sequence = (), ax: Axes | None = None
 ) -> Axes:
     """One outcome of a sweep against one varied parameter: every run, each point's median, and the record.
 
@@ -220,7 +219,7 @@ def plot_sector_bands(
     runs,
     parameters: Sequence[str],
     *,
-    targets: Sequence[Target] = (),
+    targets: Sequence = (),
     ax: Axes | None = None,
     most: int = SWEEP_POINTS_DRAWN,
 ) -> Axes:

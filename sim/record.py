@@ -113,6 +113,9 @@ MAX_ENTRIES = 10_000  # assumption: the shipped record has 145 dated entries; on
 MAX_PLACES = 1_000  # assumption: the shipped record names 25 places
 
 
+TOWN = "al-Qusayr"  # the record's name for the town, where it dates the town's fate
+
+
 class Strict(InputModel):
     """Base of every record model: unknown keys, silent type coercions and infinite floats are errors."""
 
@@ -549,3 +552,11 @@ def record_lines(record: Record) -> list[str]:
             f"{entry.lean[0].upper():4}  {entry.source}"
         )
     return lines
+
+
+def town_event(record: Record, kind: str) -> Event:
+    """The record's outcome event of ``kind`` (encirclement, withdrawal, fall) of the town itself."""
+    for event in record.events:
+        if event.role == "outcome" and event.kind == kind and event.place == TOWN:
+            return event
+    raise RecordError(f"record: events: no outcome event of kind {kind!r} at {TOWN}")

@@ -16,7 +16,8 @@ import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sim.analysis.targets import Target, battle_casualty_targets, battle_date, captures, town_event
+from sim.analysis.targets import Target, battle_casualty_targets, captures
+from sim.battle_dates import battle_date
 from sim.output import (
     OutputPathError,
     check_out_folder,
@@ -28,7 +29,7 @@ from sim.output import (
     write_text,
 )
 from sim.outputs import series_parquet
-from sim.record import Event, Record, load_record
+from sim.record import Event, Record, load_record, town_event
 from sim.run import OUTCOME_EVENT_DAYS, RunResult, run
 from sim.scenario import Scenario, load_scenario
 

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.fit import HUBER_KNEE, Fit, fit, run_losses
-from sim.analysis.targets import NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, event_days, targets, town_event
+from sim.analysis.targets import NEVER_DAY, NOT_FITTED_WHY, SHARE_SCALE, Target, event_days, targets
 from sim.outputs import read_runs
-from sim.record import Record
+from sim.record import Record, town_event
 from sim.scenario import load_scenario
 from sim.sweeps.ensemble import run_ensemble
 from sim.sweeps.experiment import Calibration, Experiment, ExperimentError, load_experiment, override_text

@@ -12,7 +12,6 @@ Methods: docs/methods.md, sections 1 (the record as targets) and 2 (intervals by
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 from dataclasses import dataclass, replace
@@ -21,8 +20,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from sim.battle_dates import DAY0
-from sim.record import CasualtyReport, ControlClaim, Event, Record, RecordError, SpatialClaim, describe
+from sim.record import TOWN, CasualtyReport, ControlClaim, Event, Record, RecordError, SpatialClaim, describe
 from sim.run import OUTCOME_EVENT_DAYS, captured_column, sector_column
 from sim.scenario import TOWN_PLACE, Scenario
 from sim.state import SIDE_NAMES
@@ -48,7 +46,6 @@ TIME_OF_DAY = {
     "evening": (0.7, 0.95),
     "end_of_day": (0.8, 1.0),
 }
-TOWN = "al-Qusayr"  # the record's name for the town, where it dates the town's fate
 DATED_SCOPES = ("to_date", "day")  # casualty reports bounding a side's dead by or on a day
 NOT_FITTED_WHY = "claims contradicted by a neutral one of their day, and days' tolls of the dead"  # weight 0
 PER_DAY = re.compile(r"_d\d{2}$")  # an outcome at the end of one day: gov_share_d04, killed_army_d00
@@ -61,12 +58,6 @@ def event_days(values) -> np.ndarray:
     """An event's day in each run as numbers: a run in which it never happened counts as ``NEVER_DAY``."""
     days = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     return np.where(np.isnan(days), NEVER_DAY, days)
-
-
-def battle_date(day: int, *, iso: bool = False) -> str:
-    """Day ``day`` of the battle (day 0: the record's ``DAY0``) as a date: '29 May', or '2013-05-29' with ``iso``."""
-    date = DAY0 + dt.timedelta(days=day)
-    return date.isoformat() if iso else f"{date.day} {date:%B}"
 
 
 def outcome_values(runs: pd.DataFrame, outcome: str) -> np.ndarray:
@@ -520,14 +511,6 @@ def control_claim(record: Record, claim_id: str) -> ControlClaim:
         if claim.id == claim_id:
             return claim
     raise RecordError(f"record: control_claims: no claim {claim_id!r}")
-
-
-def town_event(record: Record, kind: str) -> Event:
-    """The record's outcome event of ``kind`` (encirclement, withdrawal, fall) of the town itself."""
-    for event in record.events:
-        if event.role == "outcome" and event.kind == kind and event.place == TOWN:
-            return event
-    raise RecordError(f"record: events: no outcome event of kind {kind!r} at {TOWN}")
 
 
 def captures(record: Record, scenario: Scenario) -> list[tuple[str, Event]]:

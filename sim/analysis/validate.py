@@ -26,16 +26,15 @@ from sim.analysis.targets import (
     NEVER_DAY,
     Target,
     battle_casualty_targets,
-    battle_date,
     captures,
     control_claim,
     event_days,
     outcome_values,
     targets,
-    town_event,
 )
+from sim.battle_dates import battle_date
 from sim.loading import LoadError
-from sim.record import FRACTION_WORDS, ControlClaim, Record, format_figure
+from sim.record import FRACTION_WORDS, ControlClaim, Record, format_figure, town_event
 from sim.run import captured_column, sector_column
 from sim.scenario import Scenario, ScenarioError, load_scenario
 from sim.sweeps.ensemble import run_ensemble

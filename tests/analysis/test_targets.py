@@ -16,16 +16,15 @@ from sim.analysis.targets import (
     LEAN_WEIGHT,
     NEVER_DAY,
     Target,
-    battle_date,
     captures,
     control_claim,
     event_days,
     left_out,
     outcome_values,
     targets,
-    town_event,
 )
-from sim.record import RecordError, load_record
+from sim.battle_dates import battle_date
+from sim.record import RecordError, load_record, town_event
 from sim.scenario import load_scenario
 
 

@@ -18,7 +18,8 @@ import pandas as pd
 
 from sim.analysis.calibrate import INCUMBENT_POINT, CalibrationResult, calibrate
 from sim.analysis.reports import plotting
-from sim.analysis.targets import NOT_FITTED_WHY, battle_date
+from sim.analysis.targets import NOT_FITTED_WHY
+from sim.battle_dates import battle_date
 from sim.output import save_figure, write_text
 from sim.outputs import csv_text
 from sim.record import Record

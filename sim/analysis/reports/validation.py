@@ -24,11 +24,11 @@ from sim.analysis.targets import (
     NOT_FITTED_WHY,
     Target,
     battle_casualty_targets,
-    battle_date,
     left_out,
     outcome_values,
 )
 from sim.analysis.validate import ValidationResult, fmt, sectors_claimed, taken_days, validate
+from sim.battle_dates import battle_date
 from sim.installation import code_version
 from sim.output import git_commit, save_figure, write_text
 from sim.palette import LEAN_COLOUR_NAMES
