@@ -137,7 +137,9 @@ def _clock(page) -> str:
 def _wait_clock_change(page, before: str) -> float:
     started = time.perf_counter()
     page.wait_for_function(
-        "before => document.querySelector('.qusayr-clock').innerText !== before", arg=before, timeout=TIMEOUT_MS
+        "before => (document.querySelector('.qusayr-clock')?.innerText ?? before) !== before",
+        arg=before,
+        timeout=TIMEOUT_MS,
     )
     return time.perf_counter() - started
 
@@ -172,7 +174,7 @@ def test_the_page_runs_the_battle_in_a_browser(page):
 
     page.get_by_role("button", name="▶").click()  # play for a moment, then pause
     page.wait_for_function(
-        "() => / step ([6-9]|[1-9][0-9]+) of/.test(document.querySelector('.qusayr-clock').innerText)"
+        "() => / step ([6-9]|[1-9][0-9]+) of/.test(document.querySelector('.qusayr-clock')?.innerText ?? '')"
     )
     page.get_by_role("button", name="❚❚").click()
     page.get_by_role("button", name="Step").wait_for()
@@ -181,7 +183,10 @@ def test_the_page_runs_the_battle_in_a_browser(page):
 
     page.get_by_text("Hezbollah takes part").click()  # a parameter, then Reset
     page.get_by_role("button", name="Reset").click()
-    page.wait_for_function("() => document.querySelector('.qusayr-forces').innerText.includes('Hezbollah none')")
+    # Reset re-renders the panel: the element can be missing for a moment, so the wait allows for it
+    page.wait_for_function(
+        "() => document.querySelector('.qusayr-forces')?.innerText.includes('Hezbollah none') === true"
+    )
     assert "step 0 of" in _clock(page)
     assert "forces.hezbollah.take_part=false" in page.locator(".qusayr-forces").inner_text()
 
