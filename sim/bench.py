@@ -25,7 +25,7 @@ from typing import Any
 from sim.installation import CHECKOUT
 from sim.loading import LoadError
 from sim.model import BattleModel
-from sim.run import RunResult, run
+from sim.run import RunResult, free_finished_battle, run
 from sim.scenario import Scenario, load_scenario, scale_forces
 from sim.state import BattleState
 
@@ -54,9 +54,12 @@ def _private_mb() -> float | None:
 
 
 def _timed_run(scenario: Scenario, seed: int) -> tuple[float, RunResult]:
+    """A battle's seconds and result; then the battle freed, as a sweep's worker frees it (``free_finished_battle``)."""
     started = time.perf_counter()
     result = run(scenario, seed)
-    return time.perf_counter() - started, result
+    seconds = time.perf_counter() - started
+    free_finished_battle()
+    return seconds, result
 
 
 def bench(
@@ -141,6 +144,7 @@ def phase_profile(scenario_name: str | Path, overrides: list[str], seed: int) ->
     """
     scenario = load_scenario(scenario_name, overrides)
     run(scenario, seed)
+    free_finished_battle()
     model = BattleModel(scenario, rng=seed)
     spent = {phase.name: 0.0 for phase in model.phases}
     model.phases = tuple(_TimedPhase(phase.name, phase.run, spent) for phase in model.phases)

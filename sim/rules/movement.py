@@ -228,7 +228,7 @@ def _use_targets(targets: np.ndarray, nearest: np.ndarray) -> None:
                 return
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")  # inlined: a call would count a reference to ``nearest`` in and out
 def _near(nearest: np.ndarray, x: int, y: int) -> tuple[int, int]:
     """The nearest target of cell (x, y) (scipy's feature: ``sim.distance``), found once per cell and set of targets.
 
@@ -240,7 +240,7 @@ def _near(nearest: np.ndarray, x: int, y: int) -> tuple[int, int]:
     return nearest[2, x, y], nearest[3, x, y]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _depth(nearest: np.ndarray, x: int, y: int) -> float:
     """Distance from cell (x, y) to its nearest target, as scipy gives it: ``sqrt(dx * dx + dy * dy)``."""
     near_x, near_y = _near(nearest, x, y)

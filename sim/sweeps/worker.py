@@ -7,7 +7,6 @@ the engine's; the driver (``sim.sweeps.runner``) writes the series' Parquet file
 
 from __future__ import annotations
 
-import gc
 import json
 import multiprocessing
 import os
@@ -15,7 +14,7 @@ import socket
 import time
 from typing import Any
 
-from sim.run import run, scalar_outcomes
+from sim.run import free_finished_battle, run, scalar_outcomes
 from sim.scenario import TOWN_PLACE, Scenario
 
 
@@ -23,22 +22,14 @@ class ScenarioMismatchError(Exception):
     """A worker built another scenario than the driver sent (another version of the code)."""
 
 
-def free_finished_battle() -> None:
-    """Free the battle just run, now, and keep the next such collection short.
+def free_finished_battle_in_worker() -> None:
+    """``sim.run.free_finished_battle``, only in a worker process (a pool's or a Dask nanny's child).
 
-    A battle's model holds reference cycles (Mesa's grid and its cells: about 4,500 objects) that only
-    a full collection frees. Left to the collector, they pile up for ten runs or so (a worker grows by
-    about 25 MB), and each full collection traverses every object of the process (about 0.1 s). So:
-    a full collection after each run, then the survivors frozen (``gc.freeze``: the imported modules
-    and loaded kernels, alive to the worker's end, and never traversed again), so that each later
-    collection traverses only what the next run made. Only in a worker process (a pool's or a Dask
-    nanny's child): a driver running the runs itself (``--workers 0``) holds objects of its own, which
-    frozen could never be collected.
+    A driver running the runs itself (``--workers 0``) holds objects of its own, which frozen could
+    never be collected.
     """
-    if multiprocessing.parent_process() is None:
-        return
-    gc.collect()
-    gc.freeze()
+    if multiprocessing.parent_process() is not None:
+        free_finished_battle()
 
 
 def execute(spec: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +47,7 @@ def execute(spec: dict[str, Any]) -> dict[str, Any]:
             "does the worker run another version of the code?"
         )
     result = run(scenario, spec["seed"])
-    free_finished_battle()
+    free_finished_battle_in_worker()
     places = [p.name for p in scenario.places if p.name != TOWN_PLACE]
     return {
         "run_id": spec["run_id"],
