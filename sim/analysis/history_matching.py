@@ -170,31 +170,52 @@ def ruling_implausibility(
 ) -> np.ndarray:
     """Per point of the unit cube (all inputs): the largest over the waves of its ``rank``-th largest ``I_t``.
 
-    Each wave screens first: its emulators' bound on their variance gives a lower bound of ``I_t``
-    at the cost of the mean (``Emulators.screen``); a point ruled out even so keeps that bound (above
-    the cut-off all the same), and only the others pay for the exact variance. A point an earlier wave
-    ruled out is not looked at again.
+    Each wave screens first (``wave_ruling``). A point an earlier wave ruled out is not looked at again.
     """
     simulated = [j for j, i in enumerate(inputs) if i.simulated]
     biases = bias_values(unit, inputs)
-    rank = min(settings.rank, len(observed))
     worst = np.zeros(len(unit))
     for emulators, ensemble_var in waves:
         rows = np.flatnonzero(worst <= settings.cutoff)  # not ruled out by an earlier wave
         if rows.size == 0:
             break
-
-        def rank_th(predicted: tuple[np.ndarray, np.ndarray], at: np.ndarray, ensemble_var=ensemble_var) -> np.ndarray:
-            mean, var = predicted
-            marks = implausibility(observed, outputs, mean, var, ensemble_var, {k: v[at] for k, v in biases.items()})
-            return np.sort(marks, axis=1)[:, -rank]
-
-        low = rank_th(emulators.screen(unit[rows][:, simulated]), rows)
-        exact = rows[low <= settings.cutoff]
-        if exact.size:
-            low[low <= settings.cutoff] = rank_th(emulators.predict(unit[exact][:, simulated]), exact)
+        at = {k: v[rows] for k, v in biases.items()}
+        low, _, _ = wave_ruling(unit[rows][:, simulated], emulators, ensemble_var, observed, outputs, at, settings)
         worst[rows] = np.maximum(worst[rows], low)
     return worst
+
+
+def wave_ruling(
+    x_unit: np.ndarray,
+    emulators: Emulators,
+    ensemble_var: np.ndarray,
+    observed: list[Observation],
+    outputs: list[str],
+    biases: dict[str, np.ndarray],
+    settings: HistoryMatching,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """One wave's ``rank``-th largest ``I_t`` at points ``x_unit`` (model inputs), and its exact predictions.
+
+    Returns the ``I_t``, the rows it paid the exact variance for, and those rows' mean and variance.
+    The emulators' bound on their variance gives a lower bound of ``I_t`` at the cost of the mean
+    (``Emulators.screen``); a point ruled out even so keeps that bound (above the cut-off all the
+    same), and only the others pay for the exact variance (``Emulators.predict``).
+    """
+    rank = min(settings.rank, len(observed))
+
+    def rank_th(predicted: tuple[np.ndarray, np.ndarray], at: np.ndarray) -> np.ndarray:
+        mean, var = predicted
+        marks = implausibility(observed, outputs, mean, var, ensemble_var, {k: v[at] for k, v in biases.items()})
+        return np.sort(marks, axis=1)[:, -rank]
+
+    screened = emulators.screen(x_unit)
+    low = rank_th(screened, np.arange(len(x_unit)))
+    exact = np.flatnonzero(low <= settings.cutoff)
+    if exact.size == 0:
+        return low, exact, (screened[0][:0], screened[1][:0])
+    predicted = emulators.predict(x_unit[exact])
+    low[exact] = rank_th(predicted, exact)
+    return low, exact, predicted
 
 
 def not_ruled_out(
@@ -282,10 +303,20 @@ def sample_posterior(
         out = np.full(len(unit), -np.inf)
         rows = np.flatnonzero(((unit >= 0) & (unit <= 1)).all(axis=1))
         if within_nroy and rows.size:
-            rows = rows[not_ruled_out(unit[rows], inputs, waves, observed, outputs, settings)]
-        if rows.size:
-            biases = bias_values(unit[rows], inputs)
+            rows = rows[not_ruled_out(unit[rows], inputs, waves[:-1], observed, outputs, settings)]
+        if rows.size == 0:
+            return out
+        biases = bias_values(unit[rows], inputs)
+        if within_nroy:  # the last wave's ruling, whose exact predictions the likelihood takes
+            low, exact, (mean, var) = wave_ruling(
+                unit[rows][:, simulated], emulators, ensemble_var, observed, outputs, biases, settings
+            )
+            kept = low[exact] <= settings.cutoff
+            rows, mean, var = rows[exact[kept]], mean[kept], var[kept]
+            biases = {k: v[exact[kept]] for k, v in biases.items()}
+        else:
             mean, var = emulators.predict(unit[rows][:, simulated])
+        if rows.size:
             out[rows] = log_likelihood(observed, outputs, mean, var, ensemble_var, biases)
         return out
 
