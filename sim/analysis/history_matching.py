@@ -28,7 +28,10 @@ Methods: docs/methods.md, section 6.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,16 +50,18 @@ from sim.analysis.observation import (
     output_values,
 )
 from sim.analysis.targets import Target, targets
+from sim.lifetime import end_with_parent
 from sim.output import write_bytes
 from sim.outputs import read_runs
 from sim.record import load_record
 from sim.scenario import load_scenario
 from sim.sweeps.experiment import Experiment, ExperimentError, HistoryMatching, load_experiment
 from sim.sweeps.failures import RunFailedError
-from sim.sweeps.runner import sweep
+from sim.sweeps.runner import sweep, usable_cores
 
 METHOD = "history-matching"
 POINTS_FILE = "points.json"
+DENSITY_CHUNKS = 2  # the posterior's density is evaluated on this many chunks of rows, in a process each (the cores)
 RULING_DRAWS = 5_000  # prior draws that measure how much each observation rules out (assumption: +/- 1.4 %)
 JITTER_ROUNDS = 30  # assumption: rounds of jittering the kept draws before a wave runs with fewer points
 
@@ -280,6 +285,97 @@ def saved_points(folder: Path, make: Callable[[], list[dict[str, float]]]) -> li
     return points
 
 
+def log_posterior(
+    unit: np.ndarray,
+    inputs: list[Input],
+    waves: list[tuple[Emulators, np.ndarray]],
+    observed: list[Observation],
+    outputs: list[str],
+    settings: HistoryMatching,
+    within_nroy: bool,
+) -> np.ndarray:
+    """``log p(x)`` up to a constant at each row of the unit cube (all inputs), on the last wave's emulators.
+
+    The log-likelihood; ``-inf`` outside the cube and, ``within_nroy``, outside the space not ruled out (the last wave's
+    ruling lends its exact predictions to the likelihood).
+    """
+    simulated = [j for j, i in enumerate(inputs) if i.simulated]
+    emulators, ensemble_var = waves[-1]
+    out = np.full(len(unit), -np.inf)
+    rows = np.flatnonzero(((unit >= 0) & (unit <= 1)).all(axis=1))
+    if within_nroy and rows.size:
+        rows = rows[not_ruled_out(unit[rows], inputs, waves[:-1], observed, outputs, settings)]
+    if rows.size == 0:
+        return out
+    biases = bias_values(unit[rows], inputs)
+    if within_nroy:
+        low, exact, (mean, var) = wave_ruling(
+            unit[rows][:, simulated], emulators, ensemble_var, observed, outputs, biases, settings
+        )
+        kept = low[exact] <= settings.cutoff
+        rows, mean, var = rows[exact[kept]], mean[kept], var[kept]
+        biases = {k: v[exact[kept]] for k, v in biases.items()}
+    else:
+        mean, var = emulators.predict(unit[rows][:, simulated])
+    if rows.size:
+        out[rows] = log_likelihood(observed, outputs, mean, var, ensemble_var, biases)
+    return out
+
+
+_held_density: tuple = ()  # in a density process: the arguments of log_posterior after the rows
+
+
+def _hold_density(parent_pid: int, arguments: tuple) -> None:
+    """A density process's start: end with the match, and keep the emulators and the record."""
+    global _held_density  # a process's own copy, set once when it starts
+    end_with_parent(parent_pid)
+    _held_density = arguments
+
+
+def _log_posterior_held(unit: np.ndarray) -> np.ndarray:
+    return log_posterior(unit, *_held_density)
+
+
+class ChunkedDensity:
+    """``log_posterior`` of a batch of rows, as ``DENSITY_CHUNKS`` chunks of rows, each in a process of its own.
+
+    The emulators' predictions cost ``k n^2`` per output (``Emulators.predict``), one core each: with
+    ``processes`` > 1 the chunks go to that many spawned processes, holding the emulators from their
+    start (``with`` ends them). The rows are split the same way with one process, so the numbers
+    (a matrix product's last bits depend on its rows) and the sample do not depend on ``processes``.
+    """
+
+    def __init__(self, arguments: tuple, processes: int) -> None:
+        self.arguments = arguments
+        self.pool = None
+        if processes > 1:
+            self.pool = cf.ProcessPoolExecutor(
+                min(processes, DENSITY_CHUNKS),
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_hold_density,
+                initargs=(os.getpid(), arguments),
+            )
+
+    def __call__(self, unit: np.ndarray) -> np.ndarray:
+        """``log_posterior`` at each row of ``unit``."""
+        chunks = np.array_split(unit, DENSITY_CHUNKS)
+        if self.pool is None:
+            return np.concatenate([log_posterior(chunk, *self.arguments) for chunk in chunks])
+        return np.concatenate(list(self.pool.map(_log_posterior_held, chunks)))
+
+    def __enter__(self) -> ChunkedDensity:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def density_processes(workers: int | None) -> int:
+    """The processes that evaluate the posterior's density for a match given ``--workers`` (None: the cores)."""
+    return max(1, min(DENSITY_CHUNKS, usable_cores() if workers is None else workers))
+
+
 def sample_posterior(
     rng: np.random.Generator,
     start: np.ndarray,
@@ -289,36 +385,14 @@ def sample_posterior(
     outputs: list[str],
     settings: HistoryMatching,
     within_nroy: bool,
+    processes: int = 1,
 ) -> tuple[np.ndarray, float]:
     """The posterior by emcee on the last wave's emulators: kept points (unit cube) and the acceptance.
 
     ``within_nroy``: zero outside the space not ruled out (when the waves left none: the likelihood alone).
+    ``processes``: how many processes evaluate the density (``ChunkedDensity``); the same sample either way.
     """
     import emcee
-
-    simulated = [j for j, i in enumerate(inputs) if i.simulated]
-    emulators, ensemble_var = waves[-1]
-
-    def log_probability(unit: np.ndarray) -> np.ndarray:
-        out = np.full(len(unit), -np.inf)
-        rows = np.flatnonzero(((unit >= 0) & (unit <= 1)).all(axis=1))
-        if within_nroy and rows.size:
-            rows = rows[not_ruled_out(unit[rows], inputs, waves[:-1], observed, outputs, settings)]
-        if rows.size == 0:
-            return out
-        biases = bias_values(unit[rows], inputs)
-        if within_nroy:  # the last wave's ruling, whose exact predictions the likelihood takes
-            low, exact, (mean, var) = wave_ruling(
-                unit[rows][:, simulated], emulators, ensemble_var, observed, outputs, biases, settings
-            )
-            kept = low[exact] <= settings.cutoff
-            rows, mean, var = rows[exact[kept]], mean[kept], var[kept]
-            biases = {k: v[exact[kept]] for k, v in biases.items()}
-        else:
-            mean, var = emulators.predict(unit[rows][:, simulated])
-        if rows.size:
-            out[rows] = log_likelihood(observed, outputs, mean, var, ensemble_var, biases)
-        return out
 
     p = settings.posterior
     walkers = max(p.walkers, 2 * len(inputs) + 2)
@@ -327,10 +401,12 @@ def sample_posterior(
         nudged = np.clip(initial + rng.normal(0, 1e-4, initial.shape), 0, 1)
         inside = not_ruled_out(nudged, inputs, waves, observed, outputs, settings)
         initial[inside] = nudged[inside]
-    sampler = emcee.EnsembleSampler(walkers, len(inputs), log_probability, vectorize=True)
     # emcee draws from numpy's legacy RandomState: seeded from the match's generator
-    sampler.random_state = np.random.RandomState(int(rng.integers(2**32))).get_state()
-    sampler.run_mcmc(initial, p.steps, progress=False)
+    state = np.random.RandomState(int(rng.integers(2**32))).get_state()
+    with ChunkedDensity((inputs, waves, observed, outputs, settings, within_nroy), processes) as density:
+        sampler = emcee.EnsembleSampler(walkers, len(inputs), density, vectorize=True)
+        sampler.random_state = state
+        sampler.run_mcmc(initial, p.steps, progress=False)
     chain = sampler.get_chain(discard=p.burn, flat=True)
     kept = chain[np.linspace(0, len(chain) - 1, min(p.samples, len(chain))).astype(int)]
     return kept, float(np.mean(sampler.acceptance_fraction))
@@ -407,7 +483,9 @@ def history_match(
         worst = ruling_implausibility(candidates, inputs, fitted, observed, outputs, settings)
         kept = candidates[np.argsort(worst)[: settings.posterior.walkers]]
     rng = np.random.default_rng([experiment.master_seed, settings.max_waves + 1])
-    unit, acceptance = sample_posterior(rng, kept, inputs, fitted, observed, outputs, settings, within_nroy)
+    unit, acceptance = sample_posterior(
+        rng, kept, inputs, fitted, observed, outputs, settings, within_nroy, density_processes(workers)
+    )
     posterior = pd.DataFrame(to_physical(unit, inputs), columns=[i.name for i in inputs])
     ruling = ruling_table(candidates, unit, inputs, fitted[-1], observed, outputs, settings.cutoff)
     return Match(experiment, inputs, observed, outputs, waves, posterior, acceptance, train_until, ruling, unreached)

@@ -30,6 +30,7 @@ from sim.analysis.forecast import reports
 from sim.analysis.history_matching import (
     Match,
     bias_values,
+    density_processes,
     run_wave,
     sample_posterior,
     to_physical,
@@ -85,7 +86,9 @@ def simulation_based_calibration(
         synthetic = [dataclasses.replace(o, low=said[k, r], high=said[k, r]) for k, o in enumerate(match.observed)]
         likely = log_likelihood(synthetic, match.outputs, mean, np.zeros_like(mean), first[0][1], biases)
         start = candidates[np.argsort(likely)[::-1][: settings.posterior.walkers]]
-        unit, _ = sample_posterior(rng, start, match.inputs, first, synthetic, match.outputs, refit, False)
+        unit, _ = sample_posterior(
+            rng, start, match.inputs, first, synthetic, match.outputs, refit, False, density_processes(workers)
+        )
         low, high = np.quantile(unit, [0.05, 0.95], axis=0)
         truth = truths_unit[runs["point"].iloc[r]]
         inside[r] = (low <= truth) & (truth <= high)

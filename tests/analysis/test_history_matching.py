@@ -121,6 +121,32 @@ def test_the_posterior_of_a_known_problem_centres_on_the_truth():
     assert (np.abs(unit[:, 0] - 0.6) <= 3 * 0.05 + 1e-9).all()  # never outside the space not ruled out
 
 
+def test_the_density_is_the_same_in_two_processes_as_in_one():
+    # real emulators (picklable, as a spawned process needs) of y = 10 a + b^2 over two waves
+    from sim.analysis.emulators import fit_emulators
+
+    rng = np.random.default_rng(4)
+    inputs = [hm.Input("a", 0.0, 1.0, "test", True), hm.Input("b", 0.0, 1.0, "test", True)]
+    x = rng.random((30, 2))
+    y = (10 * x[:, 0] + x[:, 1] ** 2)[:, None]
+    emulators = fit_emulators(x, y, np.full_like(y, 0.01), ["y"], seed=1)
+    waves = [(emulators, np.full(1, 0.02)), (emulators, np.full(1, 0.02))]
+    observed = [_observation("y", "y", 6.0, 6.0, noise_var=0.25)]
+    settings = HistoryMatching.model_validate({"rank": 1})
+    unit = np.vstack([rng.random((9, 2)), [[1.5, 0.5]]])  # and a row outside the cube
+    arguments = (inputs, waves, observed, ["y"], settings, True)
+    whole = hm.log_posterior(unit, *arguments)
+    with hm.ChunkedDensity(arguments, 1) as here, hm.ChunkedDensity(arguments, 2) as apart:
+        assert apart.pool is not None
+        assert np.array_equal(here(unit), apart(unit))
+        assert np.allclose(here(unit), whole, rtol=1e-12, equal_nan=True)
+    assert whole[-1] == -np.inf
+    assert np.isfinite(whole).sum() >= 1  # some rows inside the space not ruled out
+    assert hm.density_processes(0) == 1
+    assert hm.density_processes(1) == 1
+    assert hm.density_processes(8) == hm.DENSITY_CHUNKS
+
+
 def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
     experiment = {
         "name": "tiny-match",
