@@ -61,15 +61,21 @@ Methods: docs/methods.md, the history-matching section (issue 22, written with t
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import multiprocessing
+import os
 import warnings
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import cache
+from itertools import repeat
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import cho_solve, cholesky, solve_triangular
+
+from sim.lifetime import end_with_parent
 
 FIT_POINTS = 250  # design points the hyperparameters are optimised on (module docstring)
 FIT_FTOL = 1e-6  # L-BFGS-B's relative tolerance on the log marginal likelihood: 57 steps against 101 at scipy's
@@ -206,13 +212,21 @@ def _lbfgs(objective, theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray
 
 
 def fit_emulators(
-    x_unit: np.ndarray, y_mean: np.ndarray, y_mean_var: np.ndarray, names: Sequence[str], *, seed: int
+    x_unit: np.ndarray,
+    y_mean: np.ndarray,
+    y_mean_var: np.ndarray,
+    names: Sequence[str],
+    *,
+    seed: int,
+    processes: int = 1,
 ) -> Emulators:
     """Fit one emulator per output (module docstring).
 
     ``x_unit``: n x d design in ``[0, 1]^d``; ``y_mean``: n x m replicate means; ``y_mean_var``: n x m variance
     of each mean (ensemble variance / replicates), the per-point nugget. ``seed`` draws the points the
     hyperparameters are optimised on (the optimiser is deterministic): same arguments, same emulators.
+    ``processes`` > 1: the outputs are fitted in that many spawned processes, one BLAS thread each (the
+    same emulators).
     """
     x = _checked(x_unit, "x_unit")
     y = _checked(y_mean, "y_mean")
@@ -228,10 +242,26 @@ def fit_emulators(
     if n < 2 * basis.shape[1]:
         raise ValueError(f"{n} design points: at least {2 * basis.shape[1]} needed for {d} inputs")
     subset = np.sort(np.random.default_rng(seed).choice(n, size=min(n, FIT_POINTS), replace=False))
-    with one_blas_thread():
-        outputs = tuple(_fit_output(x, basis, y[:, j], noise[:, j], subset) for j in range(y.shape[1]))
+    if processes > 1 and y.shape[1] > 1:
+        with cf.ProcessPoolExecutor(
+            min(processes, y.shape[1]),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=end_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
+            outputs = tuple(pool.map(_fit_output_alone, repeat(x), repeat(basis), y.T, noise.T, repeat(subset)))
+    else:
+        outputs = tuple(_fit_output_alone(x, basis, y[:, j], noise[:, j], subset) for j in range(y.shape[1]))
     constants = np.array([np.nan if out else y[0, j] for j, out in enumerate(outputs)])
     return Emulators(tuple(names), d, outputs, constants)
+
+
+def _fit_output_alone(
+    x: np.ndarray, basis: np.ndarray, y: np.ndarray, noise: np.ndarray, subset: np.ndarray
+) -> _Output | None:
+    """``_fit_output`` with BLAS held to one thread (module docstring)."""
+    with one_blas_thread():
+        return _fit_output(x, basis, y, noise, subset)
 
 
 def _fit_output(

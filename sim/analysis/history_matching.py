@@ -148,11 +148,12 @@ def wave_outputs(runs: pd.DataFrame, found: list[Target], inputs: list[Input]) -
 
 
 def fit_wave(
-    number: int, x_unit: np.ndarray, values: pd.DataFrame, outputs: list[str], seed: int
+    number: int, x_unit: np.ndarray, values: pd.DataFrame, outputs: list[str], seed: int, processes: int = 1
 ) -> tuple[Emulators, np.ndarray, int]:
     """A wave's emulators of the replicate means, the pooled variance of one run, and its point count.
 
-    ``x_unit``, ``values``: the wave's points and each run's outputs (``wave_outputs``).
+    ``x_unit``, ``values``: the wave's points and each run's outputs (``wave_outputs``); ``processes``:
+    the processes that fit them (``fit_emulators``).
     """
     grouped = values.groupby("point")[outputs]
     mean = grouped.mean().sort_index().to_numpy()
@@ -161,7 +162,7 @@ def fit_wave(
     # pooled over the points with more than one run; an output constant within every point gets a tiny floor
     ensemble_var = np.nanmean(np.where(count > 1, within, np.nan), axis=0)
     ensemble_var = np.where(np.isfinite(ensemble_var), ensemble_var, 0.0) + 1e-9
-    emulators = fit_emulators(x_unit, mean, ensemble_var / count, outputs, seed=seed + number)
+    emulators = fit_emulators(x_unit, mean, ensemble_var / count, outputs, seed=seed + number, processes=processes)
     return emulators, ensemble_var, len(mean)
 
 
@@ -371,9 +372,12 @@ class ChunkedDensity:
             self.pool.shutdown(cancel_futures=True)
 
 
-def density_processes(workers: int | None) -> int:
-    """The processes that evaluate the posterior's density for a match given ``--workers`` (None: the cores)."""
-    return max(1, min(DENSITY_CHUNKS, usable_cores() if workers is None else workers))
+def analysis_processes(workers: int | None) -> int:
+    """The processes that fit a match's emulators and evaluate its density: ``--workers``, at most the cores.
+
+    ``None``: the cores.
+    """
+    return max(1, min(usable_cores(), usable_cores() if workers is None else workers))
 
 
 def sample_posterior(
@@ -467,7 +471,9 @@ def history_match(
             unreached = [o.id for o in observed if o.output not in reached]
             observed = [o for o in observed if o.output in reached]
             outputs = [name for name in outputs if name in reached]
-        emulators, ensemble_var, n_points = fit_wave(number, x_unit, values, outputs, experiment.master_seed)
+        emulators, ensemble_var, n_points = fit_wave(
+            number, x_unit, values, outputs, experiment.master_seed, analysis_processes(workers)
+        )
         fitted.append((emulators, ensemble_var))
         passed = passes(candidates)
         fraction = float(passed.mean())
@@ -484,7 +490,7 @@ def history_match(
         kept = candidates[np.argsort(worst)[: settings.posterior.walkers]]
     rng = np.random.default_rng([experiment.master_seed, settings.max_waves + 1])
     unit, acceptance = sample_posterior(
-        rng, kept, inputs, fitted, observed, outputs, settings, within_nroy, density_processes(workers)
+        rng, kept, inputs, fitted, observed, outputs, settings, within_nroy, analysis_processes(workers)
     )
     posterior = pd.DataFrame(to_physical(unit, inputs), columns=[i.name for i in inputs])
     ruling = ruling_table(candidates, unit, inputs, fitted[-1], observed, outputs, settings.cutoff)

@@ -29,8 +29,8 @@ import pandas as pd
 from sim.analysis.forecast import reports
 from sim.analysis.history_matching import (
     Match,
+    analysis_processes,
     bias_values,
-    density_processes,
     run_wave,
     sample_posterior,
     to_physical,
@@ -87,7 +87,7 @@ def simulation_based_calibration(
         likely = log_likelihood(synthetic, match.outputs, mean, np.zeros_like(mean), first[0][1], biases)
         start = candidates[np.argsort(likely)[::-1][: settings.posterior.walkers]]
         unit, _ = sample_posterior(
-            rng, start, match.inputs, first, synthetic, match.outputs, refit, False, density_processes(workers)
+            rng, start, match.inputs, first, synthetic, match.outputs, refit, False, analysis_processes(workers)
         )
         low, high = np.quantile(unit, [0.05, 0.95], axis=0)
         truth = truths_unit[runs["point"].iloc[r]]

@@ -97,12 +97,14 @@ def test_with_a_nugget_the_mean_smooths_the_noise_instead_of_interpolating_it():
     assert np.sqrt(np.mean((mean[:, 0] - truth) ** 2)) < 0.5 * np.sqrt(np.mean((y[:, 0] - truth) ** 2))
 
 
-def test_the_same_arguments_and_seed_give_the_same_emulators(fitted):
+def test_the_same_arguments_and_seed_give_the_same_emulators_in_one_process_or_two(fitted):
     x, y, var, em = fitted
-    again = fit_emulators(x, y, var, ["first", "second"], seed=3)
+    again = fit_emulators(x, y, var, ["first", "second"], seed=3, processes=2)  # each output in a process
     x_new = design(20, 6, seed=7)
     for first, second in zip(em.predict(x_new), again.predict(x_new), strict=True):
         np.testing.assert_array_equal(first, second)
+    for one, other in zip(em.outputs, again.outputs, strict=True):
+        np.testing.assert_array_equal(one.chol, other.chol)
 
 
 def test_a_constant_output_has_a_constant_emulator_and_nan_stops_the_fit():

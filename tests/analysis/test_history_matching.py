@@ -124,6 +124,7 @@ def test_the_posterior_of_a_known_problem_centres_on_the_truth():
 def test_the_density_is_the_same_in_two_processes_as_in_one():
     # real emulators (picklable, as a spawned process needs) of y = 10 a + b^2 over two waves
     from sim.analysis.emulators import fit_emulators
+    from sim.sweeps.runner import usable_cores
 
     rng = np.random.default_rng(4)
     inputs = [hm.Input("a", 0.0, 1.0, "test", True), hm.Input("b", 0.0, 1.0, "test", True)]
@@ -142,9 +143,9 @@ def test_the_density_is_the_same_in_two_processes_as_in_one():
         assert np.allclose(here(unit), whole, rtol=1e-12, equal_nan=True)
     assert whole[-1] == -np.inf
     assert np.isfinite(whole).sum() >= 1  # some rows inside the space not ruled out
-    assert hm.density_processes(0) == 1
-    assert hm.density_processes(1) == 1
-    assert hm.density_processes(8) == hm.DENSITY_CHUNKS
+    assert hm.analysis_processes(0) == 1
+    assert hm.analysis_processes(1) == 1
+    assert hm.analysis_processes(1000) == usable_cores()
 
 
 def test_a_small_match_writes_the_contracts_and_a_forecast(tmp_path, capsys):
