@@ -61,7 +61,7 @@ from sim.sweeps.runner import sweep, usable_cores
 
 METHOD = "history-matching"
 POINTS_FILE = "points.json"
-DENSITY_CHUNKS = 2  # the posterior's density is evaluated on this many chunks of rows, in a process each (the cores)
+ROW_CHUNKS = 2  # rows ruled on, or the density evaluated at, in this many chunks, a process each (ChunkedRows)
 RULING_DRAWS = 5_000  # prior draws that measure how much each observation rules out (assumption: +/- 1.4 %)
 JITTER_ROUNDS = 30  # assumption: rounds of jittering the kept draws before a wave runs with fewer points
 
@@ -323,53 +323,68 @@ def log_posterior(
     return out
 
 
-_held_density: tuple = ()  # in a density process: the arguments of log_posterior after the rows
+_held: tuple = ()  # in a process of ChunkedRows: its function and the arguments after the rows
 
 
-def _hold_density(parent_pid: int, arguments: tuple) -> None:
-    """A density process's start: end with the match, and keep the emulators and the record."""
-    global _held_density  # a process's own copy, set once when it starts
+def _hold(parent_pid: int, held: tuple) -> None:
+    """A ``ChunkedRows`` process's start: end with the match, and keep the function and its arguments."""
+    global _held  # a process's own copy, set once when it starts
     end_with_parent(parent_pid)
-    _held_density = arguments
+    _held = held
 
 
-def _log_posterior_held(unit: np.ndarray) -> np.ndarray:
-    return log_posterior(unit, *_held_density)
+def _call_held(unit: np.ndarray) -> np.ndarray:
+    function, arguments = _held
+    return function(unit, *arguments)
 
 
-class ChunkedDensity:
-    """``log_posterior`` of a batch of rows, as ``DENSITY_CHUNKS`` chunks of rows, each in a process of its own.
+class ChunkedRows:
+    """``function(unit, *arguments)`` of a batch of rows, as ``ROW_CHUNKS`` chunks of rows, each in a process.
 
-    The emulators' predictions cost ``k n^2`` per output (``Emulators.predict``), one core each: with
-    ``processes`` > 1 the chunks go to that many spawned processes, holding the emulators from their
-    start (``with`` ends them). The rows are split the same way with one process, so the numbers
-    (a matrix product's last bits depend on its rows) and the sample do not depend on ``processes``.
+    For the emulators' rulings and the posterior's density (``not_ruled_out``, ``log_posterior``): their
+    predictions cost ``k n^2`` per output (``Emulators.predict``) on one core each. With ``processes``
+    > 1 the chunks go to that many spawned processes, holding the function's arguments (the emulators)
+    from their start; ``close`` (or the end of a ``with``) ends them. The rows are split the same way
+    with one process, so the numbers (a matrix product's last bits depend on its rows) do not depend
+    on ``processes``.
     """
 
-    def __init__(self, arguments: tuple, processes: int) -> None:
+    def __init__(self, function: Callable, arguments: tuple, processes: int) -> None:
+        self.function = function
         self.arguments = arguments
         self.pool = None
         if processes > 1:
             self.pool = cf.ProcessPoolExecutor(
-                min(processes, DENSITY_CHUNKS),
+                min(processes, ROW_CHUNKS),
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_hold_density,
-                initargs=(os.getpid(), arguments),
+                initializer=_hold,
+                initargs=(os.getpid(), (function, arguments)),
             )
 
     def __call__(self, unit: np.ndarray) -> np.ndarray:
-        """``log_posterior`` at each row of ``unit``."""
-        chunks = np.array_split(unit, DENSITY_CHUNKS)
+        """``function`` at each row of ``unit``."""
+        chunks = np.array_split(unit, ROW_CHUNKS)
         if self.pool is None:
-            return np.concatenate([log_posterior(chunk, *self.arguments) for chunk in chunks])
-        return np.concatenate(list(self.pool.map(_log_posterior_held, chunks)))
+            return np.concatenate([self.function(chunk, *self.arguments) for chunk in chunks])
+        return np.concatenate(list(self.pool.map(_call_held, chunks)))
 
-    def __enter__(self) -> ChunkedDensity:
+    def close(self) -> None:
+        """End the processes."""
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def __enter__(self) -> ChunkedRows:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        self.close()
+
+
+def close_all(rulings: dict[int, ChunkedRows]) -> None:
+    """Close every ``ChunkedRows`` of ``rulings`` and forget them."""
+    for ruling in rulings.values():
+        ruling.close()
+    rulings.clear()
 
 
 def analysis_processes(workers: int | None) -> int:
@@ -394,7 +409,7 @@ def sample_posterior(
     """The posterior by emcee on the last wave's emulators: kept points (unit cube) and the acceptance.
 
     ``within_nroy``: zero outside the space not ruled out (when the waves left none: the likelihood alone).
-    ``processes``: how many processes evaluate the density (``ChunkedDensity``); the same sample either way.
+    ``processes``: how many processes evaluate the density (``ChunkedRows``); the same sample either way.
     """
     import emcee
 
@@ -407,7 +422,7 @@ def sample_posterior(
         initial[inside] = nudged[inside]
     # emcee draws from numpy's legacy RandomState: seeded from the match's generator
     state = np.random.RandomState(int(rng.integers(2**32))).get_state()
-    with ChunkedDensity((inputs, waves, observed, outputs, settings, within_nroy), processes) as density:
+    with ChunkedRows(log_posterior, (inputs, waves, observed, outputs, settings, within_nroy), processes) as density:
         sampler = emcee.EnsembleSampler(walkers, len(inputs), density, vectorize=True)
         sampler.random_state = state
         sampler.run_mcmc(initial, p.steps, progress=False)
@@ -447,43 +462,53 @@ def history_match(
     waves: list[Wave] = []
     fitted: list[tuple[Emulators, np.ndarray]] = []
     kept = candidates
+    rulings: dict[int, ChunkedRows] = {}  # the ruling by the waves fitted so far (their number: its key)
 
     def passes(unit: np.ndarray) -> np.ndarray:
-        return not_ruled_out(unit, inputs, fitted, observed, outputs, settings)
+        if len(fitted) not in rulings:
+            close_all(rulings)
+            arguments = (inputs, list(fitted), observed, outputs, settings)
+            rulings[len(fitted)] = ChunkedRows(not_ruled_out, arguments, analysis_processes(workers))
+        return rulings[len(fitted)](unit)
 
     def wave_points(rng: np.random.Generator, kept: np.ndarray) -> list[dict[str, float]]:
         chosen = to_physical(next_points(rng, kept, settings.wave_points, passes)[:, columns], simulated)
         return [{i.name: float(v) for i, v in zip(simulated, row, strict=True)} for row in chosen]
 
-    for number in range(1, settings.max_waves + 1):
-        if number == 1:
-            folder = first_wave or out / "wave-1"
-            wave_run = experiment.model_copy(update={"history_matching": None})
-        else:
-            folder = out / f"wave-{number}"
-            rng = np.random.default_rng([experiment.master_seed, number])
-            points = saved_points(folder, lambda rng=rng, kept=kept: wave_points(rng, kept))
-            wave_run = wave_experiment(experiment, number, points)
-        runs = run_wave(wave_run, folder, workers=workers, cluster=cluster, quiet=quiet)
-        x_unit, values = wave_outputs(runs, found, inputs)
-        if number == 1:  # outputs some run does not have (a day past its end) cannot be emulated
-            reached = set(values.columns[values.notna().all()])
-            unreached = [o.id for o in observed if o.output not in reached]
-            observed = [o for o in observed if o.output in reached]
-            outputs = [name for name in outputs if name in reached]
-        emulators, ensemble_var, n_points = fit_wave(
-            number, x_unit, values, outputs, experiment.master_seed, analysis_processes(workers)
-        )
-        fitted.append((emulators, ensemble_var))
-        passed = passes(candidates)
-        fraction = float(passed.mean())
-        previous = waves[-1].non_implausible_fraction if waves else 1.0
-        waves.append(Wave(number, folder, len(runs), n_points, emulators, ensemble_var, fraction))
-        if not quiet:
-            print(f"match: wave {number}: {len(runs)} runs, non-implausible fraction {fraction:.4g}", file=sys.stderr)
-        kept = candidates[passed]
-        if len(kept) == 0 or (number >= settings.min_waves and fraction > settings.stop_shrink * previous):
-            break
+    try:
+        for number in range(1, settings.max_waves + 1):
+            if number == 1:
+                folder = first_wave or out / "wave-1"
+                wave_run = experiment.model_copy(update={"history_matching": None})
+            else:
+                folder = out / f"wave-{number}"
+                rng = np.random.default_rng([experiment.master_seed, number])
+                points = saved_points(folder, lambda rng=rng, kept=kept: wave_points(rng, kept))
+                wave_run = wave_experiment(experiment, number, points)
+            runs = run_wave(wave_run, folder, workers=workers, cluster=cluster, quiet=quiet)
+            x_unit, values = wave_outputs(runs, found, inputs)
+            if number == 1:  # outputs some run does not have (a day past its end) cannot be emulated
+                reached = set(values.columns[values.notna().all()])
+                unreached = [o.id for o in observed if o.output not in reached]
+                observed = [o for o in observed if o.output in reached]
+                outputs = [name for name in outputs if name in reached]
+            emulators, ensemble_var, n_points = fit_wave(
+                number, x_unit, values, outputs, experiment.master_seed, analysis_processes(workers)
+            )
+            fitted.append((emulators, ensemble_var))
+            passed = passes(candidates)
+            fraction = float(passed.mean())
+            previous = waves[-1].non_implausible_fraction if waves else 1.0
+            waves.append(Wave(number, folder, len(runs), n_points, emulators, ensemble_var, fraction))
+            if not quiet:
+                print(
+                    f"match: wave {number}: {len(runs)} runs, non-implausible fraction {fraction:.4g}", file=sys.stderr
+                )
+            kept = candidates[passed]
+            if len(kept) == 0 or (number >= settings.min_waves and fraction > settings.stop_shrink * previous):
+                break
+    finally:
+        close_all(rulings)
     within_nroy = len(kept) > 0
     if not within_nroy:  # nothing left: the posterior from the likelihood alone, started at the least implausible
         worst = ruling_implausibility(candidates, inputs, fitted, observed, outputs, settings)

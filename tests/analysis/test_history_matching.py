@@ -137,7 +137,10 @@ def test_the_density_is_the_same_in_two_processes_as_in_one():
     unit = np.vstack([rng.random((9, 2)), [[1.5, 0.5]]])  # and a row outside the cube
     arguments = (inputs, waves, observed, ["y"], settings, True)
     whole = hm.log_posterior(unit, *arguments)
-    with hm.ChunkedDensity(arguments, 1) as here, hm.ChunkedDensity(arguments, 2) as apart:
+    with (
+        hm.ChunkedRows(hm.log_posterior, arguments, 1) as here,
+        hm.ChunkedRows(hm.log_posterior, arguments, 2) as apart,
+    ):
         assert apart.pool is not None
         assert np.array_equal(here(unit), apart(unit))
         assert np.allclose(here(unit), whole, rtol=1e-12, equal_nan=True)
