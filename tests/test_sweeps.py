@@ -36,6 +36,7 @@ from sim.sweeps.runner import (
     usable_cores,
 )
 from sim.sweeps.worker import ScenarioMismatchError, execute
+from tests.pool_tasks import kill_when_asked
 
 
 def smoke(tmp_path: Path, **changes) -> Path:
@@ -365,13 +366,6 @@ def test_a_killed_pool_worker_loses_no_run(whole, tmp_path):
     assert Ledger(out, read_only=True).counts() == {"pending": 0, "running": 0, "done": 8, "failed": 0}
     assert ledger_rows(out) == ledger_rows(whole)
     pd.testing.assert_frame_equal(read_runs(out), read_runs(whole))
-
-
-def kill_when_asked(spec: dict) -> int:
-    """A task for ``in_window`` that kills its own worker process when its spec says so."""
-    if spec["kill"]:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return spec["n"]
 
 
 def test_a_run_that_kills_its_worker_is_failed_once_it_killed_it_alone():
