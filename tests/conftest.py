@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import ctypes.util
+import functools
 import os
 from pathlib import Path
 
@@ -59,6 +61,19 @@ def article_text() -> str:
     return path.read_text(encoding="utf-8")
 
 
+@functools.cache
+def _baseline_mapping() -> dict:
+    """The baseline scenario's file as YAML reads it, parsed once (PyYAML's pure-Python parser: a tenth of a second).
+
+    The baseline names no base scenario, so its file is the whole mapping, read before validation.
+    """
+    import yaml
+
+    from sim.scenario import scenario_path
+
+    return yaml.safe_load(scenario_path("al-qusayr-2013").read_text(encoding="utf-8"))
+
+
 def small_scenario(
     *,
     rebels: int = 200,
@@ -78,12 +93,9 @@ def small_scenario(
     """
     import datetime as dt
 
-    import yaml
+    from sim.scenario import Scenario, apply_overrides
 
-    from sim.scenario import Scenario, apply_overrides, scenario_path
-
-    # the baseline names no base scenario, so its file is the whole mapping, read before validation
-    raw = yaml.safe_load(scenario_path("al-qusayr-2013").read_text(encoding="utf-8"))
+    raw = copy.deepcopy(_baseline_mapping())  # changed below: a copy
     start = dt.datetime(2013, 5, 19)
     at = [start + dt.timedelta(hours=h) for h in range(max(hours, 8) + 1)]
     raw["time"] = {"start": start, "end": at[hours], "dt_minutes": dt_minutes}

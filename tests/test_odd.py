@@ -1,9 +1,11 @@
+import functools
 import re
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
+import sim.odd
 from sim.model import BattleModel
 from sim.odd import OddError, allowed, blocks, main, render, split_description, unit
 from sim.record import load_record
@@ -13,6 +15,15 @@ from tests.conftest import small_scenario
 
 ODD = Path(__file__).resolve().parent.parent / "docs" / "odd.md"
 PROVENANCES = ("assumption", "record", "calibrated", "policy input", "counterfactual")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_parameters_read_once():
+    """``blocks()`` and the command read the calibration experiments' free parameters on every call, which loads
+    and checks each of their design points (2-3 s); they are the same for every test here: read once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sim.odd, "free_parameters", functools.cache(sim.odd.free_parameters))
+        yield
 
 
 def row(table: str, name: str) -> list[str]:

@@ -1,3 +1,5 @@
+import copy
+import functools
 import json
 import re
 import subprocess
@@ -156,10 +158,16 @@ def test_quotes_match_across_mojibake_and_line_wraps():
 # --- bad input -------------------------------------------------------------------------------
 
 
-def _write_broken(tmp_path: Path, breaker) -> Path:
+@functools.cache
+def _record_mapping() -> dict:
+    """The record file as YAML reads it, parsed once (PyYAML's pure-Python parser takes tenths of a second)."""
     from sim.record import DEFAULT_RECORD_PATH
 
-    raw = yaml.safe_load(DEFAULT_RECORD_PATH.read_text(encoding="utf-8"))
+    return yaml.safe_load(DEFAULT_RECORD_PATH.read_text(encoding="utf-8"))
+
+
+def _write_broken(tmp_path: Path, breaker) -> Path:
+    raw = copy.deepcopy(_record_mapping())  # a breaker changes its copy only
     breaker(raw)
     path = tmp_path / "record.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")

@@ -51,8 +51,10 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     subprocess.run(build, check=True, capture_output=True)
     (wheel,) = wheels.glob("qusayr-*.whl")
     venv = base / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)]
+    # without a pip of its own (seeding one takes seconds): this environment's pip installs into it
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    install = [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--quiet", str(wheel)]
     subprocess.run(install, check=True, capture_output=True, cwd=base, env=env)
     venv_site = next(venv.glob("lib/python*/site-packages"))
     # the dependencies: this environment's site-packages, after the venv's own (a .pth adds them)
