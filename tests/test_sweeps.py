@@ -19,7 +19,7 @@ from sim.cli import main
 from sim.outputs import BY_DAY_TABLE, RUNS_TABLE, read_runs
 from sim.run import run
 from sim.scenario import Scenario, list_scenarios, load_scenario
-from sim.sweeps import runner, worker
+from sim.sweeps import worker
 from sim.sweeps.experiment import ExperimentError, experiment_path, load_experiment, plan
 from sim.sweeps.ledger import LEDGER_NAME, Ledger, LedgerError
 from sim.sweeps.runner import (
@@ -469,13 +469,10 @@ def test_workers_beyond_the_cores_are_capped_with_a_warning(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, tmp_path, monkeypatch):
+def test_a_lost_dask_scheduler_stops_the_sweep_and_a_resume_loses_no_run(whole, tmp_path):
     distributed = pytest.importorskip("distributed")
     import threading
 
-    # the client retries a lost scheduler for this long before it closes (5 s by default); its first
-    # connection, to a scheduler running in this process, takes milliseconds
-    monkeypatch.setattr(runner, "CLUSTER_CONNECT_SECONDS", 2)
     out = tmp_path / "lost-scheduler"
     ended = {}
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
