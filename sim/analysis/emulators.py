@@ -243,13 +243,16 @@ def fit_emulators(
         raise ValueError(f"{n} design points: at least {2 * basis.shape[1]} needed for {d} inputs")
     subset = np.sort(np.random.default_rng(seed).choice(n, size=min(n, FIT_POINTS), replace=False))
     if processes > 1 and y.shape[1] > 1:
-        with cf.ProcessPoolExecutor(
+        pool = cf.ProcessPoolExecutor(
             min(processes, y.shape[1]),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=end_with_parent,
             initargs=(os.getpid(),),
-        ) as pool:
+        )
+        try:
             outputs = tuple(pool.map(_fit_output_alone, repeat(x), repeat(basis), y.T, noise.T, repeat(subset)))
+        finally:  # a fit that fails cancels the others still queued
+            pool.shutdown(cancel_futures=True)
     else:
         outputs = tuple(_fit_output_alone(x, basis, y[:, j], noise[:, j], subset) for j in range(y.shape[1]))
     constants = np.array([np.nan if out else y[0, j] for j, out in enumerate(outputs)])

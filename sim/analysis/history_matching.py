@@ -380,19 +380,13 @@ class ChunkedRows:
         self.close()
 
 
-def close_all(rulings: dict[int, ChunkedRows]) -> None:
-    """Close every ``ChunkedRows`` of ``rulings`` and forget them."""
-    for ruling in rulings.values():
-        ruling.close()
-    rulings.clear()
-
-
 def analysis_processes(workers: int | None) -> int:
     """The processes that fit a match's emulators and evaluate its density: ``--workers``, at most the cores.
 
     ``None``: the cores.
     """
-    return max(1, min(usable_cores(), usable_cores() if workers is None else workers))
+    cores = usable_cores()
+    return max(1, cores if workers is None else min(cores, workers))
 
 
 def sample_posterior(
@@ -422,7 +416,8 @@ def sample_posterior(
         initial[inside] = nudged[inside]
     # emcee draws from numpy's legacy RandomState: seeded from the match's generator
     state = np.random.RandomState(int(rng.integers(2**32))).get_state()
-    with ChunkedRows(log_posterior, (inputs, waves, observed, outputs, settings, within_nroy), processes) as density:
+    used = waves if within_nroy else waves[-1:]  # without the ruling, only the last wave's emulators
+    with ChunkedRows(log_posterior, (inputs, used, observed, outputs, settings, within_nroy), processes) as density:
         sampler = emcee.EnsembleSampler(walkers, len(inputs), density, vectorize=True)
         sampler.random_state = state
         sampler.run_mcmc(initial, p.steps, progress=False)
@@ -462,16 +457,10 @@ def history_match(
     waves: list[Wave] = []
     fitted: list[tuple[Emulators, np.ndarray]] = []
     kept = candidates
-    rulings: dict[int, ChunkedRows] = {}  # the ruling by the waves fitted so far (their number: its key)
+    processes = analysis_processes(workers)
+    ruler: ChunkedRows | None = None  # rules by the waves fitted so far (not_ruled_out), in its processes
 
-    def passes(unit: np.ndarray) -> np.ndarray:
-        if len(fitted) not in rulings:
-            close_all(rulings)
-            arguments = (inputs, list(fitted), observed, outputs, settings)
-            rulings[len(fitted)] = ChunkedRows(not_ruled_out, arguments, analysis_processes(workers))
-        return rulings[len(fitted)](unit)
-
-    def wave_points(rng: np.random.Generator, kept: np.ndarray) -> list[dict[str, float]]:
+    def wave_points(rng: np.random.Generator, kept: np.ndarray, passes: ChunkedRows) -> list[dict[str, float]]:
         chosen = to_physical(next_points(rng, kept, settings.wave_points, passes)[:, columns], simulated)
         return [{i.name: float(v) for i, v in zip(simulated, row, strict=True)} for row in chosen]
 
@@ -483,7 +472,8 @@ def history_match(
             else:
                 folder = out / f"wave-{number}"
                 rng = np.random.default_rng([experiment.master_seed, number])
-                points = saved_points(folder, lambda rng=rng, kept=kept: wave_points(rng, kept))
+                points = saved_points(folder, lambda rng=rng, kept=kept, ruler=ruler: wave_points(rng, kept, ruler))
+                ruler.close()  # its processes would idle through the wave's runs, holding every wave's emulators
                 wave_run = wave_experiment(experiment, number, points)
             runs = run_wave(wave_run, folder, workers=workers, cluster=cluster, quiet=quiet)
             x_unit, values = wave_outputs(runs, found, inputs)
@@ -493,10 +483,11 @@ def history_match(
                 observed = [o for o in observed if o.output in reached]
                 outputs = [name for name in outputs if name in reached]
             emulators, ensemble_var, n_points = fit_wave(
-                number, x_unit, values, outputs, experiment.master_seed, analysis_processes(workers)
+                number, x_unit, values, outputs, experiment.master_seed, processes
             )
             fitted.append((emulators, ensemble_var))
-            passed = passes(candidates)
+            ruler = ChunkedRows(not_ruled_out, (inputs, list(fitted), observed, outputs, settings), processes)
+            passed = ruler(candidates)
             fraction = float(passed.mean())
             previous = waves[-1].non_implausible_fraction if waves else 1.0
             waves.append(Wave(number, folder, len(runs), n_points, emulators, ensemble_var, fraction))
@@ -508,15 +499,14 @@ def history_match(
             if len(kept) == 0 or (number >= settings.min_waves and fraction > settings.stop_shrink * previous):
                 break
     finally:
-        close_all(rulings)
+        if ruler is not None:
+            ruler.close()
     within_nroy = len(kept) > 0
     if not within_nroy:  # nothing left: the posterior from the likelihood alone, started at the least implausible
         worst = ruling_implausibility(candidates, inputs, fitted, observed, outputs, settings)
         kept = candidates[np.argsort(worst)[: settings.posterior.walkers]]
     rng = np.random.default_rng([experiment.master_seed, settings.max_waves + 1])
-    unit, acceptance = sample_posterior(
-        rng, kept, inputs, fitted, observed, outputs, settings, within_nroy, analysis_processes(workers)
-    )
+    unit, acceptance = sample_posterior(rng, kept, inputs, fitted, observed, outputs, settings, within_nroy, processes)
     posterior = pd.DataFrame(to_physical(unit, inputs), columns=[i.name for i in inputs])
     ruling = ruling_table(candidates, unit, inputs, fitted[-1], observed, outputs, settings.cutoff)
     return Match(experiment, inputs, observed, outputs, waves, posterior, acceptance, train_until, ruling, unreached)

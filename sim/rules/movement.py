@@ -240,7 +240,7 @@ def _near(nearest: np.ndarray, x: int, y: int) -> tuple[int, int]:
     return nearest[2, x, y], nearest[3, x, y]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always")  # inlined, as _near: no reference counting of ``nearest`` per call
 def _depth(nearest: np.ndarray, x: int, y: int) -> float:
     """Distance from cell (x, y) to its nearest target, as scipy gives it: ``sqrt(dx * dx + dy * dy)``."""
     near_x, near_y = _near(nearest, x, y)
