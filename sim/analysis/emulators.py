@@ -61,9 +61,6 @@ Methods: docs/methods.md, the history-matching section (issue 22, written with t
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
-import os
 import warnings
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -75,7 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import cho_solve, cholesky, solve_triangular
 
-from sim.lifetime import end_with_parent
+from sim.lifetime import child_pool
 
 FIT_POINTS = 250  # design points the hyperparameters are optimised on (module docstring)
 FIT_FTOL = 1e-6  # L-BFGS-B's relative tolerance on the log marginal likelihood: 57 steps against 101 at scipy's
@@ -243,12 +240,7 @@ def fit_emulators(
         raise ValueError(f"{n} design points: at least {2 * basis.shape[1]} needed for {d} inputs")
     subset = np.sort(np.random.default_rng(seed).choice(n, size=min(n, FIT_POINTS), replace=False))
     if processes > 1 and y.shape[1] > 1:
-        pool = cf.ProcessPoolExecutor(
-            min(processes, y.shape[1]),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=end_with_parent,
-            initargs=(os.getpid(),),
-        )
+        pool = child_pool(min(processes, y.shape[1]))
         try:
             outputs = tuple(pool.map(_fit_output_alone, repeat(x), repeat(basis), y.T, noise.T, repeat(subset)))
         finally:  # a fit that fails cancels the others still queued

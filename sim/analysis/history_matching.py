@@ -28,10 +28,7 @@ Methods: docs/methods.md, section 6.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
-import multiprocessing
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +47,7 @@ from sim.analysis.observation import (
     output_values,
 )
 from sim.analysis.targets import Target, targets
-from sim.lifetime import end_with_parent
+from sim.lifetime import child_pool
 from sim.output import write_bytes
 from sim.outputs import read_runs
 from sim.record import load_record
@@ -326,10 +323,9 @@ def log_posterior(
 _held: tuple = ()  # in a process of ChunkedRows: its function and the arguments after the rows
 
 
-def _hold(parent_pid: int, held: tuple) -> None:
-    """A ``ChunkedRows`` process's start: end with the match, and keep the function and its arguments."""
+def _hold(held: tuple) -> None:
+    """A ``ChunkedRows`` process's start: keep the function and its arguments."""
     global _held  # a process's own copy, set once when it starts
-    end_with_parent(parent_pid)
     _held = held
 
 
@@ -354,12 +350,7 @@ class ChunkedRows:
         self.arguments = arguments
         self.pool = None
         if processes > 1:
-            self.pool = cf.ProcessPoolExecutor(
-                min(processes, ROW_CHUNKS),
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_hold,
-                initargs=(os.getpid(), (function, arguments)),
-            )
+            self.pool = child_pool(min(processes, ROW_CHUNKS), _hold, ((function, arguments),))
 
     def __call__(self, unit: np.ndarray) -> np.ndarray:
         """``function`` at each row of ``unit``."""

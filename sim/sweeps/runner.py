@@ -26,7 +26,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import fcntl
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -40,7 +39,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from sim.installation import code_version
-from sim.lifetime import end_with_parent
+from sim.lifetime import child_pool
 from sim.loading import LoadError
 from sim.output import git_commit, write_bytes
 from sim.outputs import series_parquet, write_runs
@@ -195,12 +194,9 @@ class LocalPool(cf.Executor):
         self.pool = self._start()
 
     def _start(self) -> cf.ProcessPoolExecutor:
-        # workers start in the thread that submits (Python 3.12, spawn): the death signal below follows
+        # workers start in the thread that submits (Python 3.12, spawn): their death signal follows
         # that thread, so a pool must be made and fed from a thread that outlives it (here: the main one)
-        context = multiprocessing.get_context("spawn")
-        return cf.ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=end_with_parent, initargs=(os.getpid(),)
-        )
+        return child_pool(self.workers)
 
     def submit(self, fn, /, *args, **kwargs) -> cf.Future:
         """Submit to the current pool."""
